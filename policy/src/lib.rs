@@ -1,0 +1,16 @@
+//! Pure decisions of Tiergate: who is calling, what the partner API route is, whether the
+//! caller may call it and on whose behalf, and the SDK-HMAC-SHA256 signature scheme.
+//!
+//! Invariants: no I/O, no async, no clock reads (time is always an argument), so every
+//! decision here is a plain function with unit tests. Every other crate depends on this one;
+//! this one depends on none of them.
+#![forbid(unsafe_code)]
+
+pub mod aksk;
+pub mod decide;
+pub mod principal;
+pub mod routes;
+
+pub use decide::{Denied, Injection, Permit, decide};
+pub use principal::{Principal, Tier};
+pub use routes::{CallerConstraint, IdLocation, Method, Route, find_route};
