@@ -1,1 +1,155 @@
-//! placeholder
+//! Tiergate's configuration: the file schema (a serde mirror with `deny_unknown_fields`) and
+//! the typed [`Config`] the rest of the code sees.
+//!
+//! Invariants: this is the only crate that reads configuration files and the environment;
+//! conversion is the only place validation happens, and it collects every error with its
+//! path (`upstream.url: ...`) instead of stopping at the first.
+#![forbid(unsafe_code)]
+
+mod convert;
+mod duration;
+mod errors;
+mod file;
+mod secret;
+
+pub use duration::parse_duration;
+pub use errors::{ConfigError, ConfigErrors};
+pub use secret::Secret;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::time::Duration;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The partner API listener (port 0: any free port).
+    pub listen: SocketAddr,
+    /// The admin listener: metrics, health, readiness.
+    pub admin_listen: SocketAddr,
+    /// Process settings.
+    pub server: ServerSettings,
+    /// The vendor's partner API.
+    pub upstream: Upstream,
+    /// The distributor whose credentials sign every forwarded call.
+    pub distributor: Distributor,
+    /// The distributor's cloud resellers known to Tiergate.
+    pub resellers: Vec<String>,
+    /// Where credentials are stored.
+    pub storage: Storage,
+    /// Credential store settings.
+    pub credentials: CredentialSettings,
+    /// Accepted clock skew of `X-Sdk-Date`, either side.
+    pub clock_skew: Duration,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+/// Worker threads and shutdown timing.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Worker threads of the proxy service.
+    pub threads: NonZeroUsize,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub grace_period: Duration,
+    /// How long to wait for services to stop after the grace period.
+    pub shutdown_timeout: Duration,
+}
+
+/// The upstream partner API endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS towards the upstream.
+    pub tls: bool,
+    /// Timeout for connecting and for each read.
+    pub timeout: Duration,
+}
+
+impl Upstream {
+    /// `host:port`, as sent in the `Host` header upstream.
+    pub fn authority(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        if self.port == default {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The distributor's own vendor credentials.
+#[derive(Debug, Clone)]
+pub struct Distributor {
+    /// Its partner (account) id, sent as `X-Domain-Id` upstream.
+    pub partner_id: String,
+    /// Its AK.
+    pub access_key: String,
+    /// Its SK.
+    pub secret_key: Secret<String>,
+}
+
+/// The credential database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// Embedded SQLite (the default): a file path, created if missing.
+    Sqlite {
+        /// `sqlite://` URL.
+        url: String,
+    },
+    /// PostgreSQL.
+    Postgres {
+        /// `postgres://` URL.
+        url: String,
+    },
+}
+
+/// How Tiergate-issued credentials are kept.
+#[derive(Debug, Clone)]
+pub struct CredentialSettings {
+    /// Key that encrypts SKs at rest (AES-256-GCM).
+    pub master_key: Secret<[u8; 32]>,
+    /// How long a credential looked up from storage is trusted before it is read again
+    /// (bounds how long a revocation takes to reach a running gateway).
+    pub cache_ttl: Duration,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors::one("", format!("cannot read {}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base)
+    }
+
+    /// Parses configuration text; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigErrors> {
+        let raw: file::File = toml::from_str(text).map_err(|e| {
+            let span = e.span().map(|s| line_of(text, s.start));
+            let at = span.map(|l| format!(" (line {l})")).unwrap_or_default();
+            ConfigErrors::one("", format!("{}{at}", e.message()))
+        })?;
+        convert::convert(raw, base, &|name| std::env::var(name).ok())
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! File schema -> typed [`Config`]: the one place where values are validated.
+
+use crate::file::{File, SecretSource};
+use crate::{
+    Config, ConfigError, ConfigErrors, CredentialSettings, Distributor, LogFormat, Secret,
+    ServerSettings, Storage, Upstream, parse_duration,
+};
+use base64::Engine;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::time::Duration;
+
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, path: &str, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+    fn take<T>(&mut self, path: &str, r: Result<T, String>) -> Option<T> {
+        r.map_err(|m| self.push(path, m)).ok()
+    }
+}
+
+pub fn convert(
+    f: File,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let mut e = Errors(Vec::new());
+    let listen = e.take("listen", addr(&f.listen));
+    let admin_listen = e.take("admin_listen", addr(&f.admin_listen));
+    if let (Some(a), Some(b)) = (listen, admin_listen) {
+        if a == b && a.port() != 0 {
+            e.push("admin_listen", "must differ from listen");
+        }
+    }
+    let threads = NonZeroUsize::new(f.server.threads);
+    if threads.is_none() {
+        e.push("server.threads", "must be at least 1");
+    }
+    let grace = e.take(
+        "server.grace_period",
+        parse_duration(&f.server.grace_period),
+    );
+    let shutdown = e.take(
+        "server.shutdown_timeout",
+        parse_duration(&f.server.shutdown_timeout),
+    );
+    let timeout = e.take("upstream.timeout", positive(&f.upstream.timeout));
+    let upstream = e.take("upstream.url", upstream_url(&f.upstream.url));
+    for (path, v) in [
+        ("distributor.partner_id", &f.distributor.partner_id),
+        ("distributor.access_key", &f.distributor.access_key),
+    ] {
+        if v.trim().is_empty() {
+            e.push(path, "must not be empty");
+        }
+    }
+    let dist_sk = e.take(
+        "distributor.secret_key",
+        secret(&f.distributor.secret_key, base, env),
+    );
+    if dist_sk.as_ref().is_some_and(String::is_empty) {
+        e.push("distributor.secret_key", "must not be empty");
+    }
+    let mut resellers = Vec::new();
+    for (i, r) in f.resellers.iter().enumerate() {
+        let path = format!("resellers[{i}].partner_id");
+        if r.partner_id.trim().is_empty() {
+            e.push(&path, "must not be empty");
+        } else if r.partner_id == f.distributor.partner_id {
+            e.push(&path, "is the distributor itself");
+        } else if resellers.contains(&r.partner_id) {
+            e.push(&path, format!("`{}` is listed twice", r.partner_id));
+        } else {
+            resellers.push(r.partner_id.clone());
+        }
+    }
+    let storage = e.take("storage.url", storage(&f.storage.url, base));
+    let master_key = e
+        .take(
+            "credentials.master_key",
+            secret(&f.credentials.master_key, base, env),
+        )
+        .and_then(|k| e.take("credentials.master_key", master_key(&k)));
+    let cache_ttl = e.take(
+        "credentials.cache_ttl",
+        parse_duration(&f.credentials.cache_ttl),
+    );
+    let clock_skew = e.take("clock_skew", positive(&f.clock_skew));
+    let log_format = match f.log_format.as_str() {
+        "json" => Some(LogFormat::Json),
+        "pretty" => Some(LogFormat::Pretty),
+        other => {
+            e.push(
+                "log_format",
+                format!("`{other}`: expected `json` or `pretty`"),
+            );
+            None
+        }
+    };
+    match (
+        listen,
+        admin_listen,
+        threads,
+        grace,
+        shutdown,
+        timeout,
+        upstream,
+        dist_sk,
+        storage,
+        master_key,
+        cache_ttl,
+        clock_skew,
+        log_format,
+    ) {
+        (
+            Some(listen),
+            Some(admin_listen),
+            Some(threads),
+            Some(grace_period),
+            Some(shutdown_timeout),
+            Some(timeout),
+            Some((host, port, tls)),
+            Some(sk),
+            Some(storage),
+            Some(master_key),
+            Some(cache_ttl),
+            Some(clock_skew),
+            Some(log_format),
+        ) if e.0.is_empty() => Ok(Config {
+            listen,
+            admin_listen,
+            server: ServerSettings {
+                threads,
+                grace_period,
+                shutdown_timeout,
+            },
+            upstream: Upstream {
+                host,
+                port,
+                tls,
+                timeout,
+            },
+            distributor: Distributor {
+                partner_id: f.distributor.partner_id,
+                access_key: f.distributor.access_key,
+                secret_key: Secret::new(sk),
+            },
+            resellers,
+            storage,
+            credentials: CredentialSettings {
+                master_key: Secret::new(master_key),
+                cache_ttl,
+            },
+            clock_skew,
+            log_format,
+        }),
+        _ => Err(ConfigErrors(e.0)),
+    }
+}
+
+fn addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8080"))
+}
+
+fn positive(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be greater than zero".into()),
+        d => Ok(d),
+    }
+}
+
+fn upstream_url(url: &str) -> Result<(String, u16, bool), String> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("`{url}` must start with https:// or http://"));
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        return Err(format!(
+            "`{url}` must be scheme://host[:port] with no path, query or user info"
+        ));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("`{p}` is not a port number"))?;
+            (h.to_owned(), port)
+        }
+        _ => (authority.to_owned(), if tls { 443 } else { 80 }),
+    };
+    Ok((host, port, tls))
+}
+
+fn storage(url: &str, base: &Path) -> Result<Storage, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Storage::Postgres { url: url.into() });
+    }
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Err(format!("`{url}` must start with sqlite:// or postgres://"));
+    };
+    if path.is_empty() {
+        return Err("sqlite:// needs a file path".into());
+    }
+    let path = if path == ":memory:" || Path::new(path).is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path).display().to_string()
+    };
+    Ok(Storage::Sqlite {
+        url: format!("sqlite://{path}"),
+    })
+}
+
+fn secret(
+    src: &SecretSource,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    match src {
+        SecretSource::Value(v) => Ok(v.clone()),
+        SecretSource::Env(name) => {
+            env(name).ok_or_else(|| format!("environment variable `{name}` is not set"))
+        }
+        SecretSource::File(p) => {
+            let path = base.join(p);
+            std::fs::read_to_string(&path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+    }
+}
+
+fn master_key(b64: &str) -> Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| "must be base64 (e.g. `openssl rand -base64 32`)".to_owned())?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("must decode to 32 bytes, got {}", b.len()))
+}

@@ -1,0 +1,122 @@
+//! The file schema: a serde mirror of the TOML file. No validation here beyond shape.
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub listen: String,
+    pub admin_listen: String,
+    #[serde(default)]
+    pub server: ServerSection,
+    pub upstream: UpstreamSection,
+    pub distributor: DistributorSection,
+    #[serde(default)]
+    pub resellers: Vec<ResellerSection>,
+    #[serde(default)]
+    pub storage: StorageSection,
+    pub credentials: CredentialsSection,
+    #[serde(default = "default_skew")]
+    pub clock_skew: String,
+    #[serde(default = "default_log")]
+    pub log_format: String,
+}
+
+fn default_skew() -> String {
+    "15m".into()
+}
+fn default_log() -> String {
+    "json".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    #[serde(default = "default_grace")]
+    pub grace_period: String,
+    #[serde(default = "default_grace")]
+    pub shutdown_timeout: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            threads: default_threads(),
+            grace_period: default_grace(),
+            shutdown_timeout: default_grace(),
+        }
+    }
+}
+
+fn default_threads() -> usize {
+    2
+}
+fn default_grace() -> String {
+    "10s".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    pub url: String,
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+}
+
+fn default_timeout() -> String {
+    "30s".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributorSection {
+    pub partner_id: String,
+    pub access_key: String,
+    pub secret_key: SecretSource,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResellerSection {
+    pub partner_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    #[serde(default = "default_db")]
+    pub url: String,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self { url: default_db() }
+    }
+}
+
+fn default_db() -> String {
+    "sqlite://tiergate.db".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsSection {
+    pub master_key: SecretSource,
+    #[serde(default = "default_ttl")]
+    pub cache_ttl: String,
+}
+
+fn default_ttl() -> String {
+    "5s".into()
+}
+
+/// Where a secret comes from: exactly one of `env`, `file`, `value`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum SecretSource {
+    Env(String),
+    File(String),
+    Value(String),
+}

@@ -1,0 +1,95 @@
+use super::*;
+
+const GOOD: &str = r#"
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+[upstream]
+url = "http://127.0.0.1:18080"
+[distributor]
+partner_id = "dist-1"
+access_key = "AK"
+secret_key = { value = "sk" }
+[[resellers]]
+partner_id = "res-1"
+[credentials]
+master_key = { value = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" }
+"#;
+
+#[test]
+fn a_minimal_config_gets_defaults() {
+    let c = Config::parse(GOOD, Path::new("/etc/tg"));
+    let c = c.map_err(|e| e.to_string());
+    assert!(c.is_ok(), "{c:?}");
+    let Ok(c) = c else { return };
+    assert_eq!(c.upstream.authority(), "127.0.0.1:18080");
+    assert!(!c.upstream.tls);
+    assert_eq!(c.clock_skew, Duration::from_secs(900));
+    assert_eq!(
+        c.storage,
+        Storage::Sqlite {
+            url: "sqlite:///etc/tg/tiergate.db".into()
+        }
+    );
+    assert_eq!(format!("{:?}", c.distributor.secret_key), "Secret(***)");
+    assert_eq!(c.resellers, vec!["res-1".to_owned()]);
+}
+
+#[test]
+fn every_error_is_reported_with_its_path() {
+    let bad = "clock_skew = \"15 minutes\"\n".to_owned()
+        + &GOOD
+            .replace("127.0.0.1:18080", "ftp://x")
+            .replace("\"127.0.0.1:0\"\nadmin", "\"nowhere\"\nadmin")
+            .replace("partner_id = \"res-1\"", "partner_id = \"dist-1\"")
+            .replace("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "c2hvcnQ=");
+    let err = Config::parse(&bad, Path::new(".")).map(|_| ());
+    let Err(ConfigErrors(errs)) = err else {
+        unreachable!("accepted a bad config")
+    };
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "listen",
+            "upstream.url",
+            "resellers[0].partner_id",
+            "credentials.master_key",
+            "clock_skew"
+        ]
+    );
+}
+
+#[test]
+fn unknown_fields_and_missing_env_are_refused() {
+    let unknown = GOOD.replace("[upstream]", "[upstream]\nretries = 3");
+    let e = Config::parse(&unknown, Path::new("."))
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert!(
+        e.as_ref()
+            .is_err_and(|m| m.contains("unknown field `retries`")),
+        "{e:?}"
+    );
+    let env = GOOD.replace(
+        r#"{ value = "sk" }"#,
+        r#"{ env = "TIERGATE_TEST_SURELY_UNSET" }"#,
+    );
+    let e = Config::parse(&env, Path::new("."))
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert_eq!(
+        e,
+        Err(
+            "distributor.secret_key: environment variable `TIERGATE_TEST_SURELY_UNSET` is not set"
+                .into()
+        )
+    );
+}
+
+#[test]
+fn durations_parse_with_units_only() {
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+    assert!(parse_duration("10").is_err());
+    assert!(parse_duration("1d").is_err());
+}
