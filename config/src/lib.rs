@@ -132,8 +132,10 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigErrors::one("", format!("cannot read {}: {e}", path.display())))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base)
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let base = std::fs::canonicalize(dir.unwrap_or(Path::new(".")))
+            .unwrap_or_else(|_| dir.unwrap_or(Path::new(".")).to_path_buf());
+        Self::parse(&text, &base)
     }
 
     /// Parses configuration text; relative paths are resolved against `base`.

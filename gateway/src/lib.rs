@@ -1,1 +1,18 @@
-//! placeholder
+//! Tiergate's gateway: the Pingora service that verifies resellers' vendor-SDK calls,
+//! decides what they may do, re-signs them with the distributor's credentials and forwards
+//! them; plus credential storage, metrics and the admin listener.
+//!
+//! Invariants: nothing is forwarded without a [`tiergate_policy::Permit`]; every refusal is
+//! answered by [`rejection::Rejection`]; no secret key reaches a log.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod cli;
+pub mod credentials;
+pub mod filters;
+pub mod metrics;
+pub mod proxy;
+pub mod rejection;
+pub mod secrets;
+pub mod serve;
+pub mod store;

@@ -1,1 +1,6 @@
-fn main() {}
+//! The `tiergate` binary.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    tiergate_gateway::cli::main()
+}

@@ -1,0 +1,53 @@
+//! The admin listener: `/metrics`, `/healthz` (the process answers), `/readyz` (storage
+//! answers too).
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+use async_trait::async_trait;
+use http::{Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use std::sync::Arc;
+
+/// The admin HTTP app.
+pub struct Admin {
+    /// Metrics to expose.
+    pub metrics: Arc<Metrics>,
+    /// Storage, for readiness.
+    pub store: Store,
+}
+
+fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    let len = r.body().len();
+    r.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    r
+}
+
+#[async_trait]
+impl ServeHttp for Admin {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let plain = "text/plain; charset=utf-8";
+        match session.req_header().uri.path() {
+            "/metrics" => text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                self.metrics.render(),
+            ),
+            "/healthz" => text(StatusCode::OK, plain, b"ok\n".to_vec()),
+            "/readyz" => match self.store.ping().await {
+                Ok(()) => text(StatusCode::OK, plain, b"ready\n".to_vec()),
+                Err(e) => {
+                    let msg = format!("storage: {e}\n").into_bytes();
+                    text(StatusCode::SERVICE_UNAVAILABLE, plain, msg)
+                }
+            },
+            _ => text(StatusCode::NOT_FOUND, plain, b"not found\n".to_vec()),
+        }
+    }
+}

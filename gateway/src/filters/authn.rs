@@ -1,0 +1,58 @@
+//! Stage 3: who is calling. Verifies the SDK-HMAC-SHA256 signature against a
+//! Tiergate-issued credential.
+
+use crate::credentials::{Credential, Credentials};
+use crate::rejection::Rejection;
+use http::HeaderMap;
+use pingora::http::RequestHeader;
+use std::sync::Arc;
+use tiergate_policy::aksk::{self, AuthError, HeaderSource};
+use time::{Duration, OffsetDateTime};
+
+struct Headers<'a>(&'a HeaderMap);
+
+impl HeaderSource for Headers<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The verified credential behind a request.
+pub async fn authenticate(
+    credentials: &Credentials,
+    req: &RequestHeader,
+    body: &[u8],
+    now: OffsetDateTime,
+    skew: Duration,
+) -> Result<Arc<Credential>, Rejection> {
+    let raw = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Rejection::Unauthenticated(AuthError::MissingAuthorization))?;
+    let auth = aksk::parse_authorization(raw).map_err(Rejection::Unauthenticated)?;
+    let credential = credentials
+        .lookup(auth.access_key)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "credential lookup failed");
+            Rejection::StorageUnavailable
+        })?
+        .ok_or(Rejection::UnknownAccessKey)?;
+    let headers = Headers(&req.headers);
+    let request = aksk::Request {
+        method: req.method.as_str(),
+        path: req.uri.path(),
+        query: req.uri.query().unwrap_or(""),
+        headers: &headers,
+        body,
+    };
+    aksk::verify(&request, &auth, credential.secret.expose(), now, skew)
+        .map_err(Rejection::Unauthenticated)?;
+    if let Some(domain) = headers.header("x-domain-id") {
+        if domain != credential.principal.partner_id {
+            return Err(Rejection::WrongDomain);
+        }
+    }
+    Ok(credential)
+}

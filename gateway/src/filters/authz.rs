@@ -1,0 +1,174 @@
+//! Stage 4: may this principal call this route, and what exactly goes upstream.
+
+use crate::rejection::Rejection;
+use bytes::Bytes;
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use serde_json::{Map, Value};
+use tiergate_policy::decide::INDIRECT_PARTNER_ID;
+use tiergate_policy::{IdLocation, Permit, Principal, Route, decide};
+
+/// The request as it will be forwarded: query and body after injection.
+pub struct Forward {
+    /// The raw query string to send.
+    pub query: String,
+    /// The body to send.
+    pub body: Bytes,
+    /// Whether the body has been handed to Pingora already.
+    pub body_sent: bool,
+}
+
+/// Decides, and builds what to forward.
+pub fn authorize(
+    principal: &Principal,
+    route: &'static Route,
+    query: &str,
+    body: Bytes,
+) -> Result<(Permit, Forward), Rejection> {
+    let json = parse_object(&body)?;
+    let mut claimed: Vec<String> = query_values(query, INDIRECT_PARTNER_ID);
+    match json.as_ref().and_then(|o| o.get(INDIRECT_PARTNER_ID)) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => claimed.push(s.clone()),
+        Some(_) => {
+            return Err(Rejection::InvalidBody(format!(
+                "{INDIRECT_PARTNER_ID} must be a string"
+            )));
+        }
+    }
+    let claimed_refs: Vec<&str> = claimed.iter().map(String::as_str).collect();
+    let permit = decide(principal, route, &claimed_refs).map_err(Rejection::Denied)?;
+    let mut forward = Forward {
+        query: query.to_owned(),
+        body,
+        body_sent: false,
+    };
+    if let Some(inj) = permit.injection() {
+        match inj.location {
+            IdLocation::Query => {
+                forward.query = set_query(query, inj.field, &inj.value);
+            }
+            IdLocation::Body => {
+                let mut obj = json.unwrap_or_default();
+                if obj.get(inj.field).and_then(Value::as_str) != Some(inj.value.as_str()) {
+                    obj.insert(inj.field.to_owned(), Value::String(inj.value.clone()));
+                    forward.body = Bytes::from(Value::Object(obj).to_string());
+                }
+            }
+        }
+    }
+    Ok((permit, forward))
+}
+
+fn parse_object(body: &[u8]) -> Result<Option<Map<String, Value>>, Rejection> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => Ok(Some(o)),
+        Ok(_) => Err(Rejection::InvalidBody("expected an object".into())),
+        Err(e) => Err(Rejection::InvalidBody(e.to_string())),
+    }
+}
+
+fn query_values(query: &str, name: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
+        .filter(|(k, _)| percent_decode_str(k).decode_utf8_lossy() == name)
+        .map(|(_, v)| percent_decode_str(v).decode_utf8_lossy().into_owned())
+        .collect()
+}
+
+fn set_query(query: &str, name: &str, value: &str) -> String {
+    let mut parts: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let k = p.split_once('=').map_or(*p, |(k, _)| k);
+            percent_decode_str(k).decode_utf8_lossy() != name
+        })
+        .map(str::to_owned)
+        .collect();
+    parts.push(format!(
+        "{name}={}",
+        utf8_percent_encode(value, NON_ALPHANUMERIC)
+    ));
+    parts.join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiergate_policy::{Tier, find_route};
+
+    fn reseller() -> Principal {
+        Principal {
+            partner_id: "res-1".into(),
+            tier: Tier::CloudReseller,
+            distributor_id: Some("dist-1".into()),
+        }
+    }
+
+    fn run(m: &str, p: &str, q: &str, body: &str) -> Result<Forward, Rejection> {
+        let route = find_route(m, p).ok_or(Rejection::Internal("route"))?;
+        authorize(&reseller(), route, q, Bytes::from(body.to_owned())).map(|(_, f)| f)
+    }
+
+    #[test]
+    fn injects_into_the_body_and_keeps_exact_amounts() -> Result<(), Rejection> {
+        let f = run(
+            "POST",
+            "/v2/accounts/partner-accounts/adjust-amount",
+            "",
+            r#"{"customer_id":"c1","amount":12.30}"#,
+        )?;
+        let v: Value =
+            serde_json::from_slice(&f.body).map_err(|e| Rejection::InvalidBody(e.to_string()))?;
+        assert_eq!(v[INDIRECT_PARTNER_ID], "res-1");
+        assert!(String::from_utf8_lossy(&f.body).contains("12.30"));
+        Ok(())
+    }
+
+    #[test]
+    fn keeps_the_body_bytes_when_already_naming_itself() -> Result<(), Rejection> {
+        let body = r#"{"coupon_id":"x", "indirect_partner_id": "res-1"}"#;
+        let f = run(
+            "POST",
+            "/v2/promotions/benefits/partner-coupons/reclaim",
+            "",
+            body,
+        )?;
+        assert_eq!(f.body, Bytes::from(body));
+        Ok(())
+    }
+
+    #[test]
+    fn injects_into_the_query_replacing_its_own_value() -> Result<(), Rejection> {
+        let p = "/v3/accounts/partner-accounts/adjust-records";
+        let f = run("GET", p, "limit=10&indirect_partner_id=res-1", "")?;
+        assert_eq!(f.query, "limit=10&indirect_partner_id=res%2D1");
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_another_partner_in_query_or_body_and_bad_json() {
+        let p = "/v3/accounts/partner-accounts/adjust-records";
+        assert!(matches!(
+            run("GET", p, "indirect_partner_id=res%2D2", ""),
+            Err(Rejection::Denied(_))
+        ));
+        let p = "/v2/accounts/partner-accounts/adjust-amount";
+        assert!(matches!(
+            run("POST", p, "", r#"{"indirect_partner_id":"res-2"}"#),
+            Err(Rejection::Denied(_))
+        ));
+        assert!(matches!(
+            run("POST", p, "", "[1]"),
+            Err(Rejection::InvalidBody(_))
+        ));
+        assert!(matches!(
+            run("POST", p, "", r#"{"indirect_partner_id":7}"#),
+            Err(Rejection::InvalidBody(_))
+        ));
+    }
+}

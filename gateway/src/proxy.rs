@@ -1,0 +1,249 @@
+//! The Pingora service: each hook only calls the stages in [`crate::filters`].
+
+use crate::credentials::Credentials;
+use crate::filters::{authn, authz, body, resign, route};
+use crate::metrics::Metrics;
+use crate::rejection::Rejection;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::FailToProxy;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tiergate_config::{Distributor, Upstream};
+use tiergate_policy::{Permit, Route};
+
+/// Everything the gateway needs, shared by all requests.
+pub struct Gateway {
+    /// Credential lookups.
+    pub credentials: Arc<Credentials>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The partner API.
+    pub upstream: Upstream,
+    /// Its resolved address.
+    pub upstream_addr: SocketAddr,
+    /// Whose credentials sign upstream.
+    pub distributor: Distributor,
+    /// Accepted clock skew.
+    pub skew: time::Duration,
+}
+
+/// Per-request state: what each stage proved so far.
+pub struct Ctx {
+    request_id: String,
+    started: Instant,
+    route: Option<&'static Route>,
+    permit: Option<Permit>,
+    forward: Option<authz::Forward>,
+    access_key: Option<String>,
+    tier: Option<tiergate_policy::Tier>,
+    rejected: Option<(&'static str, &'static str, Option<&'static str>)>,
+}
+
+impl Gateway {
+    async fn admit(&self, session: &mut Session, ctx: &mut Ctx) -> Result<(), Rejection> {
+        let (method, path, query) = {
+            let req = session.req_header();
+            let query = req.uri.query().unwrap_or("").to_owned();
+            (
+                req.method.as_str().to_owned(),
+                req.uri.path().to_owned(),
+                query,
+            )
+        };
+        let route = route::route(&method, &path)?;
+        ctx.route = Some(route);
+        let body = body::read(session).await?;
+        let now = time::OffsetDateTime::now_utc();
+        let credential = authn::authenticate(
+            &self.credentials,
+            session.req_header(),
+            &body,
+            now,
+            self.skew,
+        )
+        .await?;
+        ctx.access_key = Some(credential.access_key.clone());
+        ctx.tier = Some(credential.principal.tier);
+        let (permit, forward) = authz::authorize(&credential.principal, route, &query, body)?;
+        ctx.permit = Some(permit);
+        ctx.forward = Some(forward);
+        Ok(())
+    }
+
+    async fn reject(&self, session: &mut Session, ctx: &mut Ctx, r: Rejection) -> Result<()> {
+        let answer = r.answer();
+        ctx.rejected = Some((answer.code, answer.outcome, r.rule()));
+        let body = Bytes::from(r.body());
+        let mut h = ResponseHeader::build(answer.status, Some(4))?;
+        h.insert_header("content-type", "application/json;charset=UTF-8")?;
+        h.insert_header("content-length", body.len().to_string())?;
+        h.insert_header("x-request-id", &ctx.request_id)?;
+        session.set_keepalive(None);
+        session.write_response_header(Box::new(h), false).await?;
+        session.write_response_body(Some(body), true).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx {
+            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            started: Instant::now(),
+            route: None,
+            permit: None,
+            forward: None,
+            access_key: None,
+            tier: None,
+            rejected: None,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        match self.admit(session, ctx).await {
+            Ok(()) => Ok(false),
+            Err(r) => {
+                self.reject(session, ctx, r).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        if ctx.permit.is_none() {
+            return Err(Error::explain(
+                InternalError,
+                "upstream_peer without a permit",
+            ));
+        }
+        let mut peer = HttpPeer::new(
+            self.upstream_addr,
+            self.upstream.tls,
+            self.upstream.host.clone(),
+        );
+        let t = Some(self.upstream.timeout);
+        peer.options.connection_timeout = t;
+        peer.options.read_timeout = t;
+        peer.options.write_timeout = t;
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let Some(fwd) = ctx.forward.as_ref() else {
+            return Err(Error::explain(
+                InternalError,
+                "forwarding without a decision",
+            ));
+        };
+        let now = time::OffsetDateTime::now_utc();
+        resign::resign(
+            req,
+            &self.upstream,
+            &self.distributor,
+            &ctx.request_id,
+            &fwd.query,
+            &fwd.body,
+            now,
+        )
+    }
+
+    async fn request_body_filter(
+        &self,
+        _: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        // The caller's body was read (and replayed by Pingora); the decided one replaces it.
+        let Some(fwd) = ctx.forward.as_mut() else {
+            return Err(Error::explain(InternalError, "body without a decision"));
+        };
+        if fwd.body_sent {
+            *body = None;
+        } else {
+            fwd.body_sent = true;
+            *body = (!fwd.body.is_empty()).then(|| fwd.body.clone());
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if resp.headers.get("x-request-id").is_none() {
+            resp.insert_header("x-request-id", &ctx.request_id)?;
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        let rejection = match (e.esource(), e.etype()) {
+            (ErrorSource::Downstream, _) => None,
+            (_, ConnectTimedout | ReadTimedout | WriteTimedout) => Some(Rejection::UpstreamTimeout),
+            (ErrorSource::Upstream, _) => Some(Rejection::UpstreamUnavailable),
+            _ => Some(Rejection::Internal("proxying failed")),
+        };
+        tracing::warn!(request_id = %ctx.request_id, error = %e, "proxy failure");
+        let Some(r) = rejection else {
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        };
+        let status = r.answer().status;
+        if self.reject(session, ctx, r).await.is_err() {
+            tracing::debug!(request_id = %ctx.request_id, "could not answer the failure");
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let route = ctx.route.map_or("unknown", |r| r.operation);
+        let tier = ctx
+            .tier
+            .map_or("unauthenticated", tiergate_policy::Tier::as_str);
+        let (code, outcome, rule) = match ctx.rejected {
+            Some((code, outcome, rule)) => (Some(code), outcome, rule),
+            None if (200..300).contains(&status) => (None, "ok", None),
+            None => (None, "upstream_error", None),
+        };
+        let rule = rule.or(ctx.permit.as_ref().map(Permit::rule));
+        let elapsed = ctx.started.elapsed().as_secs_f64();
+        self.metrics.observe(route, tier, outcome, elapsed);
+        tracing::info!(
+            request_id = %ctx.request_id,
+            route,
+            tier,
+            partner = ctx.permit.as_ref().map(|p| p.principal().partner_id.as_str()),
+            access_key = ctx.access_key.as_deref(),
+            status,
+            outcome,
+            error_code = code,
+            rule,
+            latency_ms = elapsed * 1000.0,
+            "request"
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! Every refusal Tiergate makes, and the one place where a refusal becomes an HTTP answer
+//! in the vendor's envelope (`{"error_code", "error_msg"}`) with our `TG.` codes.
+
+use tiergate_policy::Denied;
+use tiergate_policy::aksk::AuthError;
+
+/// Why Tiergate answers a request itself instead of forwarding it.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// Method and path are not in the route catalogue.
+    #[error("{method} {path} is not a partner API operation Tiergate forwards")]
+    NoSuchRoute {
+        /// Method.
+        method: String,
+        /// Path.
+        path: String,
+    },
+    /// The signature is missing, malformed or wrong.
+    #[error("{0}")]
+    Unauthenticated(AuthError),
+    /// No active credential has this access key.
+    #[error("unknown or revoked access key")]
+    UnknownAccessKey,
+    /// `X-Domain-Id` names another account than the credential's.
+    #[error("X-Domain-Id does not match the credential's partner")]
+    WrongDomain,
+    /// Policy refused the request.
+    #[error("{0}")]
+    Denied(Denied),
+    /// The body is larger than Tiergate inspects.
+    #[error("request body over {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not a JSON object.
+    #[error("request body is not a JSON object: {0}")]
+    InvalidBody(String),
+    /// The credential store did not answer.
+    #[error("credential store unavailable")]
+    StorageUnavailable,
+    /// The partner API could not be reached or did not answer.
+    #[error("partner API unavailable")]
+    UpstreamUnavailable,
+    /// The partner API did not answer in time.
+    #[error("partner API timed out")]
+    UpstreamTimeout,
+    /// A bug: a stage ran without what the previous stage proves.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+/// How a rejection is answered.
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Our `TG.` code.
+    pub code: &'static str,
+    /// Outcome label for metrics and logs.
+    pub outcome: &'static str,
+}
+
+impl Rejection {
+    /// Status, code and outcome: the single exhaustive mapping.
+    pub fn answer(&self) -> Answer {
+        let (status, code, outcome) = match self {
+            Rejection::Unauthenticated(e) => (401, auth_code(e), "unauthenticated"),
+            Rejection::UnknownAccessKey => (401, "TG.1003", "unauthenticated"),
+            Rejection::WrongDomain => (401, "TG.1008", "unauthenticated"),
+            Rejection::NoSuchRoute { .. } => (404, "TG.2001", "no_route"),
+            Rejection::Denied(Denied::TierNotAllowed { .. }) => (403, "TG.2002", "denied"),
+            Rejection::Denied(Denied::NotYourPartner { .. }) => (403, "TG.2003", "denied"),
+            Rejection::BodyTooLarge { .. } => (413, "TG.4001", "invalid"),
+            Rejection::InvalidBody(_) => (400, "TG.4002", "invalid"),
+            Rejection::Internal(_) => (500, "TG.5001", "error"),
+            Rejection::UpstreamUnavailable => (502, "TG.5002", "upstream_unavailable"),
+            Rejection::StorageUnavailable => (503, "TG.5003", "unavailable"),
+            Rejection::UpstreamTimeout => (504, "TG.5004", "upstream_unavailable"),
+        };
+        Answer {
+            status,
+            code,
+            outcome,
+        }
+    }
+
+    /// The JSON body in the vendor's envelope.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::json!({"error_code": self.answer().code, "error_msg": self.to_string()})
+            .to_string()
+            .into_bytes()
+    }
+
+    /// The policy rule behind a denial, for logs.
+    pub fn rule(&self) -> Option<&'static str> {
+        match self {
+            Rejection::Denied(d) => Some(d.rule()),
+            _ => None,
+        }
+    }
+}
+
+fn auth_code(e: &AuthError) -> &'static str {
+    match e {
+        AuthError::MissingAuthorization => "TG.1001",
+        AuthError::MalformedAuthorization | AuthError::UnsupportedAlgorithm => "TG.1002",
+        AuthError::SignatureMismatch => "TG.1004",
+        AuthError::BadDate | AuthError::DateOutOfWindow { .. } => "TG.1005",
+        AuthError::RequiredHeaderNotSigned(_) | AuthError::SignedHeaderMissing(_) => "TG.1006",
+        AuthError::UnsignedPayload | AuthError::PayloadHashMismatch => "TG.1007",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_failures_have_distinct_codes() {
+        let codes: Vec<&str> = [
+            Rejection::Unauthenticated(AuthError::MissingAuthorization),
+            Rejection::UnknownAccessKey,
+            Rejection::Unauthenticated(AuthError::SignatureMismatch),
+            Rejection::Unauthenticated(AuthError::DateOutOfWindow { skew_seconds: 900 }),
+        ]
+        .iter()
+        .map(|r| {
+            assert_eq!(r.answer().status, 401);
+            r.answer().code
+        })
+        .collect();
+        let mut unique = codes.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len());
+    }
+
+    #[test]
+    fn the_body_is_the_vendor_envelope() {
+        let r = Rejection::BodyTooLarge { limit: 65536 };
+        let v: serde_json::Value = serde_json::from_slice(&r.body()).unwrap_or_default();
+        assert_eq!(v["error_code"], "TG.4001");
+        assert_eq!(v["error_msg"], "request body over 65536 bytes");
+    }
+}

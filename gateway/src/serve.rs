@@ -1,0 +1,86 @@
+//! Assembling and running the server: storage runtime, credentials, listeners, Pingora.
+
+use crate::admin::Admin;
+use crate::credentials::Credentials;
+use crate::metrics::Metrics;
+use crate::proxy::Gateway;
+use crate::store::Store;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server};
+use pingora::services::listening::Service;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use tiergate_config::Config;
+
+/// Runs until SIGINT (immediate) or SIGTERM (graceful). Every startup problem is returned,
+/// never a panic.
+pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
+    // The storage pool lives on its own runtime for the whole process (see store.rs).
+    let storage_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("tiergate-storage")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("storage runtime: {e}"))?;
+    let store = storage_rt
+        .block_on(Store::connect(&config.storage))
+        .map_err(|e| format!("storage: {e}"))?;
+    let credentials =
+        Arc::new(Credentials::new(store.clone(), &config).map_err(|e| e.to_string())?);
+    if let Some(partner) = demo_partner {
+        let issued = storage_rt
+            .block_on(credentials.issue(&partner))
+            .map_err(|e| format!("demo credential: {e}"))?;
+        println!(
+            "demo credential for {} ({}): access key {} secret key {}",
+            issued.principal.partner_id,
+            issued.principal.tier,
+            issued.access_key,
+            issued.secret_key.expose()
+        );
+    }
+    let listen = pick(config.listen).map_err(|e| format!("listen {}: {e}", config.listen))?;
+    let admin = pick(config.admin_listen)
+        .map_err(|e| format!("admin_listen {}: {e}", config.admin_listen))?;
+    let upstream_addr = (config.upstream.host.as_str(), config.upstream.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("upstream {}: {e}", config.upstream.authority()))?
+        .next()
+        .ok_or_else(|| format!("upstream {}: no address", config.upstream.authority()))?;
+    let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+
+    let conf = ServerConf {
+        threads: config.server.threads.get(),
+        grace_period_seconds: Some(config.server.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(config.server.shutdown_timeout.as_secs()),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let gateway = Gateway {
+        credentials,
+        metrics: metrics.clone(),
+        upstream: config.upstream.clone(),
+        upstream_addr,
+        distributor: config.distributor.clone(),
+        skew: time::Duration::try_from(config.clock_skew).unwrap_or(time::Duration::minutes(15)),
+    };
+    let mut proxy =
+        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tiergate");
+    proxy.add_tcp(&listen.to_string());
+    let mut admin_service = Service::new("tiergate-admin".into(), Admin { metrics, store });
+    admin_service.add_tcp(&admin.to_string());
+    server.add_service(proxy);
+    server.add_service(admin_service);
+    println!("tiergate listening on {listen} admin {admin}");
+    tracing::info!(%listen, %admin, upstream = %config.upstream.authority(), "started");
+    server.run(RunArgs::default());
+    drop(storage_rt);
+    Ok(())
+}
+
+/// Checks that an address can be bound (Pingora panics on a failed bind); port 0 picks a
+/// free port. The port is released again for Pingora to bind.
+fn pick(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    TcpListener::bind(addr)?.local_addr()
+}

@@ -1,0 +1,218 @@
+//! Storage through sqlx's `Any` driver: one portable schema and one code path for the
+//! embedded SQLite default and PostgreSQL in production.
+//!
+//! The pool lives on a dedicated runtime (see [`Store::connect`]): Pingora runs each service
+//! on its own runtimes, and a connection must stay with the reactor that opened it.
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+use std::future::Future;
+use tiergate_config::Storage;
+use tokio::runtime::Handle;
+
+/// Migrations, applied in order, each once, in its own transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_credentials.sql"))];
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The storage task was cancelled (the process is stopping).
+    #[error("storage task stopped")]
+    Stopped,
+}
+
+/// A credential as stored (the SK still encrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRow {
+    /// Access key id.
+    pub access_key: String,
+    /// Partner it acts as.
+    pub partner_id: String,
+    /// Tier name.
+    pub tier: String,
+    /// The partner's distributor.
+    pub distributor_id: Option<String>,
+    /// Encrypted SK.
+    pub secret_ciphertext: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// The database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    rt: Handle,
+}
+
+impl Store {
+    /// Connects (creating an SQLite file if missing) and applies migrations. Must run on the
+    /// runtime that will own the pool for the life of the process.
+    pub async fn connect(storage: &Storage) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let (url, max) = match storage {
+            Storage::Sqlite { url } if url.contains('?') => (url.clone(), 1),
+            Storage::Sqlite { url } => (format!("{url}?mode=rwc"), 1),
+            Storage::Postgres { url } => (url.clone(), 8),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(&url)
+            .await?;
+        let store = Store {
+            pool,
+            rt: Handle::current(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Runs a query future on the storage runtime, from any runtime.
+    async fn on_rt<T, F>(&self, f: impl FnOnce(AnyPool) -> F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+    {
+        let fut = f(self.pool.clone());
+        self.rt
+            .spawn(fut)
+            .await
+            .map_err(|_| StoreError::Stopped)?
+            .map_err(StoreError::from)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS tiergate_migrations \
+             (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let done = sqlx::query("SELECT version FROM tiergate_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            for statement in sql.split(';').filter(|s| !strip_comments(s).is_empty()) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("INSERT INTO tiergate_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(now_unix())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a new credential.
+    pub async fn insert_credential(&self, row: CredentialRow) -> Result<(), StoreError> {
+        self.on_rt(move |pool| async move {
+            sqlx::query(
+                "INSERT INTO credentials (access_key, partner_id, tier, distributor_id, \
+                 secret_ciphertext, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+            )
+            .bind(row.access_key)
+            .bind(row.partner_id)
+            .bind(row.tier)
+            .bind(row.distributor_id)
+            .bind(row.secret_ciphertext)
+            .bind(row.created_at)
+            .execute(&pool)
+            .await
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// An active (not revoked) credential by access key.
+    pub async fn active_credential(&self, ak: &str) -> Result<Option<CredentialRow>, StoreError> {
+        let ak = ak.to_owned();
+        self.on_rt(move |pool| async move {
+            let row = sqlx::query(
+                "SELECT access_key, partner_id, tier, distributor_id, secret_ciphertext, \
+                 created_at, revoked_at FROM credentials WHERE access_key = $1 AND revoked_at IS NULL",
+            )
+            .bind(ak)
+            .fetch_optional(&pool)
+            .await?;
+            row.map(|r| to_row(&r)).transpose()
+        })
+        .await
+    }
+
+    /// Every credential, newest first.
+    pub async fn list_credentials(&self) -> Result<Vec<CredentialRow>, StoreError> {
+        self.on_rt(move |pool| async move {
+            let rows = sqlx::query(
+                "SELECT access_key, partner_id, tier, distributor_id, secret_ciphertext, \
+                 created_at, revoked_at FROM credentials ORDER BY created_at DESC, access_key",
+            )
+            .fetch_all(&pool)
+            .await?;
+            rows.iter().map(to_row).collect()
+        })
+        .await
+    }
+
+    /// Revokes a credential; false if it does not exist or was already revoked.
+    pub async fn revoke_credential(&self, ak: &str) -> Result<bool, StoreError> {
+        let ak = ak.to_owned();
+        self.on_rt(move |pool| async move {
+            let r = sqlx::query(
+                "UPDATE credentials SET revoked_at = $1 WHERE access_key = $2 AND revoked_at IS NULL",
+            )
+            .bind(now_unix())
+            .bind(ak)
+            .execute(&pool)
+            .await?;
+            Ok(r.rows_affected() == 1)
+        })
+        .await
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.on_rt(|pool| async move { sqlx::query("SELECT 1").execute(&pool).await.map(|_| ()) })
+            .await
+    }
+}
+
+fn strip_comments(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
+
+fn to_row(r: &sqlx::any::AnyRow) -> Result<CredentialRow, sqlx::Error> {
+    Ok(CredentialRow {
+        access_key: r.try_get("access_key")?,
+        partner_id: r.try_get("partner_id")?,
+        tier: r.try_get("tier")?,
+        distributor_id: r.try_get("distributor_id")?,
+        secret_ciphertext: r.try_get("secret_ciphertext")?,
+        created_at: r.try_get("created_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
