@@ -33,10 +33,11 @@ pub fn convert(
     let mut e = Errors(Vec::new());
     let listen = e.take("listen", addr(&f.listen));
     let admin_listen = e.take("admin_listen", addr(&f.admin_listen));
-    if let (Some(a), Some(b)) = (listen, admin_listen) {
-        if a == b && a.port() != 0 {
-            e.push("admin_listen", "must differ from listen");
-        }
+    if let (Some(a), Some(b)) = (listen, admin_listen)
+        && a == b
+        && a.port() != 0
+    {
+        e.push("admin_listen", "must differ from listen");
     }
     let threads = NonZeroUsize::new(f.server.threads);
     if threads.is_none() {

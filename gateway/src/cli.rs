@@ -3,7 +3,7 @@
 use crate::credentials::Credentials;
 use crate::store::Store;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tiergate_config::{Config, LogFormat};
 
@@ -59,7 +59,7 @@ enum CredentialAction {
     },
 }
 
-fn load(path: &PathBuf) -> Result<Config, String> {
+fn load(path: &Path) -> Result<Config, String> {
     Config::load(path).map_err(|e| format!("{}:\n{e}", path.display()))
 }
 

@@ -136,10 +136,10 @@ impl Credentials {
 
     /// The active credential for an access key, from the cache while fresh.
     pub async fn lookup(&self, ak: &str) -> Result<Option<Arc<Credential>>, CredentialError> {
-        if let Ok(c) = self.cache.read() {
-            if let Some(hit) = c.get(ak).filter(|h| h.at.elapsed() < self.ttl) {
-                return Ok(hit.found.clone());
-            }
+        if let Ok(c) = self.cache.read()
+            && let Some(hit) = c.get(ak).filter(|h| h.at.elapsed() < self.ttl)
+        {
+            return Ok(hit.found.clone());
         }
         let found = match self.store.active_credential(ak).await? {
             Some(row) => Some(Arc::new(self.open(row)?)),

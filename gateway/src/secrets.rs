@@ -68,23 +68,16 @@ impl Sealer {
 
     /// A random string of `len` characters from `alphabet`.
     pub fn random_string(&self, alphabet: &[u8], len: usize) -> Result<String, SealError> {
-        let mut bytes = vec![0u8; len * 2];
-        self.rng.fill(&mut bytes).map_err(|_| SealError::Random)?;
         // Rejection sampling keeps every character equally likely.
         let limit = 256 - (256 % alphabet.len());
         let mut out = String::with_capacity(len);
-        let mut pool = bytes.into_iter();
+        let mut buf = [0u8; 64];
         while out.len() < len {
-            let b = match pool.next() {
-                Some(b) => usize::from(b),
-                None => {
-                    let mut more = [0u8; 64];
-                    self.rng.fill(&mut more).map_err(|_| SealError::Random)?;
-                    pool = more.to_vec().into_iter();
-                    continue;
+            self.rng.fill(&mut buf).map_err(|_| SealError::Random)?;
+            for b in buf.iter().map(|b| usize::from(*b)).filter(|b| *b < limit) {
+                if out.len() == len {
+                    break;
                 }
-            };
-            if b < limit {
                 out.push(char::from(alphabet[b % alphabet.len()]));
             }
         }

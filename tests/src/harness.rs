@@ -251,8 +251,27 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<HttpResponse> {
+    http_within(
+        addr,
+        method,
+        path_and_query,
+        headers,
+        body,
+        Duration::from_secs(30),
+    )
+}
+
+/// [`http`] with a read timeout.
+pub fn http_within(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<HttpResponse> {
     let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))
+    s.set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     let mut req = format!("{method} {path_and_query} HTTP/1.1\r\n");
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
@@ -416,4 +435,66 @@ impl TempDb {
             )))
             .await;
     }
+}
+
+/// The headers the vendor SDK would send for a request signed at `at`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_headers(
+    addr: SocketAddr,
+    ak: &str,
+    sk: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    at: time::OffsetDateTime,
+) -> Vec<(String, String)> {
+    use tiergate_policy::aksk;
+    let host = addr.to_string();
+    let date = aksk::format_date(at);
+    let headers = [
+        ("content-type", "application/json"),
+        ("host", host.as_str()),
+        ("x-sdk-date", date.as_str()),
+    ];
+    let auth = aksk::sign(
+        method,
+        path,
+        query,
+        &headers,
+        &aksk::body_sha256(body),
+        ak,
+        sk.as_bytes(),
+    );
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    all.push(("authorization".into(), auth));
+    all
+}
+
+/// Signs a request as the vendor SDK does, at a chosen time, and sends it on a fresh connection.
+#[allow(clippy::too_many_arguments)]
+pub fn signed_request(
+    addr: SocketAddr,
+    ak: &str,
+    sk: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    at: time::OffsetDateTime,
+) -> Result<HttpResponse> {
+    let headers = sign_headers(addr, ak, sk, method, path, query, body, at);
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let target = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    http(addr, method, &target, &refs, body)
 }

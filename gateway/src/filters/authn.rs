@@ -49,10 +49,10 @@ pub async fn authenticate(
     };
     aksk::verify(&request, &auth, credential.secret.expose(), now, skew)
         .map_err(Rejection::Unauthenticated)?;
-    if let Some(domain) = headers.header("x-domain-id") {
-        if domain != credential.principal.partner_id {
-            return Err(Rejection::WrongDomain);
-        }
+    if let Some(domain) = headers.header("x-domain-id")
+        && domain != credential.principal.partner_id
+    {
+        return Err(Rejection::WrongDomain);
     }
     Ok(credential)
 }

@@ -49,12 +49,12 @@ pub fn authenticate(
     let caller_id = match &caller {
         Caller::Partner { id, .. } | Caller::Customer { id } => id,
     };
-    if let Some(domain) = Headers(headers).header("x-domain-id") {
-        if domain != caller_id {
-            return Err(ApiError::unauthenticated(
-                "Access denied: X-Domain-Id does not match the credentials.",
-            ));
-        }
+    if let Some(domain) = Headers(headers).header("x-domain-id")
+        && domain != caller_id
+    {
+        return Err(ApiError::unauthenticated(
+            "Access denied: X-Domain-Id does not match the credentials.",
+        ));
     }
     Ok(caller)
 }

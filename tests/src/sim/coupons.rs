@@ -60,13 +60,13 @@ pub fn issue(w: &mut World, c: &Call) -> OpResult {
         ("cloud_service_types", &services),
         ("product_ids", &products),
     ] {
-        if let Some(limit) = quota.limit_infos.iter().find(|l| l.limit_key == key) {
-            if asked.is_empty() || asked.iter().any(|a| !limit.limit_values.contains(a)) {
-                return Err(ApiError::param(
-                    key,
-                    "may only narrow the quota's restriction",
-                ));
-            }
+        if let Some(limit) = quota.limit_infos.iter().find(|l| l.limit_key == key)
+            && (asked.is_empty() || asked.iter().any(|a| !limit.limit_values.contains(a)))
+        {
+            return Err(ApiError::param(
+                key,
+                "may only narrow the quota's restriction",
+            ));
         }
     }
     let (mut infos, mut errors) = (Vec::new(), Vec::new());

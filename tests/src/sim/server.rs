@@ -241,14 +241,14 @@ async fn api(
         }
     };
     let quota = locked_quota(route.operation, &json);
-    if let Some(q) = &quota {
-        if !lock(&s.busy).insert(q.clone()) {
-            let e = ApiError::bad(
-                codes::QUOTA_BUSY,
-                "Another operation on this quota is in progress.",
-            );
-            return (Err(e), false);
-        }
+    if let Some(q) = &quota
+        && !lock(&s.busy).insert(q.clone())
+    {
+        let e = ApiError::bad(
+            codes::QUOTA_BUSY,
+            "Another operation on this quota is in progress.",
+        );
+        return (Err(e), false);
     }
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
@@ -268,7 +268,7 @@ fn run(
     body: Value,
     now: OffsetDateTime,
 ) -> OpResult {
-    let query: Vec<(String, String)> = parts.uri.query().map(|q| url_pairs(q)).unwrap_or_default();
+    let query: Vec<(String, String)> = parts.uri.query().map(url_pairs).unwrap_or_default();
     let mut w = lock(&s.world);
     let mut call = Call {
         caller,

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing Tiergate needs on a fresh Debian machine, and nothing
+# that is already there: cmake (pingora's zlib-ng build), the vendor's Python SDK in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing ${need[*]}"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ] || ! cmp -s tests/sdk/requirements.txt .venv/.requirements 2>/dev/null; then
+  echo "deps: installing the vendor SDK into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt
+  cp tests/sdk/requirements.txt .venv/.requirements
+fi

@@ -1,0 +1,169 @@
+//! Protocol edges of the gateway, with hand-made requests: dates, bodies, routes, upstream
+//! failures, request ids and metrics.
+
+use serde_json::Value;
+use tiergate_tests::harness::{
+    Cred, Db, Gateway, HttpResponse, fixture, http, signed_request, start_sim,
+};
+use tiergate_tests::sim::Simulator;
+use time::{Duration, OffsetDateTime};
+
+type R = Result<(), String>;
+
+const ADJUST: &str = "/v2/accounts/partner-accounts/adjust-amount";
+
+fn signed(
+    gw: &Gateway,
+    c: &Cred,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    at: OffsetDateTime,
+) -> Result<HttpResponse, String> {
+    signed_request(gw.addr, &c.ak, &c.sk, method, path, "", body, at)
+}
+
+async fn setup() -> Result<(Simulator, Gateway, Cred), String> {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let c = gw.issue("res-1")?;
+    Ok((sim, gw, c))
+}
+
+fn code(r: &HttpResponse) -> Value {
+    r.json()["error_code"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_signature_passes_and_a_stale_or_future_one_does_not() -> R {
+    let (sim, gw, c) = setup().await?;
+    let body = br#"{"customer_id":"cust-r1-a","amount":1.25}"#;
+    let now = OffsetDateTime::now_utc();
+    let ok = signed(&gw, &c, "POST", ADJUST, body, now)?;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    for at in [now - Duration::minutes(16), now + Duration::minutes(16)] {
+        let r = signed(&gw, &c, "POST", ADJUST, body, at)?;
+        assert_eq!((r.status, code(&r)), (401, "TG.1005".into()));
+    }
+    assert_eq!(sim.world().requests.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsigned_malformed_and_unknown_route_requests_are_refused_locally() -> R {
+    let (sim, gw, c) = setup().await?;
+    let r = http(gw.addr, "POST", ADJUST, &[], b"{}")?;
+    assert_eq!((r.status, code(&r)), (401, "TG.1001".into()));
+    let r = http(
+        gw.addr,
+        "POST",
+        ADJUST,
+        &[("authorization", "Basic abc")],
+        b"{}",
+    )?;
+    assert_eq!((r.status, code(&r)), (401, "TG.1002".into()));
+    let r = signed(&gw, &c, "DELETE", ADJUST, b"", OffsetDateTime::now_utc())?;
+    assert_eq!((r.status, code(&r)), (404, "TG.2001".into()));
+    let r = signed(
+        &gw,
+        &c,
+        "GET",
+        "/v2/partners/../admin",
+        b"",
+        OffsetDateTime::now_utc(),
+    )?;
+    assert_eq!((r.status, code(&r)), (404, "TG.2001".into()));
+    assert!(r.header("x-request-id").is_some_and(|v| v.len() == 32));
+    assert!(sim.world().requests.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bodies_over_64_kib_and_non_objects_are_refused() -> R {
+    let (sim, gw, c) = setup().await?;
+    let big = format!(
+        r#"{{"customer_id":"cust-r1-a","amount":1,"memo":"{}"}}"#,
+        "x".repeat(70_000)
+    );
+    let r = signed(
+        &gw,
+        &c,
+        "POST",
+        ADJUST,
+        big.as_bytes(),
+        OffsetDateTime::now_utc(),
+    )?;
+    assert_eq!((r.status, code(&r)), (413, "TG.4001".into()));
+    let r = signed(&gw, &c, "POST", ADJUST, b"[1,2]", OffsetDateTime::now_utc())?;
+    assert_eq!((r.status, code(&r)), (400, "TG.4002".into()));
+    assert!(sim.world().requests.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_upstream_request_id_comes_back_with_the_answer_unchanged() -> R {
+    let (sim, gw, c) = setup().await?;
+    let r = signed(
+        &gw,
+        &c,
+        "POST",
+        ADJUST,
+        br#"{"customer_id":"cust-r1-a","amount":"0.001"}"#,
+        OffsetDateTime::now_utc(),
+    )?;
+    assert_eq!((r.status, code(&r)), (400, "CBC.0100".into()));
+    assert!(r.header("x-request-id").is_some_and(|v| !v.is_empty()));
+    assert_eq!(sim.world().requests.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_upstream_is_a_502_in_the_vendor_envelope() -> R {
+    // Bind and release a port so nothing listens there.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| e.to_string())?
+        .local_addr()
+        .map_err(|e| e.to_string())?;
+    let gw = Gateway::start(dead, Db::Sqlite)?;
+    let c = gw.issue("res-1")?;
+    let r = signed(
+        &gw,
+        &c,
+        "POST",
+        ADJUST,
+        br#"{"customer_id":"c","amount":1}"#,
+        OffsetDateTime::now_utc(),
+    )?;
+    assert_eq!((r.status, code(&r)), (502, "TG.5002".into()));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_by_route_tier_and_outcome() -> R {
+    let (_sim, gw, c) = setup().await?;
+    let now = OffsetDateTime::now_utc();
+    signed(
+        &gw,
+        &c,
+        "POST",
+        ADJUST,
+        br#"{"customer_id":"cust-r1-a","amount":2}"#,
+        now,
+    )?;
+    signed(
+        &gw,
+        &c,
+        "POST",
+        "/v2/partners/indirect-partners/query",
+        b"{}",
+        now,
+    )?;
+    let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body);
+    assert!(text.contains(r#"tiergate_requests_total{outcome="ok",route="update_customer_account_amount",tier="cloud_reseller"} 1"#), "{text}");
+    assert!(text.contains(r#"tiergate_requests_total{outcome="denied",route="list_indirect_partners",tier="cloud_reseller"} 1"#), "{text}");
+    assert!(text.contains("tiergate_request_duration_seconds_bucket"));
+    let h = http(gw.admin, "GET", "/healthz", &[], b"")?;
+    assert_eq!(h.status, 200);
+    Ok(())
+}
