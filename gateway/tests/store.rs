@@ -1,12 +1,11 @@
 //! Credential storage against both real backends: an SQLite file and the machine's PostgreSQL.
 
-use sqlx::Executor;
-use sqlx::postgres::PgPoolOptions;
 use std::path::Path;
 use tiergate_config::{Config, Storage};
 use tiergate_gateway::credentials::Credentials;
 use tiergate_gateway::store::Store;
 use tiergate_policy::Tier;
+use tiergate_tests::harness::TempDb;
 
 type R = Result<(), String>;
 
@@ -34,9 +33,13 @@ cache_ttl = "{ttl}"
 
 async fn exercise(storage: &str) -> R {
     let cfg = config(storage, "1h")?;
-    let store = Store::connect(&cfg.storage).await.map_err(|e| e.to_string())?;
+    let store = Store::connect(&cfg.storage)
+        .await
+        .map_err(|e| e.to_string())?;
     // Migrations are idempotent: a second start on the same database changes nothing.
-    Store::connect(&cfg.storage).await.map_err(|e| e.to_string())?;
+    Store::connect(&cfg.storage)
+        .await
+        .map_err(|e| e.to_string())?;
     let creds = Credentials::new(store.clone(), &cfg).map_err(|e| e.to_string())?;
     let issued = creds.issue("res-1").await.map_err(|e| e.to_string())?;
     assert_eq!(issued.principal.tier, Tier::CloudReseller);
@@ -44,19 +47,45 @@ async fn exercise(storage: &str) -> R {
         creds.issue("res-404").await,
         Err(tiergate_gateway::credentials::CredentialError::UnknownPartner(_))
     ));
-    let found = creds.lookup(&issued.access_key).await.map_err(|e| e.to_string())?;
+    let found = creds
+        .lookup(&issued.access_key)
+        .await
+        .map_err(|e| e.to_string())?;
     let found = found.ok_or("issued credential not found")?;
     assert_eq!(found.secret.expose(), issued.secret_key.expose().as_bytes());
     assert_eq!(found.principal.partner_id, "res-1");
 
     let rows = store.list_credentials().await.map_err(|e| e.to_string())?;
-    let row = rows.iter().find(|r| r.access_key == issued.access_key).ok_or("not listed")?;
-    assert!(!row.secret_ciphertext.contains(issued.secret_key.expose().as_str()), "SK stored in clear");
+    let row = rows
+        .iter()
+        .find(|r| r.access_key == issued.access_key)
+        .ok_or("not listed")?;
+    assert!(
+        !row.secret_ciphertext
+            .contains(issued.secret_key.expose().as_str()),
+        "SK stored in clear"
+    );
 
     // Revocation through the same service is seen at once, despite a long TTL.
-    assert!(creds.revoke(&issued.access_key).await.map_err(|e| e.to_string())?);
-    assert!(!creds.revoke(&issued.access_key).await.map_err(|e| e.to_string())?);
-    assert!(creds.lookup(&issued.access_key).await.map_err(|e| e.to_string())?.is_none());
+    assert!(
+        creds
+            .revoke(&issued.access_key)
+            .await
+            .map_err(|e| e.to_string())?
+    );
+    assert!(
+        !creds
+            .revoke(&issued.access_key)
+            .await
+            .map_err(|e| e.to_string())?
+    );
+    assert!(
+        creds
+            .lookup(&issued.access_key)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+    );
     assert!(store.ping().await.is_ok());
     Ok(())
 }
@@ -70,30 +99,13 @@ async fn credentials_round_trip_on_sqlite() -> R {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_round_trip_on_postgres() -> R {
-    let base = std::env::var("TIERGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&base)
-        .await
-        .map_err(|e| format!("PostgreSQL at {base} is required and not reachable: {e}"))?;
-    let name = format!("tiergate_store_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .map_err(|e| e.to_string())?;
-    let url = match base.rsplit_once('/') {
-        Some((prefix, _)) => format!("{prefix}/{name}"),
-        None => return Err(format!("bad URL {base}")),
-    };
+    let db = TempDb::create().await?;
     assert!(matches!(
-        config(&url, "1s")?.storage,
+        config(&db.url, "1s")?.storage,
         Storage::Postgres { .. }
     ));
-    let result = exercise(&url).await;
-    let _ = admin
-        .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .await;
+    let result = exercise(&db.url).await;
+    db.drop_db().await;
     result
 }
 
@@ -102,12 +114,28 @@ async fn a_revocation_by_another_process_is_seen_after_the_ttl() -> R {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let cfg = config(&url, "0ms")?;
-    let store = Store::connect(&cfg.storage).await.map_err(|e| e.to_string())?;
+    let store = Store::connect(&cfg.storage)
+        .await
+        .map_err(|e| e.to_string())?;
     let gateway = Credentials::new(store.clone(), &cfg).map_err(|e| e.to_string())?;
     let cli = Credentials::new(store, &cfg).map_err(|e| e.to_string())?;
     let issued = cli.issue("dist-1").await.map_err(|e| e.to_string())?;
-    assert!(gateway.lookup(&issued.access_key).await.map_err(|e| e.to_string())?.is_some());
-    cli.revoke(&issued.access_key).await.map_err(|e| e.to_string())?;
-    assert!(gateway.lookup(&issued.access_key).await.map_err(|e| e.to_string())?.is_none());
+    assert!(
+        gateway
+            .lookup(&issued.access_key)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some()
+    );
+    cli.revoke(&issued.access_key)
+        .await
+        .map_err(|e| e.to_string())?;
+    assert!(
+        gateway
+            .lookup(&issued.access_key)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+    );
     Ok(())
 }

@@ -437,64 +437,89 @@ impl TempDb {
     }
 }
 
-/// The headers the vendor SDK would send for a request signed at `at`.
-#[allow(clippy::too_many_arguments)]
-pub fn sign_headers(
-    addr: SocketAddr,
-    ak: &str,
-    sk: &str,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
-    at: time::OffsetDateTime,
-) -> Vec<(String, String)> {
-    use tiergate_policy::aksk;
-    let host = addr.to_string();
-    let date = aksk::format_date(at);
-    let headers = [
-        ("content-type", "application/json"),
-        ("host", host.as_str()),
-        ("x-sdk-date", date.as_str()),
-    ];
-    let auth = aksk::sign(
-        method,
-        path,
-        query,
-        &headers,
-        &aksk::body_sha256(body),
-        ak,
-        sk.as_bytes(),
-    );
-    let mut all: Vec<(String, String)> = headers
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
-    all.push(("authorization".into(), auth));
-    all
+/// Signs requests as the vendor SDK does, with one key, towards one address.
+pub struct Signer<'a> {
+    /// Where requests go (also the signed `host`).
+    pub addr: SocketAddr,
+    /// Access key.
+    pub ak: &'a str,
+    /// Secret key.
+    pub sk: &'a str,
 }
 
-/// Signs a request as the vendor SDK does, at a chosen time, and sends it on a fresh connection.
-#[allow(clippy::too_many_arguments)]
-pub fn signed_request(
-    addr: SocketAddr,
-    ak: &str,
-    sk: &str,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
-    at: time::OffsetDateTime,
-) -> Result<HttpResponse> {
-    let headers = sign_headers(addr, ak, sk, method, path, query, body, at);
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let target = if query.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{query}")
-    };
-    http(addr, method, &target, &refs, body)
+impl Signer<'_> {
+    /// The headers the vendor SDK would send for a request signed at `at`.
+    pub fn headers(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        at: time::OffsetDateTime,
+    ) -> Vec<(String, String)> {
+        use tiergate_policy::aksk;
+        let host = self.addr.to_string();
+        let date = aksk::format_date(at);
+        let headers = [
+            ("content-type", "application/json"),
+            ("host", host.as_str()),
+            ("x-sdk-date", date.as_str()),
+        ];
+        let hash = aksk::body_sha256(body);
+        let auth = aksk::sign(
+            method,
+            path,
+            query,
+            &headers,
+            &hash,
+            self.ak,
+            self.sk.as_bytes(),
+        );
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        all.push(("authorization".into(), auth));
+        all
+    }
+
+    /// Signs now and sends on a fresh connection.
+    pub fn send(&self, method: &str, path: &str, query: &str, body: &[u8]) -> Result<HttpResponse> {
+        self.send_at(method, path, query, body, time::OffsetDateTime::now_utc())
+    }
+
+    /// Signs at `at` and sends on a fresh connection.
+    pub fn send_at(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        at: time::OffsetDateTime,
+    ) -> Result<HttpResponse> {
+        self.send_within(method, path, query, body, at, Duration::from_secs(30))
+    }
+
+    /// Signs at `at` and sends, waiting at most `timeout` for the answer.
+    pub fn send_within(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        at: time::OffsetDateTime,
+        timeout: Duration,
+    ) -> Result<HttpResponse> {
+        let headers = self.headers(method, path, query, body, at);
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let target = if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        };
+        http_within(self.addr, method, &target, &refs, body, timeout)
+    }
 }

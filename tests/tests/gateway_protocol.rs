@@ -2,9 +2,7 @@
 //! failures, request ids and metrics.
 
 use serde_json::Value;
-use tiergate_tests::harness::{
-    Cred, Db, Gateway, HttpResponse, fixture, http, signed_request, start_sim,
-};
+use tiergate_tests::harness::{Cred, Db, Gateway, HttpResponse, Signer, fixture, http, start_sim};
 use tiergate_tests::sim::Simulator;
 use time::{Duration, OffsetDateTime};
 
@@ -20,7 +18,12 @@ fn signed(
     body: &[u8],
     at: OffsetDateTime,
 ) -> Result<HttpResponse, String> {
-    signed_request(gw.addr, &c.ak, &c.sk, method, path, "", body, at)
+    let signer = Signer {
+        addr: gw.addr,
+        ak: &c.ak,
+        sk: &c.sk,
+    };
+    signer.send_at(method, path, "", body, at)
 }
 
 async fn setup() -> Result<(Simulator, Gateway, Cred), String> {

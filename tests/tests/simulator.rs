@@ -5,9 +5,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::str::FromStr;
 use std::time::Duration;
-use tiergate_tests::harness::{
-    call, fixture, http, http_within, sdk, sdk1, sign_headers, signed_request, start_sim,
-};
+use tiergate_tests::harness::{HttpResponse, Signer, call, fixture, http, sdk, sdk1, start_sim};
 use tiergate_tests::sim::{Faults, Simulator};
 use time::OffsetDateTime;
 
@@ -301,18 +299,20 @@ async fn quota_goes_to_resellers_and_comes_back() -> R {
     Ok(())
 }
 
+fn dist(addr: std::net::SocketAddr) -> Signer<'static> {
+    Signer {
+        addr,
+        ak: DIST.0,
+        sk: DIST.1,
+    }
+}
+
 fn balances(sim: &Simulator) -> Result<u16, String> {
-    let r = signed_request(
-        sim.addr(),
-        DIST.0,
-        DIST.1,
-        "GET",
-        "/v2/accounts/partner-accounts/balances",
-        "",
-        b"",
-        OffsetDateTime::now_utc(),
-    )?;
-    Ok(r.status)
+    Ok(balances_response(sim)?.status)
+}
+
+fn balances_response(sim: &Simulator) -> Result<HttpResponse, String> {
+    dist(sim.addr()).send("GET", "/v2/accounts/partner-accounts/balances", "", b"")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -324,31 +324,13 @@ async fn ten_requests_per_second_per_api_then_429() -> R {
         10,
         "{statuses:?}"
     );
-    let r = signed_request(
-        sim.addr(),
-        DIST.0,
-        DIST.1,
-        "GET",
-        "/v2/accounts/partner-accounts/balances",
-        "",
-        b"",
-        OffsetDateTime::now_utc(),
-    )?;
+    let r = balances_response(&sim)?;
     assert_eq!(
         (r.status, r.json()["error_code"].clone()),
         (429, json!("CBC.0250"))
     );
     // Another API has its own budget.
-    let r = signed_request(
-        sim.addr(),
-        DIST.0,
-        DIST.1,
-        "GET",
-        "/v2/partners/issued-coupon-quotas",
-        "",
-        b"",
-        OffsetDateTime::now_utc(),
-    )?;
+    let r = dist(sim.addr()).send("GET", "/v2/partners/issued-coupon-quotas", "", b"")?;
     assert_eq!(r.status, 200);
     Ok(())
 }
@@ -359,18 +341,7 @@ async fn faults_5xx_drop_after_commit_and_hang() -> R {
     let body = br#"{"customer_id":"cust-d1","amount":10}"#;
     let path = "/v2/accounts/partner-accounts/adjust-amount";
     let addr = sim.addr();
-    let send = || {
-        signed_request(
-            addr,
-            DIST.0,
-            DIST.1,
-            "POST",
-            path,
-            "",
-            body,
-            OffsetDateTime::now_utc(),
-        )
-    };
+    let send = || dist(addr).send("POST", path, "", body);
     sim.set_faults(Faults {
         error_percent: 100,
         ..Faults::default()
@@ -403,26 +374,12 @@ async fn faults_5xx_drop_after_commit_and_hang() -> R {
         br#"{"hang": true}"#,
     )?;
     assert_eq!(r.status, 204);
-    let headers = sign_headers(
-        sim.addr(),
-        DIST.0,
-        DIST.1,
+    let hung = dist(sim.addr()).send_within(
         "POST",
         path,
         "",
         body,
         OffsetDateTime::now_utc(),
-    );
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let hung = http_within(
-        sim.addr(),
-        "POST",
-        path,
-        &refs,
-        body,
         Duration::from_millis(300),
     );
     assert!(hung.is_err(), "{hung:?}");
@@ -444,20 +401,7 @@ async fn parallel_operations_on_one_quota_are_refused() -> R {
     let addr = sim.addr();
     let path = "/v2/promotions/benefits/partner-coupons";
     let both: Vec<_> = (0..2)
-        .map(|_| {
-            std::thread::spawn(move || {
-                signed_request(
-                    addr,
-                    DIST.0,
-                    DIST.1,
-                    "POST",
-                    path,
-                    "",
-                    body,
-                    OffsetDateTime::now_utc(),
-                )
-            })
-        })
+        .map(|_| std::thread::spawn(move || dist(addr).send("POST", path, "", body)))
         .collect();
     let mut codes = Vec::new();
     for t in both {
