@@ -18,4 +18,12 @@ cargo build --workspace --bins --locked
 ./target/debug/tiergate check-config examples/dev.toml
 TIERGATE_DISTRIBUTOR_SK=sample TIERGATE_MASTER_KEY=c2FtcGxlLW1hc3Rlci1rZXktMzItYnl0ZXMtbG9uZyE= \
   ./target/debug/tiergate check-config examples/production.toml
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
