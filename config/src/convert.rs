@@ -1,6 +1,6 @@
 //! File schema -> typed [`Config`]: the one place where values are validated.
 
-use crate::file::{File, SecretSource};
+use crate::file::{File, GrantSection, PolicySection, SecretSource};
 use crate::{
     Config, ConfigError, ConfigErrors, CredentialSettings, Distributor, LogFormat, Secret,
     ServerSettings, Storage, Upstream, parse_duration,
@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
+use tiergate_policy::{GrantSpec, Rules, RulesSpec, Tier};
 
 struct Errors(Vec<ConfigError>);
 
@@ -93,6 +94,8 @@ pub fn convert(
         parse_duration(&f.credentials.cache_ttl),
     );
     let clock_skew = e.take("clock_skew", positive(&f.clock_skew));
+    let rules = rules(&f.policy, &mut e);
+    let sync_interval = e.take("graph.sync_interval", positive(&f.graph.sync_interval));
     let log_format = match f.log_format.as_str() {
         "json" => Some(LogFormat::Json),
         "pretty" => Some(LogFormat::Pretty),
@@ -118,6 +121,8 @@ pub fn convert(
         cache_ttl,
         clock_skew,
         log_format,
+        rules,
+        sync_interval,
     ) {
         (
             Some(listen),
@@ -133,6 +138,8 @@ pub fn convert(
             Some(cache_ttl),
             Some(clock_skew),
             Some(log_format),
+            Some(rules),
+            Some(sync_interval),
         ) if e.0.is_empty() => Ok(Config {
             listen,
             admin_listen,
@@ -160,6 +167,8 @@ pub fn convert(
             },
             clock_skew,
             log_format,
+            rules,
+            graph: crate::GraphSettings { sync_interval },
         }),
         _ => Err(ConfigErrors(e.0)),
     }
@@ -251,4 +260,35 @@ fn master_key(b64: &str) -> Result<[u8; 32], String> {
     bytes
         .try_into()
         .map_err(|b: Vec<u8>| format!("must decode to 32 bytes, got {}", b.len()))
+}
+
+fn grant(g: &GrantSection) -> GrantSpec {
+    GrantSpec {
+        allow: g.allow.clone(),
+        deny: g.deny.clone(),
+    }
+}
+
+fn rules(p: &PolicySection, e: &mut Errors) -> Option<Rules> {
+    let mut spec = RulesSpec::default();
+    for (name, g) in &p.tiers {
+        match name.parse::<Tier>() {
+            Ok(t) => {
+                spec.tiers.insert(t, grant(g));
+            }
+            Err(err) => e.push(&format!("policy.tiers.{name}"), err.to_string()),
+        }
+    }
+    for (name, g) in &p.roles {
+        spec.roles.insert(name.clone(), grant(g));
+    }
+    match Rules::compile(&spec) {
+        Ok(r) => Some(r),
+        Err(errs) => {
+            for r in errs {
+                e.push(&format!("policy.{}", r.path), r.message);
+            }
+            None
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The file schema: a serde mirror of the TOML file. No validation here beyond shape.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +17,10 @@ pub struct File {
     #[serde(default)]
     pub storage: StorageSection,
     pub credentials: CredentialsSection,
+    #[serde(default)]
+    pub policy: PolicySection,
+    #[serde(default)]
+    pub graph: GraphSection,
     #[serde(default = "default_skew")]
     pub clock_skew: String,
     #[serde(default = "default_log")]
@@ -119,4 +124,41 @@ pub enum SecretSource {
     Env(String),
     File(String),
     Value(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    #[serde(default)]
+    pub tiers: BTreeMap<String, GrantSection>,
+    #[serde(default)]
+    pub roles: BTreeMap<String, GrantSection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSection {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphSection {
+    #[serde(default = "default_sync")]
+    pub sync_interval: String,
+}
+
+impl Default for GraphSection {
+    fn default() -> Self {
+        Self {
+            sync_interval: default_sync(),
+        }
+    }
+}
+
+fn default_sync() -> String {
+    "5m".into()
 }

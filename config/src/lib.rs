@@ -44,6 +44,17 @@ pub struct Config {
     pub clock_skew: Duration,
     /// Log output format.
     pub log_format: LogFormat,
+    /// What each tier and reseller staff role may call.
+    pub rules: tiergate_policy::Rules,
+    /// Relationship graph settings.
+    pub graph: GraphSettings,
+}
+
+/// How the relationship graph is kept current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphSettings {
+    /// Time between full syncs from the partner API's list operations.
+    pub sync_interval: Duration,
 }
 
 /// Worker threads and shutdown timing.

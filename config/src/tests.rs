@@ -93,3 +93,47 @@ fn durations_parse_with_units_only() {
     assert!(parse_duration("10").is_err());
     assert!(parse_duration("1d").is_err());
 }
+
+#[test]
+fn policy_rules_are_validated_with_paths() {
+    let text = GOOD.to_owned()
+        + r#"
+[policy.tiers.cloud_reseller]
+allow = ["@reseller", "list_indirect_partners"]
+[policy.tiers.janitor]
+allow = ["*"]
+[policy.roles.issuer]
+allow = ["create_partner_coupon"]
+[graph]
+sync_interval = "0s"
+"#;
+    let Err(ConfigErrors(errs)) = Config::parse(&text, Path::new(".")).map(|_| ()) else {
+        unreachable!("accepted bad rules")
+    };
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "policy.tiers.janitor",
+            "policy.tiers.cloud_reseller.allow",
+            "policy.roles.issuer.allow[0]",
+            "graph.sync_interval"
+        ]
+    );
+}
+
+#[test]
+fn roles_narrow_within_the_reseller_ceiling() -> Result<(), ConfigErrors> {
+    let text = GOOD.to_owned()
+        + "[policy.roles.issuer]\nallow = [\"create_partner_coupons\", \"list_*\"]\n";
+    let c = Config::parse(&text, Path::new("."))?;
+    let issuer = c.rules.role("issuer").unwrap_or_default();
+    let ops: Vec<_> = issuer.operations().collect();
+    assert!(ops.contains(&"create_partner_coupons"));
+    assert!(ops.contains(&"list_sub_customers"));
+    assert!(
+        !ops.contains(&"list_indirect_partners"),
+        "clipped to the reseller ceiling"
+    );
+    Ok(())
+}

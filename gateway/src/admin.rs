@@ -1,6 +1,7 @@
 //! The admin listener: `/metrics`, `/healthz` (the process answers), `/readyz` (storage
 //! answers too).
 
+use crate::graph::LiveGraph;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use async_trait::async_trait;
@@ -15,6 +16,8 @@ pub struct Admin {
     pub metrics: Arc<Metrics>,
     /// Storage, for readiness.
     pub store: Store,
+    /// The graph, for readiness.
+    pub graph: Arc<LiveGraph>,
 }
 
 fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -41,6 +44,10 @@ impl ServeHttp for Admin {
             ),
             "/healthz" => text(StatusCode::OK, plain, b"ok\n".to_vec()),
             "/readyz" => match self.store.ping().await {
+                Ok(()) if !self.graph.ready() => {
+                    let msg = b"relationship graph not yet synced\n".to_vec();
+                    text(StatusCode::SERVICE_UNAVAILABLE, plain, msg)
+                }
                 Ok(()) => text(StatusCode::OK, plain, b"ready\n".to_vec()),
                 Err(e) => {
                     let msg = format!("storage: {e}\n").into_bytes();

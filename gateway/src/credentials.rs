@@ -1,12 +1,13 @@
 //! Tiergate-issued credentials: issuing, listing, revoking, and the hot-path lookup cache.
 
+use crate::filters::resign::UpstreamKey;
 use crate::secrets::{SealError, Sealer};
 use crate::store::{CredentialRow, Store, StoreError, now_unix};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tiergate_config::{Config, Secret};
-use tiergate_policy::{Principal, Tier};
+use tiergate_policy::{Principal, Relationships, Rules, Tier};
 
 const AK_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const SK_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -28,6 +29,51 @@ pub enum CredentialError {
     /// The partner is neither the distributor nor one of its configured resellers.
     #[error("partner `{0}` is neither the configured distributor nor one of its resellers")]
     UnknownPartner(String),
+    /// A staff role the rules do not define.
+    #[error("role `{0}` is not defined (roles: {1})")]
+    UnknownRole(String, String),
+    /// Staff belong to a configured reseller.
+    #[error("`{0}` is not a configured reseller")]
+    NotAReseller(String),
+    /// The customer is not in the relationship graph under this distributor.
+    #[error(
+        "customer `{0}` is not a customer of this distributor or its resellers (is the graph synced?)"
+    )]
+    UnknownCustomer(String),
+}
+
+/// What a credential is issued for.
+pub enum Subject {
+    /// The distributor itself or one of its cloud resellers.
+    Partner(String),
+    /// A staff account of a reseller, with a role.
+    Staff {
+        /// The reseller.
+        reseller: String,
+        /// The staff member (a label).
+        name: String,
+        /// The role.
+        role: String,
+    },
+    /// A customer, calling the customer-side APIs with its own vendor key.
+    Customer {
+        /// The customer id.
+        id: String,
+        /// Its own vendor AK/SK.
+        upstream: (String, Secret<String>),
+    },
+    /// A solution provider, calling with its own vendor key.
+    SolutionProvider {
+        /// Its partner id.
+        id: String,
+        /// Its own vendor AK/SK.
+        upstream: (String, Secret<String>),
+    },
+    /// A security team member.
+    Auditor {
+        /// Name (a label).
+        name: String,
+    },
 }
 
 /// A usable credential.
@@ -35,9 +81,11 @@ pub struct Credential {
     /// Access key id.
     pub access_key: String,
     /// Who it speaks for.
-    pub principal: Principal,
+    pub principal: Arc<Principal>,
     /// The secret key.
     pub secret: Secret<Vec<u8>>,
+    /// Its own vendor key, for customers and solution providers.
+    pub upstream: Option<UpstreamKey>,
 }
 
 /// A newly issued pair; the SK is shown once and never stored in clear.
@@ -62,6 +110,7 @@ pub struct Credentials {
     ttl: Duration,
     distributor: String,
     resellers: Vec<String>,
+    rules: Rules,
     cache: RwLock<HashMap<String, Cached>>,
 }
 
@@ -74,31 +123,85 @@ impl Credentials {
             ttl: config.credentials.cache_ttl,
             distributor: config.distributor.partner_id.clone(),
             resellers: config.resellers.clone(),
+            rules: config.rules.clone(),
             cache: RwLock::new(HashMap::new()),
         })
     }
 
-    /// The principal a partner id stands for in this deployment.
-    pub fn principal_for(&self, partner: &str) -> Result<Principal, CredentialError> {
-        let tier = if partner == self.distributor {
-            Tier::Distributor
-        } else if self.resellers.iter().any(|r| r == partner) {
-            Tier::CloudReseller
-        } else {
-            return Err(CredentialError::UnknownPartner(partner.to_owned()));
-        };
-        Ok(Principal {
+    fn principal(&self, partner: &str, tier: Tier, role: Option<String>) -> Principal {
+        Principal {
             partner_id: partner.to_owned(),
             tier,
             distributor_id: Some(self.distributor.clone()),
+            role,
+        }
+    }
+
+    /// The principal a subject stands for in this deployment; `graph` knows the customers.
+    pub fn principal_for(
+        &self,
+        subject: &Subject,
+        graph: &dyn Relationships,
+    ) -> Result<Principal, CredentialError> {
+        let is_reseller = |p: &str| self.resellers.iter().any(|r| r == p);
+        Ok(match subject {
+            Subject::Partner(p) if *p == self.distributor => {
+                self.principal(p, Tier::Distributor, None)
+            }
+            Subject::Partner(p) if is_reseller(p) => self.principal(p, Tier::CloudReseller, None),
+            Subject::Partner(p) => return Err(CredentialError::UnknownPartner(p.clone())),
+            Subject::Staff { reseller, role, .. } => {
+                if !is_reseller(reseller) {
+                    return Err(CredentialError::NotAReseller(reseller.clone()));
+                }
+                if self.rules.role(role).is_none() {
+                    let known: Vec<&str> = self.rules.role_names().collect();
+                    return Err(CredentialError::UnknownRole(role.clone(), known.join(", ")));
+                }
+                self.principal(reseller, Tier::ResellerStaff, Some(role.clone()))
+            }
+            Subject::Customer { id, .. } => {
+                let owner = graph.customer(id).map(|c| c.owner);
+                let ours = owner.is_some_and(|o| {
+                    o == self.distributor || graph.reseller_parent(o) == Some(&self.distributor)
+                });
+                if !ours {
+                    return Err(CredentialError::UnknownCustomer(id.clone()));
+                }
+                self.principal(id, Tier::Customer, None)
+            }
+            Subject::SolutionProvider { id, .. } => {
+                self.principal(id, Tier::SolutionProvider, None)
+            }
+            Subject::Auditor { .. } => self.principal(&self.distributor, Tier::Auditor, None),
         })
     }
 
-    /// Issues a new AK/SK pair for a partner.
-    pub async fn issue(&self, partner: &str) -> Result<Issued, CredentialError> {
-        let principal = self.principal_for(partner)?;
+    /// Issues a new AK/SK pair.
+    pub async fn issue(
+        &self,
+        subject: Subject,
+        graph: &dyn Relationships,
+    ) -> Result<Issued, CredentialError> {
+        let principal = self.principal_for(&subject, graph)?;
         let access_key = format!("TG{}", self.sealer.random_string(AK_ALPHABET, 18)?);
         let secret_key = self.sealer.random_string(SK_ALPHABET, 40)?;
+        let (label, upstream) = match subject {
+            Subject::Staff { name, .. } | Subject::Auditor { name } => (Some(name), None),
+            Subject::Customer { upstream, .. } | Subject::SolutionProvider { upstream, .. } => {
+                (None, Some(upstream))
+            }
+            Subject::Partner(_) => (None, None),
+        };
+        let (upstream_access_key, upstream_secret_ciphertext) = match upstream {
+            Some((ak, sk)) => {
+                let sealed = self
+                    .sealer
+                    .seal(&upstream_aad(&access_key), sk.expose().as_bytes())?;
+                (Some(ak), Some(sealed))
+            }
+            None => (None, None),
+        };
         let row = CredentialRow {
             access_key: access_key.clone(),
             partner_id: principal.partner_id.clone(),
@@ -107,6 +210,10 @@ impl Credentials {
             secret_ciphertext: self.sealer.seal(&access_key, secret_key.as_bytes())?,
             created_at: now_unix(),
             revoked_at: None,
+            role: principal.role.clone(),
+            label,
+            upstream_access_key,
+            upstream_secret_ciphertext,
         };
         self.store.insert_credential(row).await?;
         Ok(Issued {
@@ -167,14 +274,29 @@ impl Credentials {
             .parse()
             .map_err(|_| CredentialError::BadRow(row.access_key.clone()))?;
         let secret = self.sealer.open(&row.access_key, &row.secret_ciphertext)?;
+        let upstream = match (row.upstream_access_key, row.upstream_secret_ciphertext) {
+            (Some(ak), Some(sealed)) => Some(UpstreamKey {
+                access_key: ak,
+                secret_key: Secret::new(self.sealer.open(&upstream_aad(&row.access_key), &sealed)?),
+                domain_id: row.partner_id.clone(),
+            }),
+            _ => None,
+        };
         Ok(Credential {
-            principal: Principal {
+            principal: Arc::new(Principal {
                 partner_id: row.partner_id,
                 tier,
                 distributor_id: row.distributor_id,
-            },
+                role: row.role,
+            }),
             access_key: row.access_key,
             secret: Secret::new(secret),
+            upstream,
         })
     }
+}
+
+/// Associated data binding a sealed upstream SK to its credential (and apart from the SK).
+fn upstream_aad(access_key: &str) -> String {
+    format!("{access_key}/upstream")
 }

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served on the admin listener.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The gateway's metrics.
@@ -9,6 +9,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    graph_entries: IntGaugeVec,
+    graph_syncs: IntCounterVec,
 }
 
 impl Metrics {
@@ -32,12 +34,27 @@ impl Metrics {
             ]),
             &["route", "outcome"],
         )?;
+        let graph_entries = IntGaugeVec::new(
+            Opts::new("tiergate_graph_entries", "Relationships known, by kind."),
+            &["kind"],
+        )?;
+        let graph_syncs = IntCounterVec::new(
+            Opts::new(
+                "tiergate_graph_syncs_total",
+                "Graph syncs from the partner API, by outcome.",
+            ),
+            &["outcome"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(graph_entries.clone()))?;
+        registry.register(Box::new(graph_syncs.clone()))?;
         Ok(Self {
             registry,
             requests,
             duration,
+            graph_entries,
+            graph_syncs,
         })
     }
 
@@ -49,6 +66,16 @@ impl Metrics {
         self.duration
             .with_label_values(&[route, outcome])
             .observe(seconds);
+    }
+
+    /// Records a graph sync and the graph's size after it.
+    pub fn graph_synced(&self, outcome: &str, sizes: &[(&str, usize)]) {
+        self.graph_syncs.with_label_values(&[outcome]).inc();
+        for (kind, n) in sizes {
+            self.graph_entries
+                .with_label_values(&[kind])
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
     }
 
     /// The text exposition format.

@@ -1,19 +1,22 @@
 //! The Pingora service: each hook only calls the stages in [`crate::filters`].
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credential, Credentials};
+use crate::filters::resign::UpstreamKey;
 use crate::filters::{authn, authz, body, resign, route};
+use crate::graph::{LiveGraph, learn};
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
+use crate::store::Store;
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tiergate_config::{Distributor, Upstream};
-use tiergate_policy::{Permit, Route};
+use tiergate_config::Upstream;
+use tiergate_policy::{Permit, Route, Rules};
 
 /// Everything the gateway needs, shared by all requests.
 pub struct Gateway {
@@ -25,10 +28,16 @@ pub struct Gateway {
     pub upstream: Upstream,
     /// Its resolved address.
     pub upstream_addr: SocketAddr,
-    /// Whose credentials sign upstream.
-    pub distributor: Distributor,
+    /// The distributor's vendor key, which signs every partner call upstream.
+    pub distributor_key: UpstreamKey,
     /// Accepted clock skew.
     pub skew: time::Duration,
+    /// What each tier may call.
+    pub rules: Rules,
+    /// Who owns what.
+    pub graph: Arc<LiveGraph>,
+    /// Where learned relationships are kept.
+    pub store: Store,
 }
 
 /// Per-request state: what each stage proved so far.
@@ -38,8 +47,8 @@ pub struct Ctx {
     route: Option<&'static Route>,
     permit: Option<Permit>,
     forward: Option<authz::Forward>,
-    access_key: Option<String>,
-    tier: Option<tiergate_policy::Tier>,
+    credential: Option<Arc<Credential>>,
+    learn_body: Option<BytesMut>,
     rejected: Option<(&'static str, &'static str, Option<&'static str>)>,
 }
 
@@ -66,9 +75,15 @@ impl Gateway {
             self.skew,
         )
         .await?;
-        ctx.access_key = Some(credential.access_key.clone());
-        ctx.tier = Some(credential.principal.tier);
-        let (permit, forward) = authz::authorize(&credential.principal, route, &query, body)?;
+        ctx.credential = Some(credential.clone());
+        let (permit, forward) = authz::authorize(
+            &credential.principal,
+            route,
+            &query,
+            body,
+            &self.graph,
+            &self.rules,
+        )?;
         ctx.permit = Some(permit);
         ctx.forward = Some(forward);
         Ok(())
@@ -100,8 +115,8 @@ impl ProxyHttp for Gateway {
             route: None,
             permit: None,
             forward: None,
-            access_key: None,
-            tier: None,
+            credential: None,
+            learn_body: None,
             rejected: None,
         }
     }
@@ -141,17 +156,20 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        let Some(fwd) = ctx.forward.as_ref() else {
+        let (Some(fwd), Some(cred)) = (ctx.forward.as_ref(), ctx.credential.as_ref()) else {
             return Err(Error::explain(
                 InternalError,
                 "forwarding without a decision",
             ));
         };
+        // Customers and solution providers call with their own vendor key; everyone else
+        // through the distributor's.
+        let key = cred.upstream.as_ref().unwrap_or(&self.distributor_key);
         let now = time::OffsetDateTime::now_utc();
         resign::resign(
             req,
             &self.upstream,
-            &self.distributor,
+            key,
             &ctx.request_id,
             &fwd.query,
             &fwd.body,
@@ -188,7 +206,41 @@ impl ProxyHttp for Gateway {
         if resp.headers.get("x-request-id").is_none() {
             resp.insert_header("x-request-id", &ctx.request_id)?;
         }
+        let teaches = ctx.route.is_some_and(|r| learn::teaches(r.operation));
+        if teaches && resp.status.is_success() {
+            ctx.learn_body = Some(BytesMut::new());
+        }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<Option<std::time::Duration>> {
+        let Some(buf) = ctx.learn_body.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(b) = body {
+            buf.extend_from_slice(b);
+        }
+        if end_of_stream
+            && let (Some(permit), Some(buf)) = (ctx.permit.as_ref(), ctx.learn_body.take())
+        {
+            let edges = learn::edges(permit, &buf);
+            if !edges.is_empty() {
+                self.graph.learn(&edges);
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.upsert_edges(edges).await {
+                        tracing::warn!(error = %e, "could not store learned relationships");
+                    }
+                });
+            }
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
@@ -221,9 +273,8 @@ impl ProxyHttp for Gateway {
             .map(|r| r.status.as_u16())
             .unwrap_or(0);
         let route = ctx.route.map_or("unknown", |r| r.operation);
-        let tier = ctx
-            .tier
-            .map_or("unauthenticated", tiergate_policy::Tier::as_str);
+        let principal = ctx.credential.as_ref().map(|c| &c.principal);
+        let tier = principal.map_or("unauthenticated", |p| p.tier.as_str());
         let (code, outcome, rule) = match ctx.rejected {
             Some((code, outcome, rule)) => (Some(code), outcome, rule),
             None if (200..300).contains(&status) => (None, "ok", None),
@@ -236,8 +287,10 @@ impl ProxyHttp for Gateway {
             request_id = %ctx.request_id,
             route,
             tier,
-            partner = ctx.permit.as_ref().map(|p| p.principal().partner_id.as_str()),
-            access_key = ctx.access_key.as_deref(),
+            partner = principal.map(|p| p.partner_id.as_str()),
+            acting = ctx.permit.as_ref().map(Permit::acting),
+            role = principal.and_then(|p| p.role.as_deref()),
+            access_key = ctx.credential.as_ref().map(|c| c.access_key.as_str()),
             status,
             outcome,
             error_code = code,

@@ -36,6 +36,9 @@ pub enum Rejection {
     /// The body is not a JSON object.
     #[error("request body is not a JSON object: {0}")]
     InvalidBody(String),
+    /// The relationship graph has not been loaded or synced yet.
+    #[error("relationship graph not yet synced from the partner API")]
+    GraphNotReady,
     /// The credential store did not answer.
     #[error("credential store unavailable")]
     StorageUnavailable,
@@ -68,13 +71,13 @@ impl Rejection {
             Rejection::UnknownAccessKey => (401, "TG.1003", "unauthenticated"),
             Rejection::WrongDomain => (401, "TG.1008", "unauthenticated"),
             Rejection::NoSuchRoute { .. } => (404, "TG.2001", "no_route"),
-            Rejection::Denied(Denied::TierNotAllowed { .. }) => (403, "TG.2002", "denied"),
-            Rejection::Denied(Denied::NotYourPartner { .. }) => (403, "TG.2003", "denied"),
+            Rejection::Denied(d) => (403, denied_code(d), "denied"),
             Rejection::BodyTooLarge { .. } => (413, "TG.4001", "invalid"),
             Rejection::InvalidBody(_) => (400, "TG.4002", "invalid"),
             Rejection::Internal(_) => (500, "TG.5001", "error"),
             Rejection::UpstreamUnavailable => (502, "TG.5002", "upstream_unavailable"),
             Rejection::StorageUnavailable => (503, "TG.5003", "unavailable"),
+            Rejection::GraphNotReady => (503, "TG.5005", "unavailable"),
             Rejection::UpstreamTimeout => (504, "TG.5004", "upstream_unavailable"),
         };
         Answer {
@@ -97,6 +100,18 @@ impl Rejection {
             Rejection::Denied(d) => Some(d.rule()),
             _ => None,
         }
+    }
+}
+
+fn denied_code(d: &Denied) -> &'static str {
+    match d {
+        Denied::TierNotAllowed { .. } => "TG.2002",
+        Denied::NotYourPartner { .. } => "TG.2003",
+        Denied::NotYours { .. } => "TG.2004",
+        Denied::AdvisoryCustomer { .. } => "TG.2005",
+        Denied::RoleNotAllowed { .. } => "TG.2006",
+        Denied::UnknownRole { .. } => "TG.2007",
+        Denied::NotAReseller { .. } => "TG.2008",
     }
 }
 

@@ -1,12 +1,17 @@
 //! Assembling and running the server: storage runtime, credentials, listeners, Pingora.
 
 use crate::admin::Admin;
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Subject};
+use crate::filters::resign::UpstreamKey;
+use crate::graph::LiveGraph;
+use crate::graph::service::SyncService;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
 use crate::store::Store;
+use crate::upstream::UpstreamClient;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
@@ -25,11 +30,15 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     let store = storage_rt
         .block_on(Store::connect(&config.storage))
         .map_err(|e| format!("storage: {e}"))?;
+    let stored = storage_rt
+        .block_on(store.graph_edges())
+        .map_err(|e| format!("storage: {e}"))?;
+    let graph = Arc::new(LiveGraph::from_stored(stored.into_iter().collect()));
     let credentials =
         Arc::new(Credentials::new(store.clone(), &config).map_err(|e| e.to_string())?);
     if let Some(partner) = demo_partner {
-        let issued = storage_rt
-            .block_on(credentials.issue(&partner))
+        let issued = graph
+            .with(|g| storage_rt.block_on(credentials.issue(Subject::Partner(partner), g)))
             .map_err(|e| format!("demo credential: {e}"))?;
         println!(
             "demo credential for {} ({}): access key {} secret key {}",
@@ -48,6 +57,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         .next()
         .ok_or_else(|| format!("upstream {}: no address", config.upstream.authority()))?;
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+    let distributor_key = UpstreamKey::from(&config.distributor);
 
     let conf = ServerConf {
         threads: config.server.threads.get(),
@@ -62,16 +72,33 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         metrics: metrics.clone(),
         upstream: config.upstream.clone(),
         upstream_addr,
-        distributor: config.distributor.clone(),
+        distributor_key: distributor_key.clone(),
         skew: time::Duration::try_from(config.clock_skew).unwrap_or(time::Duration::minutes(15)),
+        rules: config.rules.clone(),
+        graph: graph.clone(),
+        store: store.clone(),
+    };
+    let sync = SyncService {
+        client: UpstreamClient::new(config.upstream.clone(), upstream_addr),
+        key: distributor_key,
+        graph: graph.clone(),
+        store: store.clone(),
+        interval: config.graph.sync_interval,
+        metrics: metrics.clone(),
     };
     let mut proxy =
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tiergate");
     proxy.add_tcp(&listen.to_string());
-    let mut admin_service = Service::new("tiergate-admin".into(), Admin { metrics, store });
+    let admin_app = Admin {
+        metrics,
+        store,
+        graph,
+    };
+    let mut admin_service = Service::new("tiergate-admin".into(), admin_app);
     admin_service.add_tcp(&admin.to_string());
     server.add_service(proxy);
     server.add_service(admin_service);
+    server.add_service(background_service("graph sync", sync));
     println!("tiergate listening on {listen} admin {admin}");
     tracing::info!(%listen, %admin, upstream = %config.upstream.authority(), "started");
     server.run(RunArgs::default());

@@ -8,10 +8,18 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use std::future::Future;
 use tiergate_config::Storage;
+use tiergate_policy::Edge;
 use tokio::runtime::Handle;
 
 /// Migrations, applied in order, each once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_credentials.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_credentials.sql")),
+    (2, include_str!("../migrations/0002_principals.sql")),
+    (3, include_str!("../migrations/0003_graph.sql")),
+];
+
+const CREDENTIAL_COLUMNS: &str = "access_key, partner_id, tier, distributor_id, secret_ciphertext, \
+     created_at, revoked_at, role, label, upstream_access_key, upstream_secret_ciphertext";
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +49,14 @@ pub struct CredentialRow {
     pub created_at: i64,
     /// Unix seconds, if revoked.
     pub revoked_at: Option<i64>,
+    /// Reseller staff role.
+    pub role: Option<String>,
+    /// Free-form label (a staff member's or auditor's name).
+    pub label: Option<String>,
+    /// The credential's own upstream vendor AK, if it has one.
+    pub upstream_access_key: Option<String>,
+    /// Its sealed upstream SK.
+    pub upstream_secret_ciphertext: Option<String>,
 }
 
 /// The database.
@@ -121,16 +137,20 @@ impl Store {
     /// Stores a new credential.
     pub async fn insert_credential(&self, row: CredentialRow) -> Result<(), StoreError> {
         self.on_rt(move |pool| async move {
-            sqlx::query(
-                "INSERT INTO credentials (access_key, partner_id, tier, distributor_id, \
-                 secret_ciphertext, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-            )
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO credentials ({CREDENTIAL_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10)"
+            )))
             .bind(row.access_key)
             .bind(row.partner_id)
             .bind(row.tier)
             .bind(row.distributor_id)
             .bind(row.secret_ciphertext)
             .bind(row.created_at)
+            .bind(row.role)
+            .bind(row.label)
+            .bind(row.upstream_access_key)
+            .bind(row.upstream_secret_ciphertext)
             .execute(&pool)
             .await
             .map(|_| ())
@@ -142,10 +162,10 @@ impl Store {
     pub async fn active_credential(&self, ak: &str) -> Result<Option<CredentialRow>, StoreError> {
         let ak = ak.to_owned();
         self.on_rt(move |pool| async move {
-            let row = sqlx::query(
-                "SELECT access_key, partner_id, tier, distributor_id, secret_ciphertext, \
-                 created_at, revoked_at FROM credentials WHERE access_key = $1 AND revoked_at IS NULL",
-            )
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM credentials \
+                 WHERE access_key = $1 AND revoked_at IS NULL"
+            )))
             .bind(ak)
             .fetch_optional(&pool)
             .await?;
@@ -157,10 +177,9 @@ impl Store {
     /// Every credential, newest first.
     pub async fn list_credentials(&self) -> Result<Vec<CredentialRow>, StoreError> {
         self.on_rt(move |pool| async move {
-            let rows = sqlx::query(
-                "SELECT access_key, partner_id, tier, distributor_id, secret_ciphertext, \
-                 created_at, revoked_at FROM credentials ORDER BY created_at DESC, access_key",
-            )
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_at DESC, access_key"
+            )))
             .fetch_all(&pool)
             .await?;
             rows.iter().map(to_row).collect()
@@ -184,11 +203,117 @@ impl Store {
         .await
     }
 
+    /// The stored relationship graph.
+    pub async fn graph_edges(&self) -> Result<Vec<Edge>, StoreError> {
+        self.on_rt(|pool| async move {
+            let rows = sqlx::query("SELECT kind, id, owner, resale FROM graph_edges")
+                .fetch_all(&pool)
+                .await?;
+            let mut edges = Vec::with_capacity(rows.len());
+            for r in rows {
+                let (kind, id, owner): (String, String, String) =
+                    (r.try_get("kind")?, r.try_get("id")?, r.try_get("owner")?);
+                let resale: i64 = r.try_get("resale")?;
+                edges.extend(edge_from_row(&kind, id, owner, resale != 0));
+            }
+            Ok(edges)
+        })
+        .await
+    }
+
+    /// Replaces the stored graph with a freshly synced one.
+    pub async fn replace_graph(&self, edges: Vec<Edge>) -> Result<(), StoreError> {
+        self.on_rt(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM graph_edges")
+                .execute(&mut *tx)
+                .await?;
+            insert_edges(&mut tx, &edges, false).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Adds or updates relationships learned from responses.
+    pub async fn upsert_edges(&self, edges: Vec<Edge>) -> Result<(), StoreError> {
+        self.on_rt(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            insert_edges(&mut tx, &edges, true).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.on_rt(|pool| async move { sqlx::query("SELECT 1").execute(&pool).await.map(|_| ()) })
             .await
     }
+}
+
+/// Rows per multi-row INSERT (4 binds each, under SQLite's 999-parameter floor).
+const EDGE_BATCH: usize = 200;
+
+async fn insert_edges(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    edges: &[Edge],
+    upsert: bool,
+) -> Result<(), sqlx::Error> {
+    for chunk in edges.chunks(EDGE_BATCH) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                )
+            })
+            .collect();
+        let conflict = if upsert {
+            " ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, resale = excluded.resale"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "INSERT INTO graph_edges (kind, id, owner, resale) VALUES {}{conflict}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            let (kind, id, owner, resale) = edge_to_row(e);
+            q = q
+                .bind(kind)
+                .bind(id.to_owned())
+                .bind(owner.to_owned())
+                .bind(i64::from(resale));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn edge_to_row(e: &Edge) -> (&'static str, &str, &str, bool) {
+    match e {
+        Edge::Reseller { id, distributor } => ("reseller", id, distributor, false),
+        Edge::Customer { id, owner, resale } => ("customer", id, owner, *resale),
+        Edge::Quota { id, owner } => ("quota", id, owner, false),
+        Edge::Coupon { id, owner } => ("coupon", id, owner, false),
+    }
+}
+
+fn edge_from_row(kind: &str, id: String, owner: String, resale: bool) -> Option<Edge> {
+    Some(match kind {
+        "reseller" => Edge::Reseller {
+            id,
+            distributor: owner,
+        },
+        "customer" => Edge::Customer { id, owner, resale },
+        "quota" => Edge::Quota { id, owner },
+        "coupon" => Edge::Coupon { id, owner },
+        _ => return None,
+    })
 }
 
 fn strip_comments(s: &str) -> String {
@@ -209,6 +334,10 @@ fn to_row(r: &sqlx::any::AnyRow) -> Result<CredentialRow, sqlx::Error> {
         secret_ciphertext: r.try_get("secret_ciphertext")?,
         created_at: r.try_get("created_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        role: r.try_get("role")?,
+        label: r.try_get("label")?,
+        upstream_access_key: r.try_get("upstream_access_key")?,
+        upstream_secret_ciphertext: r.try_get("upstream_secret_ciphertext")?,
     })
 }
 

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 use tiergate_config::{Config, Storage};
-use tiergate_gateway::credentials::Credentials;
+use tiergate_gateway::credentials::{Credentials, Subject};
 use tiergate_gateway::store::Store;
-use tiergate_policy::Tier;
+use tiergate_policy::{Edge, Graph, Tier};
 use tiergate_tests::harness::TempDb;
 
 type R = Result<(), String>;
@@ -41,12 +41,68 @@ async fn exercise(storage: &str) -> R {
         .await
         .map_err(|e| e.to_string())?;
     let creds = Credentials::new(store.clone(), &cfg).map_err(|e| e.to_string())?;
-    let issued = creds.issue("res-1").await.map_err(|e| e.to_string())?;
+    let g = Graph::default();
+    let issued = creds
+        .issue(Subject::Partner("res-1".into()), &g)
+        .await
+        .map_err(|e| e.to_string())?;
     assert_eq!(issued.principal.tier, Tier::CloudReseller);
     assert!(matches!(
-        creds.issue("res-404").await,
+        creds.issue(Subject::Partner("res-404".into()), &g).await,
         Err(tiergate_gateway::credentials::CredentialError::UnknownPartner(_))
     ));
+    // The graph round-trips too, replaced whole and upserted.
+    let edges = vec![
+        Edge::Reseller {
+            id: "res-1".into(),
+            distributor: "dist-1".into(),
+        },
+        Edge::Customer {
+            id: "c1".into(),
+            owner: "res-1".into(),
+            resale: true,
+        },
+    ];
+    store
+        .replace_graph(edges.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let learned = vec![
+        Edge::Customer {
+            id: "c1".into(),
+            owner: "res-1".into(),
+            resale: false,
+        },
+        Edge::Coupon {
+            id: "k1".into(),
+            owner: "res-1".into(),
+        },
+    ];
+    store
+        .upsert_edges(learned)
+        .await
+        .map_err(|e| e.to_string())?;
+    let back: Graph = store
+        .graph_edges()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
+    let expected: Graph = [
+        edges[0].clone(),
+        Edge::Customer {
+            id: "c1".into(),
+            owner: "res-1".into(),
+            resale: false,
+        },
+        Edge::Coupon {
+            id: "k1".into(),
+            owner: "res-1".into(),
+        },
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(back, expected);
     let found = creds
         .lookup(&issued.access_key)
         .await
@@ -119,7 +175,10 @@ async fn a_revocation_by_another_process_is_seen_after_the_ttl() -> R {
         .map_err(|e| e.to_string())?;
     let gateway = Credentials::new(store.clone(), &cfg).map_err(|e| e.to_string())?;
     let cli = Credentials::new(store, &cfg).map_err(|e| e.to_string())?;
-    let issued = cli.issue("dist-1").await.map_err(|e| e.to_string())?;
+    let issued = cli
+        .issue(Subject::Partner("dist-1".into()), &Graph::default())
+        .await
+        .map_err(|e| e.to_string())?;
     assert!(
         gateway
             .lookup(&issued.access_key)

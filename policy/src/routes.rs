@@ -1,4 +1,5 @@
-//! The partner API's route catalogue: every operation Tiergate knows. Anything else is denied.
+//! The partner API's route catalogue: every operation Tiergate knows, with the vendor's
+//! caller constraint and the identifiers each carries. Anything else is denied.
 
 use serde::Serialize;
 
@@ -24,6 +25,16 @@ impl Method {
             "PUT" => Some(Method::Put),
             "DELETE" => Some(Method::Delete),
             _ => None,
+        }
+    }
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -52,10 +63,40 @@ pub enum IdLocation {
     Body,
 }
 
+/// What an identifier refers to, and so whose it must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdKind {
+    /// `indirect_partner_id` on partner routes: on whose behalf the call acts.
+    ActingPartner,
+    /// A reseller acted upon (distributor-only routes): one of the distributor's resellers.
+    Reseller,
+    /// A customer of the acting partner.
+    Customer,
+    /// A customer of the acting partner that may receive money: resale customers only.
+    ResaleCustomer,
+    /// A voucher quota of the acting partner (on distributor-only routes: of the
+    /// distributor or one of its resellers).
+    Quota,
+    /// A voucher issued by the acting partner.
+    Coupon,
+}
+
+/// An identifier field of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IdField {
+    /// Field (or query parameter) name.
+    pub name: &'static str,
+    /// What it refers to.
+    pub kind: IdKind,
+}
+
 /// One partner API operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Route {
-    /// Stable operation id (the vendor SDK's method name), used in logs and metrics.
+    /// Position in [`CATALOGUE`]; grants are bit sets over it.
+    pub index: u8,
+    /// Stable operation id (the vendor SDK's method name), used in rules, logs and metrics.
     pub operation: &'static str,
     /// HTTP method.
     pub method: Method,
@@ -70,6 +111,12 @@ pub struct Route {
     pub reseller_scoped: bool,
     /// Where identifiers are carried.
     pub ids_in: IdLocation,
+    /// The identifiers it carries.
+    pub ids: &'static [IdField],
+}
+
+const fn id(name: &'static str, kind: IdKind) -> IdField {
+    IdField { name, kind }
 }
 
 const fn r(
@@ -79,12 +126,14 @@ const fn r(
     money_moving: bool,
     caller: CallerConstraint,
     reseller_scoped: bool,
+    ids: &'static [IdField],
 ) -> Route {
     let ids_in = match method {
         Method::Get | Method::Delete => IdLocation::Query,
         Method::Post | Method::Put => IdLocation::Body,
     };
     Route {
+        index: 0,
         operation,
         method,
         path,
@@ -92,14 +141,33 @@ const fn r(
         caller,
         reseller_scoped,
         ids_in,
+        ids,
     }
 }
 
+const fn numbered<const N: usize>(mut routes: [Route; N]) -> [Route; N] {
+    let mut i = 0;
+    while i < N {
+        routes[i].index = i as u8;
+        i += 1;
+    }
+    routes
+}
+
 use CallerConstraint::{CustomerOnly, DistributorOnly, Partner, SolutionProviderOrDistributor};
-use Method::{Get, Post};
+use IdKind::{ActingPartner, Coupon, Customer, Quota, ResaleCustomer, Reseller};
+use Method::{Delete, Get, Post, Put};
+
+const ACTING: IdField = id("indirect_partner_id", ActingPartner);
+const CUSTOMER: IdField = id("customer_id", Customer);
+const QUOTA: IdField = id("quota_id", Quota);
+
+/// Number of operations; grants are `u64` bit sets, so at most 64.
+pub const ROUTE_COUNT: usize = 35;
+const _: () = assert!(ROUTE_COUNT <= 64);
 
 /// Every operation Tiergate forwards. Order matters only for templates (first match wins).
-pub static CATALOGUE: &[Route] = &[
+pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
     // Voucher quota.
     r(
         "list_quota_coupons",
@@ -108,6 +176,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         true,
+        &[id("quota_ids", Quota), ACTING],
     ),
     r(
         "update_coupon_quotas",
@@ -116,6 +185,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         DistributorOnly,
         false,
+        &[QUOTA, id("indirect_partner_ids", Reseller)],
     ),
     r(
         "reclaim_coupon_quotas",
@@ -124,6 +194,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         DistributorOnly,
         false,
+        &[id("quota_ids", Quota)],
     ),
     r(
         "list_issued_coupon_quotas",
@@ -132,6 +203,11 @@ pub static CATALOGUE: &[Route] = &[
         false,
         DistributorOnly,
         false,
+        &[
+            QUOTA,
+            id("parent_quota_id", Quota),
+            id("indirect_partner_id", Reseller),
+        ],
     ),
     r(
         "list_coupon_quotas_records",
@@ -140,6 +216,11 @@ pub static CATALOGUE: &[Route] = &[
         false,
         DistributorOnly,
         false,
+        &[
+            QUOTA,
+            id("parent_quota_id", Quota),
+            id("indirect_partner_id", Reseller),
+        ],
     ),
     // Vouchers.
     r(
@@ -149,6 +230,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         Partner,
         true,
+        &[QUOTA, id("customer_ids", ResaleCustomer), ACTING],
     ),
     r(
         "reclaim_partner_coupons",
@@ -157,6 +239,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         Partner,
         true,
+        &[id("coupon_id", Coupon), ACTING],
     ),
     r(
         "list_issued_partner_coupons",
@@ -165,6 +248,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         true,
+        &[id("coupon_id", Coupon), CUSTOMER, ACTING],
     ),
     r(
         "list_partner_coupons_record",
@@ -173,6 +257,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         true,
+        &[QUOTA, id("coupon_ids", Coupon), CUSTOMER, ACTING],
     ),
     // Funds.
     r(
@@ -182,6 +267,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         Partner,
         true,
+        &[id("customer_id", ResaleCustomer), ACTING],
     ),
     r(
         "reclaim_to_partner_account",
@@ -190,6 +276,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         Partner,
         true,
+        &[CUSTOMER, ACTING],
     ),
     r(
         "update_indirect_partner_account",
@@ -198,6 +285,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         DistributorOnly,
         false,
+        &[id("indirect_partner_id", Reseller)],
     ),
     r(
         "reclaim_indirect_partner_account",
@@ -206,6 +294,7 @@ pub static CATALOGUE: &[Route] = &[
         true,
         DistributorOnly,
         false,
+        &[id("indirect_partner_id", Reseller)],
     ),
     r(
         "list_partner_adjust_records",
@@ -214,6 +303,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         true,
+        &[CUSTOMER, ACTING],
     ),
     r(
         "list_partner_balances",
@@ -222,6 +312,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         true,
+        &[ACTING],
     ),
     // Customers and resellers.
     r(
@@ -231,6 +322,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         false,
+        &[ACTING],
     ),
     r(
         "list_sub_customers",
@@ -239,6 +331,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         true,
+        &[CUSTOMER, ACTING],
     ),
     r(
         "list_indirect_partners",
@@ -247,6 +340,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         DistributorOnly,
         false,
+        &[id("indirect_partner_id", Reseller)],
     ),
     // Reference data.
     r(
@@ -256,6 +350,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         SolutionProviderOrDistributor,
         false,
+        &[],
     ),
     r(
         "list_service_types",
@@ -264,6 +359,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         false,
+        &[],
     ),
     r(
         "list_resource_types",
@@ -272,8 +368,9 @@ pub static CATALOGUE: &[Route] = &[
         false,
         Partner,
         false,
+        &[],
     ),
-    // Customer side.
+    // Customer side: the customer's own credentials only.
     r(
         "show_customer_account_balances",
         Get,
@@ -281,6 +378,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         CustomerOnly,
         false,
+        &[],
     ),
     r(
         "list_stored_value_cards",
@@ -289,6 +387,16 @@ pub static CATALOGUE: &[Route] = &[
         false,
         CustomerOnly,
         false,
+        &[],
+    ),
+    r(
+        "list_sub_customer_coupons",
+        Get,
+        "/v2/promotions/benefits/coupons",
+        false,
+        CustomerOnly,
+        false,
+        &[],
     ),
     r(
         "list_customer_orders",
@@ -297,6 +405,7 @@ pub static CATALOGUE: &[Route] = &[
         false,
         CustomerOnly,
         false,
+        &[CUSTOMER],
     ),
     r(
         "show_customer_order_details",
@@ -305,6 +414,16 @@ pub static CATALOGUE: &[Route] = &[
         false,
         CustomerOnly,
         false,
+        &[],
+    ),
+    r(
+        "cancel_customer_order",
+        Put,
+        "/v2/orders/customer-orders/cancel",
+        false,
+        CustomerOnly,
+        false,
+        &[],
     ),
     r(
         "pay_orders",
@@ -313,8 +432,72 @@ pub static CATALOGUE: &[Route] = &[
         true,
         CustomerOnly,
         false,
+        &[],
     ),
-];
+    r(
+        "list_pay_per_use_customer_resources",
+        Post,
+        "/v2/orders/suscriptions/resources/query",
+        false,
+        CustomerOnly,
+        false,
+        &[CUSTOMER],
+    ),
+    r(
+        "renewal_resources",
+        Post,
+        "/v2/orders/subscriptions/resources/renew",
+        true,
+        CustomerOnly,
+        false,
+        &[],
+    ),
+    r(
+        "cancel_resources_subscription",
+        Post,
+        "/v2/orders/subscriptions/resources/unsubscribe",
+        false,
+        CustomerOnly,
+        false,
+        &[],
+    ),
+    r(
+        "update_period_to_on_demand",
+        Post,
+        "/v2/orders/subscriptions/resources/to-on-demand",
+        false,
+        CustomerOnly,
+        false,
+        &[],
+    ),
+    r(
+        "set_resources_renew_config",
+        Post,
+        "/v2/orders/subscriptions/resources/renew/config",
+        false,
+        CustomerOnly,
+        false,
+        &[],
+    ),
+    r(
+        "auto_renewal_resources",
+        Post,
+        "/v2/orders/subscriptions/resources/autorenew/{resource_id}",
+        false,
+        CustomerOnly,
+        false,
+        &[],
+    ),
+    r(
+        "cancel_auto_renewal_resources",
+        Delete,
+        "/v2/orders/subscriptions/resources/autorenew/{resource_id}",
+        false,
+        CustomerOnly,
+        false,
+        &[],
+    ),
+]);
 
 fn matches(template: &str, path: &str) -> bool {
     let mut t = template.split('/');
@@ -341,6 +524,11 @@ pub fn find_route(method: &str, path: &str) -> Option<&'static Route> {
         .find(|r| r.method == method && matches(r.path, path))
 }
 
+/// Finds an operation by its id.
+pub fn route_by_operation(operation: &str) -> Option<&'static Route> {
+    CATALOGUE.iter().find(|r| r.operation == operation)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +541,11 @@ mod tests {
         assert_eq!(r.map(|r| r.operation), Some("list_issued_partner_coupons"));
         let r = find_route("GET", "/v2/orders/customer-orders/details/O-1");
         assert_eq!(r.map(|r| r.operation), Some("show_customer_order_details"));
+        let r = find_route("DELETE", "/v2/orders/subscriptions/resources/autorenew/R1");
+        assert_eq!(
+            r.map(|r| r.operation),
+            Some("cancel_auto_renewal_resources")
+        );
     }
 
     #[test]
@@ -367,13 +560,18 @@ mod tests {
     }
 
     #[test]
-    fn operations_are_unique_and_reseller_routes_are_partner_routes() {
+    fn operations_are_unique_indexed_and_reseller_routes_are_partner_routes() {
         let mut ops: Vec<_> = CATALOGUE.iter().map(|r| r.operation).collect();
         ops.sort_unstable();
         ops.dedup();
         assert_eq!(ops.len(), CATALOGUE.len());
+        for (i, r) in CATALOGUE.iter().enumerate() {
+            assert_eq!(usize::from(r.index), i);
+            assert_eq!(route_by_operation(r.operation), Some(r));
+        }
         for r in CATALOGUE.iter().filter(|r| r.reseller_scoped) {
             assert_eq!(r.caller, CallerConstraint::Partner, "{}", r.operation);
+            assert!(r.ids.contains(&ACTING), "{}", r.operation);
         }
     }
 }

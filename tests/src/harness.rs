@@ -96,8 +96,18 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    /// Writes a config for `upstream`, and starts the gateway on port 0.
+    /// Writes a config for `upstream`, starts the gateway on port 0 and waits until it is
+    /// ready (credential store up, relationship graph synced).
     pub fn start(upstream: SocketAddr, db: Db) -> Result<Gateway> {
+        Self::launch(upstream, db, "/readyz")
+    }
+
+    /// Starts the gateway and waits only until it answers (`/healthz`), ready or not.
+    pub fn start_unready(upstream: SocketAddr) -> Result<Gateway> {
+        Self::launch(upstream, Db::Sqlite, "/healthz")
+    }
+
+    fn launch(upstream: SocketAddr, db: Db, probe: &str) -> Result<Gateway> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let storage = match db {
             Db::Sqlite => "sqlite://tiergate.db".to_owned(),
@@ -165,22 +175,24 @@ cache_ttl = "0ms"
             child,
             _dir: dir,
         };
-        gw.wait_ready()?;
+        gw.wait_for(probe)?;
         Ok(gw)
     }
 
-    /// Polls `/readyz` until the listeners answer (bounded).
-    fn wait_ready(&self) -> Result<()> {
+    /// Polls an admin probe until it answers 200 and the proxy listener accepts (bounded).
+    fn wait_for(&self, probe: &str) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            let ready = http(self.admin, "GET", "/readyz", &[], b"").is_ok_and(|r| r.status == 200);
+            let ready = http(self.admin, "GET", probe, &[], b"").is_ok_and(|r| r.status == 200);
             if ready && TcpStream::connect(self.addr).is_ok() {
                 return Ok(());
             }
             // Connecting to a port nobody listens on fails at once: no sleep needed.
             std::thread::yield_now();
         }
-        Err("tiergate did not become ready within 20 s".into())
+        Err(format!(
+            "tiergate did not answer 200 on {probe} within 20 s"
+        ))
     }
 
     /// `tiergate credentials ...` against this gateway's config.

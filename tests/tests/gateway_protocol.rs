@@ -26,11 +26,14 @@ fn signed(
     signer.send_at(method, path, "", body, at)
 }
 
-async fn setup() -> Result<(Simulator, Gateway, Cred), String> {
+/// A simulator, a ready gateway, a reseller credential, and how many requests the
+/// simulator had seen (the gateway's graph sync) before the test's own.
+async fn setup() -> Result<(Simulator, Gateway, Cred, usize), String> {
     let sim = start_sim(fixture()?).await?;
     let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
     let c = gw.issue("res-1")?;
-    Ok((sim, gw, c))
+    let seen = sim.seen();
+    Ok((sim, gw, c, seen))
 }
 
 fn code(r: &HttpResponse) -> Value {
@@ -39,7 +42,7 @@ fn code(r: &HttpResponse) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_signature_passes_and_a_stale_or_future_one_does_not() -> R {
-    let (sim, gw, c) = setup().await?;
+    let (sim, gw, c, seen) = setup().await?;
     let body = br#"{"customer_id":"cust-r1-a","amount":1.25}"#;
     let now = OffsetDateTime::now_utc();
     let ok = signed(&gw, &c, "POST", ADJUST, body, now)?;
@@ -48,13 +51,13 @@ async fn a_fresh_signature_passes_and_a_stale_or_future_one_does_not() -> R {
         let r = signed(&gw, &c, "POST", ADJUST, body, at)?;
         assert_eq!((r.status, code(&r)), (401, "TG.1005".into()));
     }
-    assert_eq!(sim.world().requests.len(), 1);
+    assert_eq!(sim.requests_since(seen).len(), 1);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unsigned_malformed_and_unknown_route_requests_are_refused_locally() -> R {
-    let (sim, gw, c) = setup().await?;
+    let (sim, gw, c, seen) = setup().await?;
     let r = http(gw.addr, "POST", ADJUST, &[], b"{}")?;
     assert_eq!((r.status, code(&r)), (401, "TG.1001".into()));
     let r = http(
@@ -77,13 +80,13 @@ async fn unsigned_malformed_and_unknown_route_requests_are_refused_locally() -> 
     )?;
     assert_eq!((r.status, code(&r)), (404, "TG.2001".into()));
     assert!(r.header("x-request-id").is_some_and(|v| v.len() == 32));
-    assert!(sim.world().requests.is_empty());
+    assert!(sim.requests_since(seen).is_empty());
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_over_64_kib_and_non_objects_are_refused() -> R {
-    let (sim, gw, c) = setup().await?;
+    let (sim, gw, c, seen) = setup().await?;
     let big = format!(
         r#"{{"customer_id":"cust-r1-a","amount":1,"memo":"{}"}}"#,
         "x".repeat(70_000)
@@ -99,13 +102,13 @@ async fn bodies_over_64_kib_and_non_objects_are_refused() -> R {
     assert_eq!((r.status, code(&r)), (413, "TG.4001".into()));
     let r = signed(&gw, &c, "POST", ADJUST, b"[1,2]", OffsetDateTime::now_utc())?;
     assert_eq!((r.status, code(&r)), (400, "TG.4002".into()));
-    assert!(sim.world().requests.is_empty());
+    assert!(sim.requests_since(seen).is_empty());
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_upstream_request_id_comes_back_with_the_answer_unchanged() -> R {
-    let (sim, gw, c) = setup().await?;
+    let (sim, gw, c, seen) = setup().await?;
     let r = signed(
         &gw,
         &c,
@@ -116,34 +119,39 @@ async fn the_upstream_request_id_comes_back_with_the_answer_unchanged() -> R {
     )?;
     assert_eq!((r.status, code(&r)), (400, "CBC.0100".into()));
     assert!(r.header("x-request-id").is_some_and(|v| !v.is_empty()));
-    assert_eq!(sim.world().requests.len(), 1);
+    assert_eq!(sim.requests_since(seen).len(), 1);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unreachable_upstream_is_a_502_in_the_vendor_envelope() -> R {
-    // Bind and release a port so nothing listens there.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| e.to_string())?
-        .local_addr()
-        .map_err(|e| e.to_string())?;
-    let gw = Gateway::start(dead, Db::Sqlite)?;
-    let c = gw.issue("res-1")?;
-    let r = signed(
-        &gw,
-        &c,
-        "POST",
-        ADJUST,
-        br#"{"customer_id":"c","amount":1}"#,
-        OffsetDateTime::now_utc(),
-    )?;
+async fn an_upstream_gone_away_is_a_502_in_the_vendor_envelope() -> R {
+    let (sim, gw, c, _) = setup().await?;
+    drop(sim);
+    let body = br#"{"customer_id":"cust-r1-a","amount":1}"#;
+    let r = signed(&gw, &c, "POST", ADJUST, body, OffsetDateTime::now_utc())?;
     assert_eq!((r.status, code(&r)), (502, "TG.5002".into()));
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn before_the_first_graph_sync_requests_are_refused_503() -> R {
+    // Bind and release a port so nothing listens there: the graph can never sync.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?;
+    let gw = Gateway::start_unready(dead)?;
+    let ready = http(gw.admin, "GET", "/readyz", &[], b"")?;
+    assert_eq!(ready.status, 503);
+    let c = gw.issue("res-1")?;
+    let body = br#"{"customer_id":"cust-r1-a","amount":1}"#;
+    let r = signed(&gw, &c, "POST", ADJUST, body, OffsetDateTime::now_utc())?;
+    assert_eq!((r.status, code(&r)), (503, "TG.5005".into()));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_requests_by_route_tier_and_outcome() -> R {
-    let (_sim, gw, c) = setup().await?;
+    let (_sim, gw, c, _) = setup().await?;
     let now = OffsetDateTime::now_utc();
     signed(
         &gw,

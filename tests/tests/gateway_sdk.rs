@@ -14,12 +14,15 @@ fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap_or_default()
 }
 
-async fn setup(db: Db) -> Result<(Simulator, Gateway, Cred, Cred), String> {
+/// A simulator, a ready gateway, credentials for res-1 and dist-1, and how many requests
+/// the simulator had seen (the gateway's graph sync) before the test's own.
+async fn setup(db: Db) -> Result<(Simulator, Gateway, Cred, Cred, usize), String> {
     let sim = start_sim(fixture()?).await?;
     let gw = Gateway::start(sim.addr(), db)?;
     let res1 = gw.issue("res-1")?;
     let dist = gw.issue("dist-1")?;
-    Ok((sim, gw, res1, dist))
+    let seen = sim.seen();
+    Ok((sim, gw, res1, dist, seen))
 }
 
 fn as_cred(gw: &Gateway, c: &Cred, request: &str) -> Value {
@@ -41,7 +44,7 @@ fn allocate(gw: &Gateway, c: &Cred, customer: &str, amount: &str) -> Value {
 }
 
 async fn reseller_issues_vouchers_and_allocates_funds(db: Db) -> R {
-    let (sim, gw, res1, _) = setup(db).await?;
+    let (sim, gw, res1, _, seen) = setup(db).await?;
     let out = sdk(&[
         coupons(&gw, &res1, &["cust-r1-a"], "100.50"),
         allocate(&gw, &res1, "cust-r1-a", "12.34"),
@@ -68,8 +71,9 @@ async fn reseller_issues_vouchers_and_allocates_funds(db: Db) -> R {
     assert_eq!(w.customers["cust-r1-a"].balance, dec("12.34"));
     assert_eq!(w.partners["res-1"].account.amount, dec("19987.66"));
     // Every request reached the vendor signed by the distributor, never by the reseller.
-    assert_eq!(w.requests.len(), 2);
-    for r in &w.requests {
+    let forwarded = sim.requests_since(seen);
+    assert_eq!(forwarded.len(), 2);
+    for r in &forwarded {
         assert_eq!(r.access_key.as_deref(), Some(DIST_AK));
         assert_eq!(r.status, 200);
     }
@@ -83,51 +87,91 @@ async fn reseller_issues_vouchers_and_allocates_funds_to_its_customer() -> R {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_answers_partial_success_unchanged() -> R {
-    let (sim, gw, res1, _) = setup(Db::Sqlite).await?;
-    let out = sdk1(coupons(
-        &gw,
-        &res1,
-        &["cust-r1-a", "cust-r2-a", "cust-r1-adv"],
-        "10",
-    ))?;
+    let (sim, gw, res1, _, _) = setup(Db::Sqlite).await?;
+    // The quota holds 5,000: the second 3,000 voucher fails upstream, the first stands.
+    let out = sdk1(coupons(&gw, &res1, &["cust-r1-a", "cust-r1-b"], "3000"))?;
     assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(out["body"]["coupon_infos"][0]["id"], "cust-r1-a", "{out}");
     let errors = out["body"]["error_details"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let ids: Vec<&str> = errors.iter().filter_map(|e| e["id"].as_str()).collect();
-    assert_eq!(ids, vec!["cust-r2-a", "cust-r1-adv"]);
+    assert_eq!(errors.len(), 1, "{out}");
+    assert_eq!(errors[0]["id"], "cust-r1-b");
+    assert_eq!(errors[0]["error_code"], "CBC.99000013");
     assert_eq!(sim.world().coupons.len(), 1);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn another_resellers_customer_is_refused_and_nothing_changes() -> R {
-    let (sim, gw, res1, _) = setup(Db::Sqlite).await?;
-    let before = sim.world();
-    let out = sdk1(allocate(&gw, &res1, "cust-r2-a", "5.00"))?;
-    assert_eq!(out["ok"], false);
-    assert_eq!(out["status"], 400);
-    assert_eq!(out["error_code"], "CBC.99003110");
-    let after = sim.world();
-    assert_eq!(after.customers, before.customers);
-    assert_eq!(after.partners, before.partners);
-    assert!(after.adjust_records.is_empty());
+async fn another_resellers_customer_quota_and_coupon_are_refused_before_forwarding() -> R {
+    let (sim, gw, res1, dist, _) = setup(Db::Sqlite).await?;
+    // A voucher of res-2's, issued by the distributor acting for it.
+    let mut for_res2 = as_cred(&gw, &dist, "CreatePartnerCouponsRequest");
+    for_res2["body_class"] = json!("CreatePartnerCouponsReq");
+    for_res2["body"] = json!({"quota_id": "q-res-2", "customer_ids": ["cust-r2-a"],
+        "face_value": "10", "indirect_partner_id": "res-2"});
+    let out = sdk1(for_res2)?;
+    let foreign_coupon = out["body"]["coupon_infos"][0]["coupon_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!foreign_coupon.is_empty(), "{out}");
+    let seen = sim.seen();
 
-    // Naming another reseller outright never leaves Tiergate.
-    let mut naming = allocate(&gw, &res1, "cust-r2-a", "5.00");
-    naming["body"]["indirect_partner_id"] = json!("res-2");
-    let out = sdk1(naming)?;
-    assert_eq!(out["status"], 403, "{out}");
-    assert_eq!(out["error_code"], "TG.2003");
-    assert!(out["request_id"].as_str().is_some_and(|s| !s.is_empty()));
-    assert_eq!(sim.world().requests.len(), after.requests.len());
+    let mut foreign_quota = coupons(&gw, &res1, &["cust-r1-a"], "10");
+    foreign_quota["body"]["quota_id"] = json!("q-res-2");
+    let mut reclaim = as_cred(&gw, &res1, "ReclaimPartnerCouponsRequest");
+    reclaim["body_class"] = json!("ReclaimPartnerCouponsReq");
+    reclaim["body"] = json!({"coupon_id": foreign_coupon});
+    let out = sdk(&[
+        allocate(&gw, &res1, "cust-r2-a", "5.00"),
+        coupons(&gw, &res1, &["cust-r1-a", "cust-r2-a"], "10"),
+        foreign_quota,
+        reclaim,
+        allocate(&gw, &res1, "cust-r1-adv", "5.00"),
+    ])?;
+    let expect = [
+        ("TG.2004", "customer_id `cust-r2-a`"),
+        ("TG.2004", "customer_ids `cust-r2-a`"),
+        ("TG.2004", "quota_id `q-res-2`"),
+        ("TG.2004", "coupon_id"),
+        ("TG.2005", "customer_id `cust-r1-adv`"),
+    ];
+    for (o, (code, field)) in out.iter().zip(expect) {
+        assert_eq!(o["status"], 403, "{o}");
+        assert_eq!(o["error_code"], code, "{o}");
+        let msg = o["error_msg"].as_str().unwrap_or_default();
+        assert!(msg.contains(field), "{o}");
+    }
+    assert!(
+        sim.requests_since(seen).is_empty(),
+        "nothing may reach the vendor"
+    );
+    assert_eq!(sim.world().customers["cust-r2-a"].balance, Decimal::ZERO);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_voucher_just_issued_can_be_reclaimed_at_once() -> R {
+    let (sim, gw, res1, _, _) = setup(Db::Sqlite).await?;
+    let out = sdk1(coupons(&gw, &res1, &["cust-r1-a"], "25"))?;
+    let id = out["body"]["coupon_infos"][0]["coupon_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut reclaim = as_cred(&gw, &res1, "ReclaimPartnerCouponsRequest");
+    reclaim["body_class"] = json!("ReclaimPartnerCouponsReq");
+    reclaim["body"] = json!({"coupon_id": id});
+    let out = sdk1(reclaim)?;
+    assert_eq!(out["status"], 204, "learned from the issuing answer: {out}");
+    assert_eq!(sim.world().quotas["q-res-1"].balance, dec("5000.00"));
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_secret_key_is_401_and_nothing_is_forwarded() -> R {
-    let (sim, gw, res1, _) = setup(Db::Sqlite).await?;
+    let (sim, gw, res1, _, seen) = setup(Db::Sqlite).await?;
     let wrong = Cred {
         sk: format!("{}x", res1.sk),
         ..res1.clone()
@@ -142,13 +186,13 @@ async fn a_wrong_secret_key_is_401_and_nothing_is_forwarded() -> R {
     let out = sdk1(allocate(&gw, &unknown, "cust-r1-a", "1.00"))?;
     assert_eq!(out["status"], 401, "{out}");
     assert_eq!(out["error_code"], "TG.1003");
-    assert!(sim.world().requests.is_empty());
+    assert!(sim.requests_since(seen).is_empty());
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reseller_is_refused_distributor_only_apis() -> R {
-    let (sim, gw, res1, _) = setup(Db::Sqlite).await?;
+    let (sim, gw, res1, _, seen) = setup(Db::Sqlite).await?;
     let mut v = as_cred(&gw, &res1, "UpdateIndirectPartnerAccountRequest");
     v["body_class"] = json!("AdjustToIndirectPartnerReq");
     v["body"] = json!({"indirect_partner_id": "res-1", "amount": "100"});
@@ -158,13 +202,13 @@ async fn a_reseller_is_refused_distributor_only_apis() -> R {
         assert_eq!(out["status"], 403, "{out}");
         assert_eq!(out["error_code"], "TG.2002");
     }
-    assert!(sim.world().requests.is_empty());
+    assert!(sim.requests_since(seen).is_empty());
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_distributor_calls_through_tiergate_as_itself() -> R {
-    let (sim, gw, _, dist) = setup(Db::Sqlite).await?;
+    let (sim, gw, _, dist, _seen) = setup(Db::Sqlite).await?;
     let mut list = as_cred(&gw, &dist, "ListIndirectPartnersRequest");
     list["body_class"] = json!("QueryIndirectPartnersReq");
     let mut fund = as_cred(&gw, &dist, "UpdateIndirectPartnerAccountRequest");
@@ -185,7 +229,7 @@ async fn the_distributor_calls_through_tiergate_as_itself() -> R {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn query_routes_get_the_reseller_injected() -> R {
-    let (sim, gw, res1, _) = setup(Db::Sqlite).await?;
+    let (sim, gw, res1, _, seen) = setup(Db::Sqlite).await?;
     let out = sdk(&[
         allocate(&gw, &res1, "cust-r1-a", "3.00"),
         {
@@ -203,19 +247,19 @@ async fn query_routes_get_the_reseller_injected() -> R {
     assert_eq!(out[1]["body"]["records"][0]["customer_id"], "cust-r1-a");
     let balance = &out[2]["body"]["account_balances"][0]["amount"];
     assert_eq!(balance.to_string(), "19997.0", "{}", out[2]);
-    assert_eq!(sim.world().requests.len(), 3);
+    assert_eq!(sim.requests_since(seen).len(), 3);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_credential_is_refused() -> R {
-    let (sim, gw, res1, _) = setup(Db::Sqlite).await?;
+    let (sim, gw, res1, _, seen) = setup(Db::Sqlite).await?;
     assert!(gw.cli(&["list"])?.contains(&res1.ak));
     gw.cli(&["revoke", &res1.ak])?;
     assert!(gw.cli(&["list"])?.contains("revoked"));
     let out = sdk1(allocate(&gw, &res1, "cust-r1-a", "1.00"))?;
     assert_eq!(out["error_code"], "TG.1003", "{out}");
-    assert!(sim.world().requests.is_empty());
+    assert!(sim.requests_since(seen).is_empty());
     Ok(())
 }
 

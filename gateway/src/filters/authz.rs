@@ -1,11 +1,12 @@
 //! Stage 4: may this principal call this route, and what exactly goes upstream.
 
+use crate::graph::LiveGraph;
 use crate::rejection::Rejection;
 use bytes::Bytes;
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value};
-use tiergate_policy::decide::INDIRECT_PARTNER_ID;
-use tiergate_policy::{IdLocation, Permit, Principal, Route, decide};
+use std::sync::Arc;
+use tiergate_policy::{IdLocation, Permit, Principal, RequestIds, Route, Rules};
 
 /// The request as it will be forwarded: query and body after injection.
 pub struct Forward {
@@ -17,26 +18,25 @@ pub struct Forward {
     pub body_sent: bool,
 }
 
-/// Decides, and builds what to forward.
+/// Decides on the request against the rules and the live graph, and builds what to forward.
 pub fn authorize(
-    principal: &Principal,
+    principal: &Arc<Principal>,
     route: &'static Route,
     query: &str,
     body: Bytes,
+    graph: &LiveGraph,
+    rules: &Rules,
 ) -> Result<(Permit, Forward), Rejection> {
-    let json = parse_object(&body)?;
-    let mut claimed: Vec<String> = query_values(query, INDIRECT_PARTNER_ID);
-    match json.as_ref().and_then(|o| o.get(INDIRECT_PARTNER_ID)) {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => claimed.push(s.clone()),
-        Some(_) => {
-            return Err(Rejection::InvalidBody(format!(
-                "{INDIRECT_PARTNER_ID} must be a string"
-            )));
-        }
+    if !graph.ready() {
+        return Err(Rejection::GraphNotReady);
     }
-    let claimed_refs: Vec<&str> = claimed.iter().map(String::as_str).collect();
-    let permit = decide(principal, route, &claimed_refs).map_err(Rejection::Denied)?;
+    let json = parse_object(&body)?;
+    let ids = RequestIds::extract(route, query, json.as_ref())
+        .map_err(|e| Rejection::InvalidBody(e.to_string()))?;
+    let permit = graph
+        .decide(principal, route, &ids, rules)
+        .map_err(Rejection::Denied)?;
+    drop(ids);
     let mut forward = Forward {
         query: query.to_owned(),
         body,
@@ -45,12 +45,12 @@ pub fn authorize(
     if let Some(inj) = permit.injection() {
         match inj.location {
             IdLocation::Query => {
-                forward.query = set_query(query, inj.field, &inj.value);
+                forward.query = set_query(query, inj.field, inj.value);
             }
             IdLocation::Body => {
                 let mut obj = json.unwrap_or_default();
-                if obj.get(inj.field).and_then(Value::as_str) != Some(inj.value.as_str()) {
-                    obj.insert(inj.field.to_owned(), Value::String(inj.value.clone()));
+                if obj.get(inj.field).and_then(Value::as_str) != Some(inj.value) {
+                    obj.insert(inj.field.to_owned(), Value::String(inj.value.to_owned()));
                     forward.body = Bytes::from(Value::Object(obj).to_string());
                 }
             }
@@ -68,15 +68,6 @@ fn parse_object(body: &[u8]) -> Result<Option<Map<String, Value>>, Rejection> {
         Ok(_) => Err(Rejection::InvalidBody("expected an object".into())),
         Err(e) => Err(Rejection::InvalidBody(e.to_string())),
     }
-}
-
-fn query_values(query: &str, name: &str) -> Vec<String> {
-    query
-        .split('&')
-        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
-        .filter(|(k, _)| percent_decode_str(k).decode_utf8_lossy() == name)
-        .map(|(_, v)| percent_decode_str(v).decode_utf8_lossy().into_owned())
-        .collect()
 }
 
 fn set_query(query: &str, name: &str, value: &str) -> String {
@@ -99,32 +90,55 @@ fn set_query(query: &str, name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tiergate_policy::{Tier, find_route};
+    use tiergate_policy::{Edge, Graph, Tier, find_route};
 
-    fn reseller() -> Principal {
-        Principal {
+    fn reseller() -> Arc<Principal> {
+        Arc::new(Principal {
             partner_id: "res-1".into(),
             tier: Tier::CloudReseller,
             distributor_id: Some("dist-1".into()),
-        }
+            role: None,
+        })
+    }
+
+    fn graph() -> LiveGraph {
+        let g: Graph = [
+            Edge::Reseller {
+                id: "res-1".into(),
+                distributor: "dist-1".into(),
+            },
+            Edge::Reseller {
+                id: "res-2".into(),
+                distributor: "dist-1".into(),
+            },
+            Edge::Customer {
+                id: "c1".into(),
+                owner: "res-1".into(),
+                resale: true,
+            },
+            Edge::Coupon {
+                id: "x".into(),
+                owner: "res-1".into(),
+            },
+        ]
+        .into_iter()
+        .collect();
+        LiveGraph::from_stored(g)
     }
 
     fn run(m: &str, p: &str, q: &str, body: &str) -> Result<Forward, Rejection> {
         let route = find_route(m, p).ok_or(Rejection::Internal("route"))?;
-        authorize(&reseller(), route, q, Bytes::from(body.to_owned())).map(|(_, f)| f)
+        let body = Bytes::from(body.to_owned());
+        authorize(&reseller(), route, q, body, &graph(), &Rules::default()).map(|(_, f)| f)
     }
 
     #[test]
     fn injects_into_the_body_and_keeps_exact_amounts() -> Result<(), Rejection> {
-        let f = run(
-            "POST",
-            "/v2/accounts/partner-accounts/adjust-amount",
-            "",
-            r#"{"customer_id":"c1","amount":12.30}"#,
-        )?;
+        let p = "/v2/accounts/partner-accounts/adjust-amount";
+        let f = run("POST", p, "", r#"{"customer_id":"c1","amount":12.30}"#)?;
         let v: Value =
             serde_json::from_slice(&f.body).map_err(|e| Rejection::InvalidBody(e.to_string()))?;
-        assert_eq!(v[INDIRECT_PARTNER_ID], "res-1");
+        assert_eq!(v["indirect_partner_id"], "res-1");
         assert!(String::from_utf8_lossy(&f.body).contains("12.30"));
         Ok(())
     }
@@ -151,10 +165,14 @@ mod tests {
     }
 
     #[test]
-    fn refuses_another_partner_in_query_or_body_and_bad_json() {
+    fn refuses_foreign_identifiers_bad_json_and_an_unsynced_graph() {
         let p = "/v3/accounts/partner-accounts/adjust-records";
         assert!(matches!(
             run("GET", p, "indirect_partner_id=res%2D2", ""),
+            Err(Rejection::Denied(_))
+        ));
+        assert!(matches!(
+            run("GET", p, "customer_id=c2", ""),
             Err(Rejection::Denied(_))
         ));
         let p = "/v2/accounts/partner-accounts/adjust-amount";
@@ -167,8 +185,19 @@ mod tests {
             Err(Rejection::InvalidBody(_))
         ));
         assert!(matches!(
-            run("POST", p, "", r#"{"indirect_partner_id":7}"#),
+            run("POST", p, "", r#"{"customer_id":7}"#),
             Err(Rejection::InvalidBody(_))
         ));
+        let route = find_route("POST", p).unwrap_or_else(|| unreachable!());
+        let empty = LiveGraph::default();
+        let got = authorize(
+            &reseller(),
+            route,
+            "",
+            Bytes::new(),
+            &empty,
+            &Rules::default(),
+        );
+        assert!(matches!(got, Err(Rejection::GraphNotReady)));
     }
 }

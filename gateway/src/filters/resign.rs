@@ -2,9 +2,31 @@
 //! caller's credentials.
 
 use pingora::http::RequestHeader;
-use tiergate_config::{Distributor, Upstream};
+use tiergate_config::{Distributor, Secret, Upstream};
 use tiergate_policy::aksk;
 use time::OffsetDateTime;
+
+/// Vendor credentials that sign a request upstream: the distributor's for partner calls, a
+/// customer's (or solution provider's) own for the calls the vendor accepts only from them.
+#[derive(Debug, Clone)]
+pub struct UpstreamKey {
+    /// The vendor AK.
+    pub access_key: String,
+    /// The vendor SK.
+    pub secret_key: Secret<Vec<u8>>,
+    /// The account it belongs to, sent as `X-Domain-Id`.
+    pub domain_id: String,
+}
+
+impl From<&Distributor> for UpstreamKey {
+    fn from(d: &Distributor) -> Self {
+        Self {
+            access_key: d.access_key.clone(),
+            secret_key: Secret::new(d.secret_key.expose().as_bytes().to_vec()),
+            domain_id: d.partner_id.clone(),
+        }
+    }
+}
 
 /// Headers forwarded from the caller; everything else is dropped (hop-by-hop headers,
 /// the caller's signature, its date, domain and content hash).
@@ -14,7 +36,7 @@ const FORWARDED: &[&str] = &["content-type", "accept", "accept-language", "user-
 pub fn resign(
     req: &mut RequestHeader,
     upstream: &Upstream,
-    distributor: &Distributor,
+    key: &UpstreamKey,
     request_id: &str,
     query: &str,
     body: &[u8],
@@ -43,7 +65,7 @@ pub fn resign(
     let host = upstream.authority();
     req.insert_header("host", &host)?;
     req.insert_header("x-sdk-date", &date)?;
-    req.insert_header("x-domain-id", &distributor.partner_id)?;
+    req.insert_header("x-domain-id", &key.domain_id)?;
     req.insert_header("x-request-id", request_id)?;
     if !body.is_empty() || req.method != http::Method::GET {
         req.insert_header("content-length", body.len().to_string())?;
@@ -55,7 +77,7 @@ pub fn resign(
         .map(str::to_owned);
     let mut signed: Vec<(&str, &str)> = vec![
         ("host", &host),
-        ("x-domain-id", &distributor.partner_id),
+        ("x-domain-id", &key.domain_id),
         ("x-sdk-date", &date),
     ];
     if let Some(ct) = content_type.as_deref() {
@@ -67,8 +89,8 @@ pub fn resign(
         query,
         &signed,
         &aksk::body_sha256(body),
-        &distributor.access_key,
-        distributor.secret_key.expose().as_bytes(),
+        &key.access_key,
+        key.secret_key.expose(),
     );
     req.insert_header("authorization", authorization)?;
     Ok(())

@@ -82,7 +82,9 @@ pub fn check_constraint(caller: &Caller, route: &Route) -> Result<(), ApiError> 
         (Caller::Customer { .. }, CallerConstraint::CustomerOnly) => true,
         (Caller::Customer { .. }, _) | (_, CallerConstraint::CustomerOnly) => false,
         (Caller::Partner { tier, .. }, c) => match (tier, c) {
-            (Tier::CloudReseller | Tier::Customer, _) => false,
+            (Tier::CloudReseller | Tier::ResellerStaff | Tier::Customer | Tier::Auditor, _) => {
+                false
+            }
             (Tier::Distributor, _) => true,
             (Tier::SolutionProvider, CallerConstraint::DistributorOnly) => false,
             (Tier::SolutionProvider, _) => true,

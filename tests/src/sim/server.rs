@@ -95,6 +95,21 @@ impl Simulator {
     pub fn world(&self) -> World {
         lock(&self.shared.world).clone()
     }
+    /// Requests received after the first `seen` (see [`Simulator::seen`]).
+    pub fn requests_since(&self, seen: usize) -> Vec<LoggedRequest> {
+        lock(&self.shared.world)
+            .requests
+            .iter()
+            .skip(seen)
+            .cloned()
+            .collect()
+    }
+
+    /// How many requests it has received so far.
+    pub fn seen(&self) -> usize {
+        lock(&self.shared.world).requests.len()
+    }
+
     /// Replaces the fault settings.
     pub fn set_faults(&self, f: Faults) {
         *lock(&self.shared.faults) = f;
@@ -118,13 +133,20 @@ pub fn serve(listener: TcpListener, world: World) -> std::io::Result<Simulator> 
         api_requests: AtomicU64::new(0),
     });
     let s = shared.clone();
+    // Connections live in a JoinSet owned by the accept task, so stopping the simulator
+    // also closes every open connection (an upstream that really went away).
     let task = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                Some(_) = connections.join_next() => continue,
+            };
+            let Ok((stream, _)) = accepted else {
                 continue;
             };
             let s = s.clone();
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let svc = hyper::service::service_fn(move |req| handle(s.clone(), req));
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)

@@ -1,7 +1,8 @@
 //! The `tiergate` command line.
 
-use crate::credentials::Credentials;
-use crate::store::Store;
+mod credentials;
+mod policy;
+
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,24 +39,15 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
         #[command(subcommand)]
-        action: CredentialAction,
+        action: credentials::Action,
     },
-}
-
-#[derive(Subcommand)]
-enum CredentialAction {
-    /// Issue an AK/SK pair for a partner; the SK is shown once.
-    Issue {
-        /// The partner (the distributor or one of its resellers).
+    /// Ask the tier policy.
+    Policy {
+        /// Configuration file.
         #[arg(long)]
-        partner: String,
-    },
-    /// List credentials (never their secrets).
-    List,
-    /// Revoke a credential.
-    Revoke {
-        /// Its access key.
-        access_key: String,
+        config: PathBuf,
+        #[command(subcommand)]
+        action: policy::Action,
     },
 }
 
@@ -75,6 +67,14 @@ fn init_logs(format: LogFormat) {
     };
 }
 
+/// A single-threaded runtime for one command.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// Runs the command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -88,8 +88,9 @@ pub fn main() -> ExitCode {
         }),
         Command::CheckConfig { files } => check(&files),
         Command::Credentials { config, action } => {
-            load(&config).and_then(|c| credentials(c, action))
+            load(&config).and_then(|c| credentials::run(c, action))
         }
+        Command::Policy { config, action } => load(&config).and_then(|c| policy::run(c, action)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,56 +126,4 @@ fn check(files: &[PathBuf]) -> Result<(), String> {
             files.len()
         )),
     }
-}
-
-fn credentials(config: Config, action: CredentialAction) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let store = Store::connect(&config.storage)
-            .await
-            .map_err(|e| format!("storage: {e}"))?;
-        let creds = Credentials::new(store, &config).map_err(|e| e.to_string())?;
-        match action {
-            CredentialAction::Issue { partner } => {
-                let i = creds.issue(&partner).await.map_err(|e| e.to_string())?;
-                println!(
-                    "partner:    {} ({})",
-                    i.principal.partner_id, i.principal.tier
-                );
-                println!("access key: {}", i.access_key);
-                println!("secret key: {}", i.secret_key.expose());
-                println!("The secret key is shown only now; store it safely.");
-            }
-            CredentialAction::List => {
-                println!(
-                    "{:<22} {:<16} {:<16} {:<12} status",
-                    "access key", "partner", "tier", "created"
-                );
-                for r in creds.list().await.map_err(|e| e.to_string())? {
-                    let created = time::OffsetDateTime::from_unix_timestamp(r.created_at)
-                        .map(|t| t.date().to_string())
-                        .unwrap_or_default();
-                    let status = if r.revoked_at.is_some() {
-                        "revoked"
-                    } else {
-                        "active"
-                    };
-                    println!(
-                        "{:<22} {:<16} {:<16} {:<12} {status}",
-                        r.access_key, r.partner_id, r.tier, created
-                    );
-                }
-            }
-            CredentialAction::Revoke { access_key } => {
-                if !creds.revoke(&access_key).await.map_err(|e| e.to_string())? {
-                    return Err(format!("no active credential {access_key}"));
-                }
-                println!("revoked {access_key}");
-            }
-        }
-        Ok(())
-    })
 }

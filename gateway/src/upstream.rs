@@ -1,0 +1,115 @@
+//! Calling the partner API ourselves (graph sync, lookups): Pingora's own connector, so the
+//! same transport and TLS settings apply as to forwarded requests, signed like them.
+
+use crate::filters::resign::{self, UpstreamKey};
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::upstreams::peer::HttpPeer;
+use std::net::SocketAddr;
+use tiergate_config::Upstream;
+
+/// A failed call.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Transport failure.
+    #[error("partner API unreachable: {0}")]
+    Transport(String),
+    /// The partner API answered with an error status.
+    #[error("partner API answered {status}: {body}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Body (the vendor's envelope).
+        body: String,
+    },
+    /// The answer is not the JSON expected.
+    #[error("unexpected answer: {0}")]
+    Body(String),
+}
+
+/// A signed-call client for the partner API.
+pub struct UpstreamClient {
+    connector: Connector,
+    upstream: Upstream,
+    addr: SocketAddr,
+}
+
+impl UpstreamClient {
+    /// A client for the configured upstream at a resolved address.
+    pub fn new(upstream: Upstream, addr: SocketAddr) -> Self {
+        Self {
+            connector: Connector::new(None),
+            upstream,
+            addr,
+        }
+    }
+
+    fn peer(&self) -> HttpPeer {
+        let mut peer = HttpPeer::new(self.addr, self.upstream.tls, self.upstream.host.clone());
+        let t = Some(self.upstream.timeout);
+        peer.options.connection_timeout = t;
+        peer.options.read_timeout = t;
+        peer.options.write_timeout = t;
+        peer
+    }
+
+    /// Calls one operation signed with `key` and returns its JSON answer.
+    pub async fn call(
+        &self,
+        key: &UpstreamKey,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, CallError> {
+        let t = |e: Box<pingora::Error>| CallError::Transport(e.to_string());
+        let body = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
+        let peer = self.peer();
+        let (mut session, _) = self.connector.get_http_session(&peer).await.map_err(t)?;
+        let mut req = RequestHeader::build(method, path.as_bytes(), None).map_err(t)?;
+        req.insert_header("content-type", "application/json")
+            .map_err(t)?;
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let now = time::OffsetDateTime::now_utc();
+        resign::resign(
+            &mut req,
+            &self.upstream,
+            key,
+            &request_id,
+            query,
+            &body,
+            now,
+        )
+        .map_err(t)?;
+        session
+            .write_request_header(Box::new(req))
+            .await
+            .map_err(t)?;
+        if !body.is_empty() {
+            session.write_request_body(body, true).await.map_err(t)?;
+        }
+        session.finish_request_body().await.map_err(t)?;
+        session.read_response_header().await.map_err(t)?;
+        let status = session.response_header().map_or(0, |h| h.status.as_u16());
+        let mut out = BytesMut::new();
+        while let Some(chunk) = session.read_response_body().await.map_err(t)? {
+            out.extend_from_slice(&chunk);
+        }
+        self.connector
+            .release_http_session(session, &peer, None)
+            .await;
+        if !(200..300).contains(&status) {
+            let body = String::from_utf8_lossy(&out).chars().take(300).collect();
+            return Err(CallError::Status { status, body });
+        }
+        if out.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&out).map_err(|e| CallError::Body(e.to_string()))
+    }
+}

@@ -1,0 +1,187 @@
+//! The relationship graph: distributor -> resellers -> customers, and who owns each voucher
+//! quota and voucher. Decisions read it through [`Relationships`], so the gateway can layer
+//! a synced snapshot and identifiers learned since.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+/// A customer's binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerRef<'a> {
+    /// The partner it is bound to.
+    pub owner: &'a str,
+    /// Resale (代售, association type 2); advisory customers receive no money.
+    pub resale: bool,
+}
+
+/// Read access to relationships.
+pub trait Relationships {
+    /// The distributor a cloud reseller belongs to.
+    fn reseller_parent(&self, reseller: &str) -> Option<&str>;
+    /// A customer's binding.
+    fn customer(&self, id: &str) -> Option<CustomerRef<'_>>;
+    /// The partner owning a voucher quota.
+    fn quota_owner(&self, id: &str) -> Option<&str>;
+    /// The partner that issued a voucher.
+    fn coupon_owner(&self, id: &str) -> Option<&str>;
+}
+
+/// One relationship, as stored and as learned from responses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Edge {
+    /// A cloud reseller of a distributor.
+    Reseller {
+        /// Reseller id.
+        id: String,
+        /// Its distributor.
+        distributor: String,
+    },
+    /// A customer of a partner.
+    Customer {
+        /// Customer id.
+        id: String,
+        /// Its partner.
+        owner: String,
+        /// Resale (true) or advisory.
+        resale: bool,
+    },
+    /// A voucher quota of a partner.
+    Quota {
+        /// Quota id.
+        id: String,
+        /// Its owner.
+        owner: String,
+    },
+    /// A voucher issued by a partner.
+    Coupon {
+        /// Voucher id.
+        id: String,
+        /// Its issuer.
+        owner: String,
+    },
+}
+
+/// An in-memory graph.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Graph {
+    resellers: FxHashMap<String, String>,
+    customers: FxHashMap<String, (String, bool)>,
+    quotas: FxHashMap<String, String>,
+    coupons: FxHashMap<String, String>,
+}
+
+impl Graph {
+    /// Adds (or replaces) one relationship.
+    pub fn insert(&mut self, edge: Edge) {
+        match edge {
+            Edge::Reseller { id, distributor } => {
+                self.resellers.insert(id, distributor);
+            }
+            Edge::Customer { id, owner, resale } => {
+                self.customers.insert(id, (owner, resale));
+            }
+            Edge::Quota { id, owner } => {
+                self.quotas.insert(id, owner);
+            }
+            Edge::Coupon { id, owner } => {
+                self.coupons.insert(id, owner);
+            }
+        }
+    }
+
+    /// Every relationship (for storage).
+    pub fn edges(&self) -> impl Iterator<Item = Edge> + '_ {
+        let r = self.resellers.iter().map(|(id, d)| Edge::Reseller {
+            id: id.clone(),
+            distributor: d.clone(),
+        });
+        let c = self
+            .customers
+            .iter()
+            .map(|(id, (o, resale))| Edge::Customer {
+                id: id.clone(),
+                owner: o.clone(),
+                resale: *resale,
+            });
+        let q = self.quotas.iter().map(|(id, o)| Edge::Quota {
+            id: id.clone(),
+            owner: o.clone(),
+        });
+        let k = self.coupons.iter().map(|(id, o)| Edge::Coupon {
+            id: id.clone(),
+            owner: o.clone(),
+        });
+        r.chain(c).chain(q).chain(k)
+    }
+
+    /// Counts of resellers, customers, quotas and vouchers.
+    pub fn sizes(&self) -> [(&'static str, usize); 4] {
+        [
+            ("reseller", self.resellers.len()),
+            ("customer", self.customers.len()),
+            ("quota", self.quotas.len()),
+            ("coupon", self.coupons.len()),
+        ]
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.sizes().iter().all(|(_, n)| *n == 0)
+    }
+}
+
+impl FromIterator<Edge> for Graph {
+    fn from_iter<I: IntoIterator<Item = Edge>>(iter: I) -> Self {
+        let mut g = Graph::default();
+        iter.into_iter().for_each(|e| g.insert(e));
+        g
+    }
+}
+
+impl Relationships for Graph {
+    fn reseller_parent(&self, reseller: &str) -> Option<&str> {
+        self.resellers.get(reseller).map(String::as_str)
+    }
+    fn customer(&self, id: &str) -> Option<CustomerRef<'_>> {
+        self.customers.get(id).map(|(owner, resale)| CustomerRef {
+            owner,
+            resale: *resale,
+        })
+    }
+    fn quota_owner(&self, id: &str) -> Option<&str> {
+        self.quotas.get(id).map(String::as_str)
+    }
+    fn coupon_owner(&self, id: &str) -> Option<&str> {
+        self.coupons.get(id).map(String::as_str)
+    }
+}
+
+/// A snapshot with a layer of newer relationships on top (the newer layer wins).
+pub struct Layered<'a, A: ?Sized, B: ?Sized> {
+    /// Newer relationships.
+    pub top: &'a A,
+    /// The snapshot.
+    pub base: &'a B,
+}
+
+impl<A: Relationships + ?Sized, B: Relationships + ?Sized> Relationships for Layered<'_, A, B> {
+    fn reseller_parent(&self, reseller: &str) -> Option<&str> {
+        self.top
+            .reseller_parent(reseller)
+            .or_else(|| self.base.reseller_parent(reseller))
+    }
+    fn customer(&self, id: &str) -> Option<CustomerRef<'_>> {
+        self.top.customer(id).or_else(|| self.base.customer(id))
+    }
+    fn quota_owner(&self, id: &str) -> Option<&str> {
+        self.top
+            .quota_owner(id)
+            .or_else(|| self.base.quota_owner(id))
+    }
+    fn coupon_owner(&self, id: &str) -> Option<&str> {
+        self.top
+            .coupon_owner(id)
+            .or_else(|| self.base.coupon_owner(id))
+    }
+}
