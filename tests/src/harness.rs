@@ -197,10 +197,16 @@ cache_ttl = "0ms"
 
     /// `tiergate credentials ...` against this gateway's config.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
+        self.command("credentials", args, &[])
+    }
+
+    /// `tiergate <family> --config <this gateway's config> <args>`, with extra environment.
+    pub fn command(&self, family: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
         let out = Command::new(binary("tiergate")?)
-            .args(["credentials", "--config"])
+            .args([family, "--config"])
             .arg(&self.config)
             .args(args)
+            .envs(env.iter().copied())
             .output()
             .map_err(|e| e.to_string())?;
         if !out.status.success() {
@@ -211,7 +217,15 @@ cache_ttl = "0ms"
 
     /// Issues a credential for a partner.
     pub fn issue(&self, partner: &str) -> Result<Cred> {
-        let out = self.cli(&["issue", "--partner", partner])?;
+        self.issue_with(partner, &["--partner", partner], &[])
+    }
+
+    /// Issues a credential with any `credentials issue` options; `partner` is the
+    /// `domain_id` the SDK will send (the partner, or the customer, it acts as).
+    pub fn issue_with(&self, partner: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Cred> {
+        let mut all = vec!["issue"];
+        all.extend_from_slice(args);
+        let out = self.command("credentials", &all, env)?;
         let field = |name: &str| {
             out.lines()
                 .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
