@@ -71,7 +71,7 @@ impl Rejection {
             Rejection::UnknownAccessKey => (401, "TG.1003", "unauthenticated"),
             Rejection::WrongDomain => (401, "TG.1008", "unauthenticated"),
             Rejection::NoSuchRoute { .. } => (404, "TG.2001", "no_route"),
-            Rejection::Denied(d) => (403, denied_code(d), "denied"),
+            Rejection::Denied(d) => (403, d.code(), "denied"),
             Rejection::BodyTooLarge { .. } => (413, "TG.4001", "invalid"),
             Rejection::InvalidBody(_) => (400, "TG.4002", "invalid"),
             Rejection::Internal(_) => (500, "TG.5001", "error"),
@@ -100,18 +100,6 @@ impl Rejection {
             Rejection::Denied(d) => Some(d.rule()),
             _ => None,
         }
-    }
-}
-
-fn denied_code(d: &Denied) -> &'static str {
-    match d {
-        Denied::TierNotAllowed { .. } => "TG.2002",
-        Denied::NotYourPartner { .. } => "TG.2003",
-        Denied::NotYours { .. } => "TG.2004",
-        Denied::AdvisoryCustomer { .. } => "TG.2005",
-        Denied::RoleNotAllowed { .. } => "TG.2006",
-        Denied::UnknownRole { .. } => "TG.2007",
-        Denied::NotAReseller { .. } => "TG.2008",
     }
 }
 

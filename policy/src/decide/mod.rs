@@ -132,6 +132,19 @@ pub enum Denied {
 }
 
 impl Denied {
+    /// Tiergate's error code for this refusal (answered with 403 by the gateway).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denied::TierNotAllowed { .. } => "TG.2002",
+            Denied::NotYourPartner { .. } => "TG.2003",
+            Denied::NotYours { .. } => "TG.2004",
+            Denied::AdvisoryCustomer { .. } => "TG.2005",
+            Denied::RoleNotAllowed { .. } => "TG.2006",
+            Denied::UnknownRole { .. } => "TG.2007",
+            Denied::NotAReseller { .. } => "TG.2008",
+        }
+    }
+
     /// The rule that refused the request.
     pub fn rule(&self) -> &'static str {
         match self {

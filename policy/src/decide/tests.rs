@@ -7,7 +7,9 @@ use crate::routes::{CATALOGUE, IdField, route_by_operation};
 use std::borrow::Cow;
 
 /// D distributor, S solution provider, R cloud reseller, O reseller staff `operator`,
-/// V reseller staff `viewer`, C customer, A auditor. A letter present means allowed.
+/// V reseller staff `viewer`, C customer, A auditor. A letter present means allowed; every
+/// other kind is refused with `TG.2002` (tier), except a viewer on a reseller-scoped money
+/// operation, refused by its role with `TG.2006`.
 const TABLE: &[(&str, &str)] = &[
     ("list_quota_coupons", "DSROV"),
     ("update_coupon_quotas", "D"),
@@ -159,6 +161,16 @@ fn every_route_allows_and_refuses_the_tabled_principal_kinds() {
                         operation: route.operation,
                     },
                 };
+                let code = if letter == 'V' && route.reseller_scoped {
+                    "TG.2006"
+                } else {
+                    "TG.2002"
+                };
+                assert_eq!(
+                    got.as_ref().err().map(Denied::code),
+                    Some(code),
+                    "{letter} on {op}"
+                );
                 assert_eq!(got, Err(expected), "{letter} on {op}");
             }
         }
