@@ -96,6 +96,16 @@ pub fn convert(
     let clock_skew = e.take("clock_skew", positive(&f.clock_skew));
     let rules = rules(&f.policy, &mut e);
     let sync_interval = e.take("graph.sync_interval", positive(&f.graph.sync_interval));
+    let tls = tls(&f.tls, base, &mut e);
+    let ca_file = f.upstream.ca_file.as_ref().map(|p| base.join(p));
+    if let Some(p) = &ca_file
+        && !p.is_file()
+    {
+        e.push(
+            "upstream.ca_file",
+            format!("{} is not a readable file", p.display()),
+        );
+    }
     let log_format = match f.log_format.as_str() {
         "json" => Some(LogFormat::Json),
         "pretty" => Some(LogFormat::Pretty),
@@ -123,6 +133,7 @@ pub fn convert(
         log_format,
         rules,
         sync_interval,
+        tls,
     ) {
         (
             Some(listen),
@@ -140,6 +151,7 @@ pub fn convert(
             Some(log_format),
             Some(rules),
             Some(sync_interval),
+            Some(tls_settings),
         ) if e.0.is_empty() => Ok(Config {
             listen,
             admin_listen,
@@ -153,6 +165,7 @@ pub fn convert(
                 port,
                 tls,
                 timeout,
+                ca_file,
             },
             distributor: Distributor {
                 partner_id: f.distributor.partner_id,
@@ -169,6 +182,7 @@ pub fn convert(
             log_format,
             rules,
             graph: crate::GraphSettings { sync_interval },
+            tls: tls_settings,
         }),
         _ => Err(ConfigErrors(e.0)),
     }
@@ -291,4 +305,41 @@ fn rules(p: &PolicySection, e: &mut Errors) -> Option<Rules> {
             None
         }
     }
+}
+
+fn tls(t: &crate::file::TlsSection, base: &Path, e: &mut Errors) -> Option<crate::TlsSettings> {
+    let spec = tiergate_certs::TlsSpec {
+        profile: t.profile.clone(),
+        versions: t.versions.clone(),
+        suites: t.suites.clone(),
+        dangerously_allow_outside_profile: t.dangerously_allow_outside_profile.clone(),
+    };
+    let policy = match tiergate_certs::TlsPolicy::compile(&spec) {
+        Ok(p) => Some(p),
+        Err(errs) => {
+            for err in errs {
+                e.push(&format!("tls.{}", err.path), err.message);
+            }
+            None
+        }
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut certificates = Vec::new();
+    for (i, c) in t.certificates.iter().enumerate() {
+        let spec = tiergate_certs::CertSpec {
+            chain: base.join(&c.chain),
+            key: base.join(&c.key),
+        };
+        // Checked here so `check-config` and startup report every bad file, never a panic.
+        if let Err(err) = tiergate_certs::load(&spec, now) {
+            e.push(&format!("tls.certificates[{i}]"), err.to_string());
+        }
+        certificates.push(spec);
+    }
+    let reload_interval = e.take("tls.reload_interval", positive(&t.reload_interval));
+    Some(crate::TlsSettings {
+        policy: policy?,
+        certificates,
+        reload_interval: reload_interval?,
+    })
 }

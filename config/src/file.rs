@@ -20,6 +20,8 @@ pub struct File {
     #[serde(default)]
     pub policy: PolicySection,
     #[serde(default)]
+    pub tls: TlsSection,
+    #[serde(default)]
     pub graph: GraphSection,
     #[serde(default = "default_skew")]
     pub clock_skew: String,
@@ -66,6 +68,8 @@ fn default_grace() -> String {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSection {
     pub url: String,
+    #[serde(default)]
+    pub ca_file: Option<String>,
     #[serde(default = "default_timeout")]
     pub timeout: String,
 }
@@ -161,4 +165,51 @@ impl Default for GraphSection {
 
 fn default_sync() -> String {
     "5m".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    #[serde(default = "default_versions")]
+    pub versions: Vec<String>,
+    #[serde(default)]
+    pub suites: Vec<String>,
+    #[serde(default)]
+    pub dangerously_allow_outside_profile: Vec<String>,
+    #[serde(default)]
+    pub certificates: Vec<CertSection>,
+    #[serde(default = "default_reload")]
+    pub reload_interval: String,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            profile: default_profile(),
+            versions: default_versions(),
+            suites: Vec::new(),
+            dangerously_allow_outside_profile: Vec::new(),
+            certificates: Vec::new(),
+            reload_interval: default_reload(),
+        }
+    }
+}
+
+fn default_profile() -> String {
+    tiergate_certs::VENDOR_DEFAULT.into()
+}
+fn default_versions() -> Vec<String> {
+    vec!["1.2".into(), "1.3".into()]
+}
+fn default_reload() -> String {
+    "10s".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertSection {
+    pub chain: String,
+    pub key: String,
 }

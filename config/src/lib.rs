@@ -48,6 +48,19 @@ pub struct Config {
     pub rules: tiergate_policy::Rules,
     /// Relationship graph settings.
     pub graph: GraphSettings,
+    /// TLS policy and the listener's certificates.
+    pub tls: TlsSettings,
+}
+
+/// The TLS policy (listener and upstream) and the listener's certificates.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// The compiled policy.
+    pub policy: tiergate_certs::TlsPolicy,
+    /// Certificates to serve, the first being the default; none means a plain listener.
+    pub certificates: Vec<tiergate_certs::CertSpec>,
+    /// How often certificate files are checked for changes (SIGHUP reloads at once).
+    pub reload_interval: Duration,
 }
 
 /// How the relationship graph is kept current.
@@ -79,6 +92,8 @@ pub struct Upstream {
     pub tls: bool,
     /// Timeout for connecting and for each read.
     pub timeout: Duration,
+    /// Trust anchors for an `https` upstream (else the system's).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Upstream {

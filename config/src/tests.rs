@@ -137,3 +137,34 @@ fn roles_narrow_within_the_reseller_ceiling() -> Result<(), ConfigErrors> {
     );
     Ok(())
 }
+
+#[test]
+fn tls_policy_and_certificates_are_checked_with_paths() {
+    let text = GOOD.to_owned()
+        + r#"
+[tls]
+versions = ["1.3", "1.0"]
+suites = ["ECDHE-RSA-AES128-GCM-SHA256"]
+[[tls.certificates]]
+chain = "nowhere.pem"
+key = "nowhere.key"
+"#;
+    let Err(ConfigErrors(errs)) = Config::parse(&text, Path::new("/tmp")).map(|_| ()) else {
+        unreachable!("accepted a bad tls section")
+    };
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec!["tls.versions[1]", "tls.suites[0]", "tls.certificates[0]"]
+    );
+    assert!(errs[2].message.contains("/tmp/nowhere.pem"));
+}
+
+#[test]
+fn the_default_tls_policy_is_the_vendors_on_a_plain_listener() -> Result<(), ConfigErrors> {
+    let c = Config::parse(GOOD, Path::new("."))?;
+    assert_eq!(c.tls.policy.profile, "vendor-default");
+    assert_eq!(c.tls.policy.effective.len(), 9);
+    assert!(c.tls.certificates.is_empty());
+    Ok(())
+}

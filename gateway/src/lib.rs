@@ -17,4 +17,5 @@ pub mod rejection;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod tls;
 pub mod upstream;

@@ -11,6 +11,9 @@ pub struct Metrics {
     duration: HistogramVec,
     graph_entries: IntGaugeVec,
     graph_syncs: IntCounterVec,
+    tls_handshakes: IntCounterVec,
+    tls_reloads: IntCounterVec,
+    cert_expiry: IntGaugeVec,
 }
 
 impl Metrics {
@@ -45,6 +48,30 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let tls_handshakes = IntCounterVec::new(
+            Opts::new(
+                "tiergate_tls_handshakes_total",
+                "Completed TLS handshakes by negotiated version and cipher suite.",
+            ),
+            &["version", "suite"],
+        )?;
+        let tls_reloads = IntCounterVec::new(
+            Opts::new(
+                "tiergate_tls_reloads_total",
+                "Certificate reloads by outcome.",
+            ),
+            &["outcome"],
+        )?;
+        let cert_expiry = IntGaugeVec::new(
+            Opts::new(
+                "tiergate_tls_certificate_expiry_timestamp_seconds",
+                "When each served certificate expires (Unix time).",
+            ),
+            &["subject"],
+        )?;
+        registry.register(Box::new(tls_handshakes.clone()))?;
+        registry.register(Box::new(tls_reloads.clone()))?;
+        registry.register(Box::new(cert_expiry.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(graph_entries.clone()))?;
@@ -55,6 +82,9 @@ impl Metrics {
             duration,
             graph_entries,
             graph_syncs,
+            tls_handshakes,
+            tls_reloads,
+            cert_expiry,
         })
     }
 
@@ -76,6 +106,25 @@ impl Metrics {
                 .with_label_values(&[kind])
                 .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Counts a completed handshake.
+    pub fn tls_handshake(&self, version: &str, suite: &str) {
+        self.tls_handshakes
+            .with_label_values(&[version, suite])
+            .inc();
+    }
+
+    /// Counts a certificate reload.
+    pub fn tls_reload(&self, outcome: &str) {
+        self.tls_reloads.with_label_values(&[outcome]).inc();
+    }
+
+    /// Sets a certificate's expiry.
+    pub fn certificate_expiry(&self, subject: &str, not_after: i64) {
+        self.cert_expiry
+            .with_label_values(&[subject])
+            .set(not_after);
     }
 
     /// The text exposition format.

@@ -20,6 +20,15 @@ use tiergate_config::Config;
 /// Runs until SIGINT (immediate) or SIGTERM (graceful). Every startup problem is returned,
 /// never a panic.
 pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
+    // First of all: the TLS policy becomes the process-wide provider, before Pingora (or
+    // anything else) builds a rustls configuration from the default one.
+    config
+        .tls
+        .policy
+        .provider()
+        .install_default()
+        .map_err(|_| "a TLS crypto provider was installed before the TLS policy".to_owned())?;
+    let certs = crate::tls::load_all(&config.tls.certificates).map_err(|e| e.join("\n"))?;
     // The storage pool lives on its own runtime for the whole process (see store.rs).
     let storage_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -59,8 +68,14 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let distributor_key = UpstreamKey::from(&config.distributor);
 
+    let ca_file = config
+        .upstream
+        .ca_file
+        .as_ref()
+        .map(|p| p.display().to_string());
     let conf = ServerConf {
         threads: config.server.threads.get(),
+        ca_file: ca_file.clone(),
         grace_period_seconds: Some(config.server.grace_period.as_secs()),
         graceful_shutdown_timeout_seconds: Some(config.server.shutdown_timeout.as_secs()),
         ..ServerConf::default()
@@ -88,9 +103,24 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     };
     let mut proxy =
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tiergate");
-    proxy.add_tcp(&listen.to_string());
+    let tls_reload = if certs.is_empty() {
+        proxy.add_tcp(&listen.to_string());
+        None
+    } else {
+        let store = Arc::new(tiergate_certs::CertStore::new(certs));
+        crate::tls::publish_expiry(&metrics, &store.current());
+        let settings = crate::tls::settings(store.clone(), metrics.clone())
+            .map_err(|e| format!("TLS listener: {e}"))?;
+        proxy.add_tls_with_settings(&listen.to_string(), None, settings);
+        Some(crate::tls::CertReload {
+            store,
+            specs: config.tls.certificates.clone(),
+            interval: config.tls.reload_interval,
+            metrics: metrics.clone(),
+        })
+    };
     let admin_app = Admin {
-        metrics,
+        metrics: metrics.clone(),
         store,
         graph,
     };
@@ -99,6 +129,9 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     server.add_service(proxy);
     server.add_service(admin_service);
     server.add_service(background_service("graph sync", sync));
+    if let Some(reload) = tls_reload {
+        server.add_service(background_service("certificate reload", reload));
+    }
     println!("tiergate listening on {listen} admin {admin}");
     tracing::info!(%listen, %admin, upstream = %config.upstream.authority(), "started");
     server.run(RunArgs::default());

@@ -3,6 +3,7 @@
 
 use crate::filters::resign::{self, UpstreamKey};
 use bytes::{Bytes, BytesMut};
+use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
@@ -36,10 +37,13 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    /// A client for the configured upstream at a resolved address.
+    /// A client for the configured upstream at a resolved address, trusting
+    /// `upstream.ca_file` (else the system's roots).
     pub fn new(upstream: Upstream, addr: SocketAddr) -> Self {
+        let mut options = ConnectorOptions::new(8);
+        options.ca_file = upstream.ca_file.as_ref().map(|p| p.display().to_string());
         Self {
-            connector: Connector::new(None),
+            connector: Connector::new(Some(options)),
             upstream,
             addr,
         }

@@ -2,6 +2,7 @@
 
 mod credentials;
 mod policy;
+mod tls;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,11 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         action: credentials::Action,
+    },
+    /// Report on the TLS policy and certificates.
+    Tls {
+        #[command(subcommand)]
+        action: tls::Action,
     },
     /// Ask the tier policy.
     Policy {
@@ -91,6 +97,7 @@ pub fn main() -> ExitCode {
             load(&config).and_then(|c| credentials::run(c, action))
         }
         Command::Policy { config, action } => load(&config).and_then(|c| policy::run(c, action)),
+        Command::Tls { action } => tls::run(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
