@@ -177,14 +177,14 @@ pub fn load(spec: &CertSpec, now: i64) -> Result<LoadedCert, CertError> {
                 why,
             });
         }
-        if let Some(next) = parsed.get(index + 1) {
-            if c.issuer().as_raw() != next.subject().as_raw() {
-                return Err(CertError::ChainOrder {
-                    path: p,
-                    index,
-                    next: index + 1,
-                });
-            }
+        if let Some(next) = parsed.get(index + 1)
+            && c.issuer().as_raw() != next.subject().as_raw()
+        {
+            return Err(CertError::ChainOrder {
+                path: p,
+                index,
+                next: index + 1,
+            });
         }
     }
     let leaf = &parsed[0];

@@ -99,15 +99,33 @@ impl Gateway {
     /// Writes a config for `upstream`, starts the gateway on port 0 and waits until it is
     /// ready (credential store up, relationship graph synced).
     pub fn start(upstream: SocketAddr, db: Db) -> Result<Gateway> {
-        Self::launch(upstream, db, "/readyz")
+        Self::launch(upstream, db, "/readyz", "")
+    }
+
+    /// Like [`Gateway::start`], with more configuration appended (e.g. a `[tls]` section).
+    pub fn start_with(upstream: SocketAddr, extra: &str) -> Result<Gateway> {
+        Self::launch(upstream, Db::Sqlite, "/readyz", extra)
     }
 
     /// Starts the gateway and waits only until it answers (`/healthz`), ready or not.
     pub fn start_unready(upstream: SocketAddr) -> Result<Gateway> {
-        Self::launch(upstream, Db::Sqlite, "/healthz")
+        Self::launch(upstream, Db::Sqlite, "/healthz", "")
     }
 
-    fn launch(upstream: SocketAddr, db: Db, probe: &str) -> Result<Gateway> {
+    /// Sends a signal to the gateway process (`HUP`, `TERM`, ...).
+    pub fn signal(&self, name: &str) -> Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .map_err(|e| e.to_string())?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("kill -{name} failed"))
+    }
+
+    fn launch(upstream: SocketAddr, db: Db, probe: &str, extra: &str) -> Result<Gateway> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let storage = match db {
             Db::Sqlite => "sqlite://tiergate.db".to_owned(),
@@ -138,6 +156,7 @@ url = "{storage}"
 [credentials]
 master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
 cache_ttl = "0ms"
+{extra}
 "#
         );
         std::fs::write(&config, text).map_err(|e| e.to_string())?;
@@ -236,6 +255,11 @@ cache_ttl = "0ms"
             ak: field("access key:")?,
             sk: field("secret key:")?,
         })
+    }
+
+    /// The folder of the gateway's config (for files a test writes beside it).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
     }
 
     /// The base URL.
@@ -548,4 +572,9 @@ impl Signer<'_> {
         };
         http_within(self.addr, method, &target, &refs, body, timeout)
     }
+}
+
+/// The TLS fixtures folder (made by tests/fixtures/tls/generate.sh).
+pub fn tls_fixtures() -> PathBuf {
+    repo_root().join("tests/fixtures/tls")
 }

@@ -1,0 +1,403 @@
+//! The TLS listener seen from outside, with real clients: `openssl s_client` and rustls,
+//! each offering exactly one suite or protocol version.
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, SupportedCipherSuite};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tiergate_tests::harness::{Gateway, fixture, http, start_sim, tls_fixtures};
+use tiergate_tests::sim::Simulator;
+
+type R = Result<(), String>;
+
+fn certs(dir: &Path, pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(c, k)| {
+            format!(
+                "[[tls.certificates]]\nchain = \"{}\"\nkey = \"{}\"\n",
+                dir.join(c).display(),
+                dir.join(k).display()
+            )
+        })
+        .collect()
+}
+
+async fn gateway(tls: &str) -> Result<(Simulator, Gateway), String> {
+    let sim = start_sim(fixture()?).await?;
+    let both = certs(
+        &tls_fixtures(),
+        &[("ecdsa.pem", "ecdsa.key"), ("rsa.pem", "rsa.key")],
+    );
+    let gw = Gateway::start_with(sim.addr(), &format!("[tls]\n{tls}\n{both}"))?;
+    Ok((sim, gw))
+}
+
+fn iana(cs: SupportedCipherSuite) -> String {
+    // rustls' names are the IANA ones, with TLS 1.3 suites prefixed `TLS13_`.
+    format!("{:?}", cs.suite()).replace("TLS13_", "TLS_")
+}
+
+fn openssl_name(cs: SupportedCipherSuite) -> Option<&'static str> {
+    tiergate_certs::suites::by_code(u16::from(cs.suite())).and_then(|s| s.openssl)
+}
+
+/// `openssl s_client` offering only `cs`; Ok(negotiated suite) or Err(output).
+fn s_client(addr: SocketAddr, sni: &str, cs: SupportedCipherSuite) -> Result<String, String> {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "s_client",
+        "-brief",
+        "-connect",
+        &addr.to_string(),
+        "-servername",
+        sni,
+    ]);
+    match openssl_name(cs) {
+        Some(name) => cmd.args(["-tls1_2", "-cipher", name]),
+        None => cmd.args(["-tls1_3", "-ciphersuites", &iana(cs)]),
+    };
+    s_client_run(cmd)
+}
+
+fn s_client_run(mut cmd: Command) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let suite = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Ciphersuite: "))
+        .map(str::to_owned);
+    match (out.status.success(), suite) {
+        (true, Some(s)) => Ok(s),
+        _ => Err(text),
+    }
+}
+
+fn ca_roots() -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for c in
+        CertificateDer::pem_file_iter(tls_fixtures().join("ca.pem")).map_err(|e| e.to_string())?
+    {
+        roots
+            .add(c.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(roots)
+}
+
+/// A rustls client offering only `cs`: the negotiated suite and the served leaf, or the error.
+fn rustls_client(
+    addr: SocketAddr,
+    sni: &str,
+    cs: SupportedCipherSuite,
+) -> Result<(String, Vec<u8>), String> {
+    let provider = CryptoProvider {
+        cipher_suites: vec![cs],
+        ..rustls::crypto::ring::default_provider()
+    };
+    let config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[cs.version()])
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(ca_roots()?)
+        .with_no_client_auth();
+    let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
+    let mut conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let mut sock = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+    }
+    let suite = conn.negotiated_cipher_suite().map(iana).unwrap_or_default();
+    let leaf = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.to_vec())
+        .unwrap_or_default();
+    Ok((suite, leaf))
+}
+
+fn leaf(file: &str) -> Result<Vec<u8>, String> {
+    CertificateDer::pem_file_iter(tls_fixtures().join(file))
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no certificate")?
+        .map(|c| c.to_vec())
+        .map_err(|e| e.to_string())
+}
+
+fn all_suites() -> Vec<SupportedCipherSuite> {
+    rustls::crypto::ring::ALL_CIPHER_SUITES.to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_default_policy_every_backend_suite_is_served() -> R {
+    let (_sim, gw) = gateway("").await?;
+    for cs in all_suites() {
+        let expected = openssl_name(cs).map_or_else(|| iana(cs), str::to_owned);
+        assert_eq!(
+            s_client(gw.addr, "gateway.test", cs),
+            Ok(expected),
+            "openssl, {}",
+            iana(cs)
+        );
+        let got = rustls_client(gw.addr, "gateway.test", cs).map(|(s, _)| s);
+        assert_eq!(got, Ok(iana(cs)), "rustls");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_narrowed_policy_serves_exactly_its_suites() -> R {
+    let keep = [
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    ];
+    let (_sim, gw) = gateway(&format!("suites = {keep:?}")).await?;
+    for cs in all_suites() {
+        let allowed = keep.contains(&iana(cs).as_str());
+        assert_eq!(
+            s_client(gw.addr, "gateway.test", cs).is_ok(),
+            allowed,
+            "openssl, {}",
+            iana(cs)
+        );
+        assert_eq!(
+            rustls_client(gw.addr, "gateway.test", cs).is_ok(),
+            allowed,
+            "rustls, {}",
+            iana(cs)
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_1_3_only_refuses_1_2() -> R {
+    let (_sim, gw) = gateway("versions = [\"1.3\"]").await?;
+    for cs in all_suites() {
+        let is13 = openssl_name(cs).is_none();
+        assert_eq!(
+            rustls_client(gw.addr, "gateway.test", cs).is_ok(),
+            is13,
+            "{}",
+            iana(cs)
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_1_0_and_1_1_offers_are_refused() -> R {
+    let (_sim, gw) = gateway("").await?;
+    for flag in ["-tls1", "-tls1_1"] {
+        let mut cmd = Command::new("openssl");
+        // SECLEVEL=0 lets OpenSSL 3 offer the old versions at all, so the refusal is the server's.
+        cmd.args([
+            "s_client",
+            "-brief",
+            "-connect",
+            &gw.addr.to_string(),
+            flag,
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ]);
+        let out = s_client_run(cmd);
+        let text = out.as_ref().err().cloned().unwrap_or_default();
+        assert!(out.is_err(), "{flag} was accepted");
+        // The server's alert (rustls answers an old ClientHello with handshake_failure) shows
+        // the client did offer the old version and the server refused it.
+        let alert =
+            text.contains("alert handshake failure") || text.contains("alert protocol version");
+        assert!(alert, "{flag}: {text}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sni_and_the_offered_suites_select_the_certificate() -> R {
+    let (_sim, gw) = gateway("").await?;
+    let (ecdsa, rsa) = (leaf("ecdsa.pem")?, leaf("rsa.pem")?);
+    let tls13 = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
+    let rsa12 = rustls::crypto::ring::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
+    let ec12 = rustls::crypto::ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+    assert_eq!(rustls_client(gw.addr, "rsa.test", tls13)?.1, rsa);
+    assert_eq!(rustls_client(gw.addr, "ecdsa.test", tls13)?.1, ecdsa);
+    assert_eq!(
+        rustls_client(gw.addr, "gateway.test", rsa12)?.1,
+        rsa,
+        "an RSA-only offer gets the RSA certificate"
+    );
+    assert_eq!(rustls_client(gw.addr, "gateway.test", ec12)?.1, ecdsa);
+    let metrics = http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("tiergate_tls_handshakes_total{suite="),
+        "{text}"
+    );
+    assert!(
+        text.contains("tiergate_tls_certificate_expiry_timestamp_seconds{subject=\"CN=rsa\"}"),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn certificates_reload_on_sighup_without_dropping_connections() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(tls_fixtures().join(from), dir.path().join(to))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    copy("ecdsa.pem", "served.pem")?;
+    copy("ecdsa.key", "served.key")?;
+    // A long file-check interval: only the signal can trigger the reload here.
+    let tls = format!(
+        "[tls]\nreload_interval = \"1h\"\n{}",
+        certs(dir.path(), &[("served.pem", "served.key")])
+    );
+    let gw = Gateway::start_with(sim.addr(), &tls)?;
+    let tls13 = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
+    assert_eq!(
+        rustls_client(gw.addr, "localhost", tls13)?.1,
+        leaf("ecdsa.pem")?
+    );
+    copy("rsa.pem", "served.pem")?;
+    copy("rsa.key", "served.key")?;
+    gw.signal("HUP")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
+        if String::from_utf8_lossy(&m.body).contains("tiergate_tls_reloads_total{outcome=\"ok\"} 1")
+        {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("no reload within 10 s".into());
+        }
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        rustls_client(gw.addr, "localhost", tls13)?.1,
+        leaf("rsa.pem")?
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_agrees_with_what_is_served() -> R {
+    let (_sim, gw) = gateway("").await?;
+    let out = Command::new(tiergate_tests::harness::binary("tiergate")?)
+        .args(["tls", "report", "--json", "--config"])
+        .arg(&gw.config)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let mut reported: Vec<String> = ["TLSv1.2", "TLSv1.3"]
+        .iter()
+        .flat_map(|v| {
+            report["effective"][v]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect();
+    reported.sort();
+    let mut served: Vec<String> = all_suites()
+        .into_iter()
+        .filter(|cs| rustls_client(gw.addr, "gateway.test", *cs).is_ok())
+        .map(iana)
+        .collect();
+    served.sort();
+    assert_eq!(reported, served);
+    assert_eq!(report["certificates"].as_array().map(Vec::len), Some(2));
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    Ok(())
+}
+
+/// Acceptance: an outside scanner sees exactly the effective set on TLS 1.2 and 1.3, nothing
+/// on SSL 2/3 or TLS 1.0/1.1, and `tiergate tls report` agrees.
+#[tokio::test(flavor = "multi_thread")]
+async fn sslyze_sees_exactly_the_reported_effective_set() -> R {
+    let (_sim, gw) = gateway("").await?;
+    let out_file = gw.dir().join("scan.json");
+    let python = tiergate_tests::harness::sdk_python()?;
+    let status = Command::new(python)
+        .args([
+            "-m",
+            "sslyze",
+            "--quiet",
+            "--sslv2",
+            "--sslv3",
+            "--tlsv1",
+            "--tlsv1_1",
+            "--tlsv1_2",
+            "--tlsv1_3",
+        ])
+        .arg(format!("--json_out={}", out_file.display()))
+        .arg(gw.addr.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    assert!(status.success(), "sslyze failed");
+    let scan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_file).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let result = &scan["server_scan_results"][0]["scan_result"];
+    let accepted = |key: &str| -> Vec<String> {
+        let mut v: Vec<String> = result[key]["result"]["accepted_cipher_suites"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c["cipher_suite"]["name"].as_str().map(str::to_owned))
+            .collect();
+        v.sort();
+        v
+    };
+    for old in [
+        "ssl_2_0_cipher_suites",
+        "ssl_3_0_cipher_suites",
+        "tls_1_0_cipher_suites",
+        "tls_1_1_cipher_suites",
+    ] {
+        assert_eq!(result[old]["status"], "COMPLETED", "{old}");
+        assert!(accepted(old).is_empty(), "{old}: {:?}", accepted(old));
+    }
+    let report = Command::new(tiergate_tests::harness::binary("tiergate")?)
+        .args(["tls", "report", "--json", "--config"])
+        .arg(&gw.config)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&report.stdout).map_err(|e| e.to_string())?;
+    for (key, version) in [
+        ("tls_1_2_cipher_suites", "TLSv1.2"),
+        ("tls_1_3_cipher_suites", "TLSv1.3"),
+    ] {
+        let mut reported: Vec<String> = report["effective"][version]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
+        reported.sort();
+        assert_eq!(accepted(key), reported, "{version}");
+        assert!(!reported.is_empty());
+    }
+    Ok(())
+}
