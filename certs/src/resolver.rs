@@ -9,10 +9,22 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::sync::Arc;
 
+/// Told why a handshake cannot complete, when the ClientHello already shows it.
+pub type FailureObserver = Arc<dyn Fn(&'static str) + Send + Sync>;
+
 /// The certificates being served.
-#[derive(Debug)]
 pub struct CertStore {
     certs: ArcSwap<Vec<Arc<LoadedCert>>>,
+    served: Vec<u16>,
+    observer: Option<FailureObserver>,
+}
+
+impl std::fmt::Debug for CertStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertStore")
+            .field("certs", &self.certs)
+            .finish()
+    }
 }
 
 impl CertStore {
@@ -20,7 +32,17 @@ impl CertStore {
     pub fn new(certs: Vec<LoadedCert>) -> Self {
         Self {
             certs: ArcSwap::from_pointee(certs.into_iter().map(Arc::new).collect()),
+            served: Vec::new(),
+            observer: None,
         }
+    }
+
+    /// Reports handshakes that cannot complete (the client offers none of `served`, the
+    /// effective suite codes; or no certificate fits what it offers) to `observer`.
+    pub fn observe_failures(mut self, served: Vec<u16>, observer: FailureObserver) -> Self {
+        self.served = served;
+        self.observer = Some(observer);
+        self
     }
 
     /// Replaces the certificates for new handshakes.
@@ -68,9 +90,18 @@ impl ResolvesServerCert for CertStore {
         } else {
             named
         };
-        pool.iter()
-            .find(|c| usable(c, &hello))
-            .or(pool.first())
-            .map(|c| c.certified.clone())
+        let fit = pool.iter().find(|c| usable(c, &hello));
+        if let Some(observe) = &self.observer {
+            let offered = hello.cipher_suites();
+            if !offered
+                .iter()
+                .any(|cs| self.served.contains(&u16::from(*cs)))
+            {
+                observe("no_shared_cipher_suite");
+            } else if fit.is_none() {
+                observe("no_certificate_for_offered_suites");
+            }
+        }
+        fit.or(pool.first()).map(|c| c.certified.clone())
     }
 }

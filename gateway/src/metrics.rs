@@ -12,6 +12,7 @@ pub struct Metrics {
     graph_entries: IntGaugeVec,
     graph_syncs: IntCounterVec,
     tls_handshakes: IntCounterVec,
+    tls_failures: IntCounterVec,
     tls_reloads: IntCounterVec,
     cert_expiry: IntGaugeVec,
 }
@@ -55,6 +56,14 @@ impl Metrics {
             ),
             &["version", "suite"],
         )?;
+        let tls_failures = IntCounterVec::new(
+            Opts::new(
+                "tiergate_tls_handshake_failures_total",
+                "TLS handshakes refused, by reason (those decidable from the ClientHello).",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(tls_failures.clone()))?;
         let tls_reloads = IntCounterVec::new(
             Opts::new(
                 "tiergate_tls_reloads_total",
@@ -83,6 +92,7 @@ impl Metrics {
             graph_entries,
             graph_syncs,
             tls_handshakes,
+            tls_failures,
             tls_reloads,
             cert_expiry,
         })
@@ -113,6 +123,11 @@ impl Metrics {
         self.tls_handshakes
             .with_label_values(&[version, suite])
             .inc();
+    }
+
+    /// Counts a refused handshake.
+    pub fn tls_failure(&self, reason: &str) {
+        self.tls_failures.with_label_values(&[reason]).inc();
     }
 
     /// Counts a certificate reload.

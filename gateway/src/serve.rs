@@ -107,7 +107,18 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         proxy.add_tcp(&listen.to_string());
         None
     } else {
-        let store = Arc::new(tiergate_certs::CertStore::new(certs));
+        let served = config
+            .tls
+            .policy
+            .effective
+            .iter()
+            .map(|cs| u16::from(cs.suite()))
+            .collect();
+        let m = metrics.clone();
+        let store = Arc::new(
+            tiergate_certs::CertStore::new(certs)
+                .observe_failures(served, Arc::new(move |reason| m.tls_failure(reason))),
+        );
         crate::tls::publish_expiry(&metrics, &store.current());
         let settings = crate::tls::settings(store.clone(), metrics.clone())
             .map_err(|e| format!("TLS listener: {e}"))?;

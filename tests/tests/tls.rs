@@ -401,3 +401,175 @@ async fn sslyze_sees_exactly_the_reported_effective_set() -> R {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_handshakes_are_counted_by_reason() -> R {
+    let (_sim, gw) = gateway("").await?;
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "s_client",
+        "-brief",
+        "-connect",
+        &gw.addr.to_string(),
+        "-tls1_2",
+        "-cipher",
+        "ECDHE-RSA-AES128-SHA",
+    ]);
+    assert!(s_client_run(cmd).is_err(), "a CBC suite was accepted");
+    let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body);
+    let line = "tiergate_tls_handshake_failures_total{reason=\"no_shared_cipher_suite\"} 1";
+    assert!(text.contains(line), "{text}");
+    Ok(())
+}
+
+/// Polls `/metrics` until it shows `needle` (bounded).
+fn await_metric(gw: &Gateway, needle: &str) -> R {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
+        if String::from_utf8_lossy(&m.body).contains(needle) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("no `{needle}` within 10 s"));
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn certificates_reload_when_their_files_change() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(tls_fixtures().join(from), dir.path().join(to))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    copy("ecdsa.pem", "served.pem")?;
+    copy("ecdsa.key", "served.key")?;
+    let tls = format!(
+        "[tls]\nreload_interval = \"50ms\"\n{}",
+        certs(dir.path(), &[("served.pem", "served.key")])
+    );
+    let gw = Gateway::start_with(sim.addr(), &tls)?;
+    copy("p384.pem", "served.pem")?;
+    copy("p384.key", "served.key")?;
+    await_metric(&gw, "tiergate_tls_reloads_total{outcome=\"ok\"}")?;
+    let tls13 = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
+    assert_eq!(
+        rustls_client(gw.addr, "p384.test", tls13)?.1,
+        leaf("p384.pem")?
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_warns_30_days_before_expiry() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let f = tls_fixtures();
+    let (csr, crt) = (dir.path().join("soon.csr"), dir.path().join("soon.crt"));
+    let run = |args: Vec<std::ffi::OsString>| -> R {
+        let ok = Command::new("openssl")
+            .args(args)
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        ok.success()
+            .then_some(())
+            .ok_or_else(|| "openssl failed".to_owned())
+    };
+    run(vec![
+        "req".into(),
+        "-new".into(),
+        "-key".into(),
+        f.join("ecdsa.key").into(),
+        "-subj".into(),
+        "/CN=soon".into(),
+        "-addext".into(),
+        "subjectAltName=DNS:soon.test".into(),
+        "-out".into(),
+        csr.clone().into(),
+    ])?;
+    run(vec![
+        "x509".into(),
+        "-req".into(),
+        "-in".into(),
+        csr.into(),
+        "-CA".into(),
+        f.join("ca.pem").into(),
+        "-CAkey".into(),
+        f.join("ca.key").into(),
+        "-days".into(),
+        "10".into(),
+        "-copy_extensions".into(),
+        "copy".into(),
+        "-out".into(),
+        crt.clone().into(),
+    ])?;
+    let chain = std::fs::read_to_string(&crt).map_err(|e| e.to_string())?
+        + &std::fs::read_to_string(f.join("ca.pem")).map_err(|e| e.to_string())?;
+    std::fs::write(dir.path().join("soon.pem"), chain).map_err(|e| e.to_string())?;
+    std::fs::copy(f.join("ecdsa.key"), dir.path().join("soon.key")).map_err(|e| e.to_string())?;
+    let gw = Gateway::start_with(
+        sim.addr(),
+        &format!("[tls]\n{}", certs(dir.path(), &[("soon.pem", "soon.key")])),
+    )?;
+    let out = Command::new(tiergate_tests::harness::binary("tiergate")?)
+        .args(["tls", "report", "--json", "--config"])
+        .arg(&gw.config)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let warnings = report["warnings"].to_string();
+    // Signed for 10 days a moment ago: whole days left are 10, or 9 past a day boundary.
+    let soon = ["expires in 10 days", "expires in 9 days"]
+        .iter()
+        .any(|w| warnings.contains(w));
+    assert!(
+        soon && warnings.contains("certificate CN=soon"),
+        "{warnings}"
+    );
+    // An ECDSA-only listener cannot serve the allowlisted ECDHE-RSA suites: said too.
+    assert!(
+        warnings.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 needs a certificate"),
+        "{warnings}"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_unreadable_certificate_stops_startup_with_its_path_not_a_panic() -> R {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = dir.path().join("t.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[upstream]\nurl = \"http://127.0.0.1:1\"\n\
+         [distributor]\npartner_id = \"d\"\naccess_key = \"a\"\nsecret_key = {{ value = \"s\" }}\n\
+         [credentials]\nmaster_key = {{ value = \"ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=\" }}\n[tls]\n{}",
+        certs(
+            &tls_fixtures(),
+            &[("expired.pem", "expired.key"), ("gone.pem", "gone.key")]
+        )
+    );
+    std::fs::write(&config, text).map_err(|e| e.to_string())?;
+    let out = Command::new(tiergate_tests::harness::binary("tiergate")?)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("tls.certificates[0]: ") && err.contains("expired on 2021-01-01"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tls.certificates[1]: ") && err.contains("gone.pem"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    Ok(())
+}
