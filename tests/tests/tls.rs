@@ -100,6 +100,22 @@ fn rustls_client(
     sni: &str,
     cs: SupportedCipherSuite,
 ) -> Result<(String, Vec<u8>), String> {
+    let (conn, _) = rustls_session(addr, sni, cs)?;
+    let suite = conn.negotiated_cipher_suite().map(iana).unwrap_or_default();
+    let leaf = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.to_vec())
+        .unwrap_or_default();
+    Ok((suite, leaf))
+}
+
+/// An established rustls session offering only `cs`.
+fn rustls_session(
+    addr: SocketAddr,
+    sni: &str,
+    cs: SupportedCipherSuite,
+) -> Result<(ClientConnection, TcpStream), String> {
     let provider = CryptoProvider {
         cipher_suites: vec![cs],
         ..rustls::crypto::ring::default_provider()
@@ -117,13 +133,7 @@ fn rustls_client(
     while conn.is_handshaking() {
         conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
     }
-    let suite = conn.negotiated_cipher_suite().map(iana).unwrap_or_default();
-    let leaf = conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.to_vec())
-        .unwrap_or_default();
-    Ok((suite, leaf))
+    Ok((conn, sock))
 }
 
 fn leaf(file: &str) -> Result<Vec<u8>, String> {
@@ -251,46 +261,67 @@ async fn sni_and_the_offered_suites_select_the_certificate() -> R {
     Ok(())
 }
 
+/// A gateway serving `served.pem`/`served.key` from a folder the test rewrites, starting
+/// with the ECDSA fixture, checking the files every `interval`.
+struct Reloadable {
+    _sim: Simulator,
+    gw: Gateway,
+    dir: tempfile::TempDir,
+}
+
+impl Reloadable {
+    async fn start(interval: &str) -> Result<Reloadable, String> {
+        let sim = start_sim(fixture()?).await?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let served = certs(dir.path(), &[("served.pem", "served.key")]);
+        let tls = format!("[tls]\nreload_interval = \"{interval}\"\n{served}");
+        serve(dir.path(), "ecdsa")?;
+        let gw = Gateway::start_with(sim.addr(), &tls)?;
+        Ok(Reloadable { _sim: sim, gw, dir })
+    }
+
+    /// Puts fixture `name`.pem/.key in place of the served files.
+    fn serve(&self, name: &str) -> R {
+        serve(self.dir.path(), name)
+    }
+}
+
+fn serve(dir: &Path, name: &str) -> R {
+    for ext in ["pem", "key"] {
+        let from = tls_fixtures().join(format!("{name}.{ext}"));
+        std::fs::copy(from, dir.join(format!("served.{ext}"))).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn certificates_reload_on_sighup_without_dropping_connections() -> R {
-    let sim = start_sim(fixture()?).await?;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let copy = |from: &str, to: &str| {
-        std::fs::copy(tls_fixtures().join(from), dir.path().join(to))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    copy("ecdsa.pem", "served.pem")?;
-    copy("ecdsa.key", "served.key")?;
     // A long file-check interval: only the signal can trigger the reload here.
-    let tls = format!(
-        "[tls]\nreload_interval = \"1h\"\n{}",
-        certs(dir.path(), &[("served.pem", "served.key")])
-    );
-    let gw = Gateway::start_with(sim.addr(), &tls)?;
+    let r = Reloadable::start("1h").await?;
+    let gw = &r.gw;
     let tls13 = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
     assert_eq!(
         rustls_client(gw.addr, "localhost", tls13)?.1,
         leaf("ecdsa.pem")?
     );
-    copy("rsa.pem", "served.pem")?;
-    copy("rsa.key", "served.key")?;
+    let (mut open_conn, mut open_sock) = rustls_session(gw.addr, "localhost", tls13)?;
+    r.serve("rsa")?;
     gw.signal("HUP")?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
-        if String::from_utf8_lossy(&m.body).contains("tiergate_tls_reloads_total{outcome=\"ok\"} 1")
-        {
-            break;
-        }
-        if std::time::Instant::now() > deadline {
-            return Err("no reload within 10 s".into());
-        }
-        std::thread::yield_now();
-    }
+    await_metric(gw, "tiergate_tls_reloads_total{outcome=\"ok\"} 1")?;
     assert_eq!(
         rustls_client(gw.addr, "localhost", tls13)?.1,
         leaf("rsa.pem")?
+    );
+    // The connection opened before the reload still works, with its old certificate.
+    let mut tls = rustls::Stream::new(&mut open_conn, &mut open_sock);
+    let request = b"GET /v2/nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    std::io::Write::write_all(&mut tls, request).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut tls, &mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 404") && answer.contains("TG.2001"),
+        "{answer}"
     );
     Ok(())
 }
@@ -440,23 +471,10 @@ fn await_metric(gw: &Gateway, needle: &str) -> R {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn certificates_reload_when_their_files_change() -> R {
-    let sim = start_sim(fixture()?).await?;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let copy = |from: &str, to: &str| {
-        std::fs::copy(tls_fixtures().join(from), dir.path().join(to))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    copy("ecdsa.pem", "served.pem")?;
-    copy("ecdsa.key", "served.key")?;
-    let tls = format!(
-        "[tls]\nreload_interval = \"50ms\"\n{}",
-        certs(dir.path(), &[("served.pem", "served.key")])
-    );
-    let gw = Gateway::start_with(sim.addr(), &tls)?;
-    copy("p384.pem", "served.pem")?;
-    copy("p384.key", "served.key")?;
-    await_metric(&gw, "tiergate_tls_reloads_total{outcome=\"ok\"}")?;
+    let r = Reloadable::start("50ms").await?;
+    let gw = &r.gw;
+    r.serve("p384")?;
+    await_metric(gw, "tiergate_tls_reloads_total{outcome=\"ok\"}")?;
     let tls13 = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
     assert_eq!(
         rustls_client(gw.addr, "p384.test", tls13)?.1,
