@@ -11,11 +11,49 @@ use tiergate_config::Storage;
 use tiergate_policy::Edge;
 use tokio::runtime::Handle;
 
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A migration: portable SQL, then SQL for one backend only (triggers differ).
+struct Migration {
+    version: i64,
+    sql: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
 /// Migrations, applied in order, each once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_credentials.sql")),
-    (2, include_str!("../migrations/0002_principals.sql")),
-    (3, include_str!("../migrations/0003_graph.sql")),
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_credentials.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/0002_principals.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/0003_graph.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("../migrations/0004_audit.sql"),
+        sqlite: include_str!("../migrations/0004_audit_sqlite.sql"),
+        postgres: include_str!("../migrations/0004_audit_postgres.sql"),
+    },
 ];
 
 const CREDENTIAL_COLUMNS: &str = "access_key, partner_id, tier, distributor_id, secret_ciphertext, \
@@ -62,8 +100,9 @@ pub struct CredentialRow {
 /// The database.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     rt: Handle,
+    backend: Backend,
 }
 
 impl Store {
@@ -71,10 +110,10 @@ impl Store {
     /// runtime that will own the pool for the life of the process.
     pub async fn connect(storage: &Storage) -> Result<Store, StoreError> {
         install_default_drivers();
-        let (url, max) = match storage {
-            Storage::Sqlite { url } if url.contains('?') => (url.clone(), 1),
-            Storage::Sqlite { url } => (format!("{url}?mode=rwc"), 1),
-            Storage::Postgres { url } => (url.clone(), 8),
+        let (url, max, backend) = match storage {
+            Storage::Sqlite { url } if url.contains('?') => (url.clone(), 1, Backend::Sqlite),
+            Storage::Sqlite { url } => (format!("{url}?mode=rwc"), 1, Backend::Sqlite),
+            Storage::Postgres { url } => (url.clone(), 8, Backend::Postgres),
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
@@ -84,13 +123,19 @@ impl Store {
         let store = Store {
             pool,
             rt: Handle::current(),
+            backend,
         };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Runs a query future on the storage runtime, from any runtime.
-    async fn on_rt<T, F>(&self, f: impl FnOnce(AnyPool) -> F) -> Result<T, StoreError>
+    pub(crate) async fn on_rt<T, F>(&self, f: impl FnOnce(AnyPool) -> F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, sqlx::Error>> + Send + 'static,
@@ -110,22 +155,29 @@ impl Store {
         )
         .execute(&self.pool)
         .await?;
-        for (version, sql) in MIGRATIONS {
+        for m in MIGRATIONS {
             let mut tx = self.pool.begin().await?;
             let done = sqlx::query("SELECT version FROM tiergate_migrations WHERE version = $1")
-                .bind(*version)
+                .bind(m.version)
                 .fetch_optional(&mut *tx)
                 .await?;
             if done.is_some() {
                 continue;
             }
-            for statement in sql.split(';').filter(|s| !strip_comments(s).is_empty()) {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+            let own = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            for sql in [m.sql, own]
+                .into_iter()
+                .filter(|s| !strip_comments(s).is_empty())
+            {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
                     .execute(&mut *tx)
                     .await?;
             }
             sqlx::query("INSERT INTO tiergate_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(*version)
+                .bind(m.version)
                 .bind(now_unix())
                 .execute(&mut *tx)
                 .await?;

@@ -1,0 +1,143 @@
+//! The audit log: write-ahead for money-moving calls, tamper-evident (hash chain, per-record
+//! Ed25519 signatures, signed checkpoints also logged outside the database), queryable and
+//! exportable for auditors.
+
+pub mod mask;
+pub mod record;
+pub mod sign;
+pub mod store;
+pub mod verify;
+
+use crate::store::{Store, StoreError};
+use record::Entry;
+use sign::{Signer, checkpoint_message};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use verify::{Checkpoint, Report};
+
+/// An audit failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The audit store did not take the record.
+    #[error("audit store: {0}")]
+    Store(#[from] StoreError),
+    /// The checkpoint log file could not be written or read.
+    #[error("checkpoint log {path}: {why}")]
+    Log {
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// The audit service.
+#[derive(Clone)]
+pub struct Audit {
+    store: Store,
+    signer: Arc<Signer>,
+    checkpoint_log: Option<PathBuf>,
+}
+
+impl Audit {
+    /// An audit log over `store`, signing with `signer`, checkpoints also appended to
+    /// `checkpoint_log` (a file outside the database).
+    pub fn new(store: Store, signer: Signer, checkpoint_log: Option<PathBuf>) -> Self {
+        Self {
+            store,
+            signer: Arc::new(signer),
+            checkpoint_log,
+        }
+    }
+
+    /// The public key that verifies this log.
+    pub fn public_key(&self) -> String {
+        self.signer.public_key()
+    }
+
+    /// Appends one entry durably; returns its sequence number.
+    pub async fn append(&self, entry: Entry) -> Result<i64, AuditError> {
+        let seqs = self
+            .store
+            .audit_append(vec![entry], self.signer.clone())
+            .await?;
+        Ok(seqs.first().copied().unwrap_or_default())
+    }
+
+    /// Signs the current head, if it moved since the last checkpoint.
+    pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
+        let Some((seq, head)) = self.store.audit_head().await? else {
+            return Ok(None);
+        };
+        let last = self.store.audit_checkpoints().await?.last().map(|c| c.seq);
+        if last == Some(seq) {
+            return Ok(None);
+        }
+        let at = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let signature = self.signer.sign(&checkpoint_message(seq, &head, at));
+        let c = Checkpoint {
+            seq,
+            head,
+            at,
+            signature,
+        };
+        if let Some(path) = &self.checkpoint_log {
+            let log_err = |e: std::io::Error| AuditError::Log {
+                path: path.display().to_string(),
+                why: e.to_string(),
+            };
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(log_err)?;
+            let line = serde_json::to_string(&c).unwrap_or_default();
+            writeln!(f, "{line}")
+                .and_then(|()| f.sync_data())
+                .map_err(log_err)?;
+        }
+        self.store.audit_add_checkpoint(c.clone()).await?;
+        Ok(Some(c))
+    }
+
+    /// Verifies the whole chain against the database's and the log file's checkpoints.
+    pub async fn verify(&self) -> Result<Report, AuditError> {
+        let rows = self.store.audit_rows().await?;
+        let mut checkpoints = self.store.audit_checkpoints().await?;
+        if let Some(path) = &self.checkpoint_log {
+            checkpoints.extend(read_log(path)?);
+        }
+        checkpoints.sort_by_key(|c| c.seq);
+        checkpoints.dedup();
+        Ok(verify::verify(&rows, &checkpoints, &self.public_key()))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Checkpoints from a log file (missing file: none).
+pub fn read_log(path: &PathBuf) -> Result<Vec<Checkpoint>, AuditError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(AuditError::Log {
+                path: path.display().to_string(),
+                why: e.to_string(),
+            });
+        }
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| AuditError::Log {
+                path: path.display().to_string(),
+                why: e.to_string(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,262 @@
+//! Audit storage: appending to the chain under a lock, reading it back, checkpoints, queries.
+
+use super::record::{Entry, GENESIS, Record, chain_hash};
+use super::sign::{Signer, record_message};
+use super::verify::{Checkpoint, Row, columns_of};
+use crate::store::{Backend, Store, StoreError};
+use sqlx::Row as _;
+use std::sync::Arc;
+
+/// Query filters (all optional); results newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// From (inclusive), Unix ms.
+    pub from: Option<i64>,
+    /// Until (exclusive), Unix ms.
+    pub until: Option<i64>,
+    /// Record kind.
+    pub kind: Option<String>,
+    /// Caller's partner id.
+    pub principal: Option<String>,
+    /// Caller's tier.
+    pub tier: Option<String>,
+    /// Reseller acted for.
+    pub reseller: Option<String>,
+    /// A customer concerned.
+    pub customer: Option<String>,
+    /// Operation.
+    pub operation: Option<String>,
+    /// Outcome.
+    pub outcome: Option<String>,
+    /// Minimum amount.
+    pub amount_min: Option<String>,
+    /// Maximum amount.
+    pub amount_max: Option<String>,
+    /// Records to skip.
+    pub offset: i64,
+    /// Records to return.
+    pub limit: i64,
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn row_of(r: &sqlx::any::AnyRow) -> Result<Row, sqlx::Error> {
+    Ok(Row {
+        seq: r.try_get("seq")?,
+        body: r.try_get("body")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+        signature: r.try_get("signature")?,
+        columns: [
+            r.try_get("kind")?,
+            r.try_get("operation")?,
+            r.try_get("principal")?,
+            r.try_get("acting")?,
+            r.try_get("amount")?,
+            r.try_get("outcome")?,
+        ],
+    })
+}
+
+const ROW_COLUMNS: &str =
+    "seq, kind, operation, principal, acting, amount, outcome, body, prev_hash, hash, signature";
+
+impl Store {
+    /// Appends entries to the chain, in order, atomically; returns their sequence numbers.
+    pub async fn audit_append(
+        &self,
+        entries: Vec<Entry>,
+        signer: Arc<Signer>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let backend = self.backend();
+        self.on_rt(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            if backend == Backend::Postgres {
+                // One writer at a time across every gateway sharing the database.
+                sqlx::query("SELECT pg_advisory_xact_lock(7277626974)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let last = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (mut seq, mut prev): (i64, String) = match last {
+                Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
+                None => (0, GENESIS.to_owned()),
+            };
+            let mut seqs = Vec::with_capacity(entries.len());
+            for entry in entries {
+                seq += 1;
+                let record = Record {
+                    seq,
+                    at: now_ms(),
+                    entry,
+                };
+                let body = record.canonical();
+                let hash = chain_hash(&prev, &body);
+                let signature = signer.sign(&record_message(seq, &hash));
+                let [kind, operation, principal, acting, amount, outcome] = columns_of(&record);
+                let customers = (!record.entry.customers.is_empty())
+                    .then(|| format!(",{},", record.entry.customers.join(",")));
+                sqlx::query(
+                    "INSERT INTO audit_records (seq, at, kind, request_id, operation, principal, \
+                     tier, acting, customers, amount, outcome, body, prev_hash, hash, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(seq)
+                .bind(record.at)
+                .bind(kind)
+                .bind(record.entry.request_id.clone())
+                .bind(operation)
+                .bind(principal)
+                .bind(record.entry.tier.clone())
+                .bind(acting)
+                .bind(customers)
+                .bind(amount)
+                .bind(outcome)
+                .bind(body)
+                .bind(prev.clone())
+                .bind(hash.clone())
+                .bind(signature)
+                .execute(&mut *tx)
+                .await?;
+                seqs.push(seq);
+                prev = hash;
+            }
+            tx.commit().await?;
+            Ok(seqs)
+        })
+        .await
+    }
+
+    /// The whole chain, in sequence order.
+    pub async fn audit_rows(&self) -> Result<Vec<Row>, StoreError> {
+        self.on_rt(|pool| async move {
+            let sql = format!("SELECT {ROW_COLUMNS} FROM audit_records ORDER BY seq");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&pool)
+                .await?;
+            rows.iter().map(row_of).collect()
+        })
+        .await
+    }
+
+    /// The chain head: last sequence number and hash.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.on_rt(|pool| async move {
+            let r = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&pool)
+                .await?;
+            r.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Stores a checkpoint.
+    pub async fn audit_add_checkpoint(&self, c: Checkpoint) -> Result<(), StoreError> {
+        self.on_rt(move |pool| async move {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (seq, head, at, signature) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(c.seq)
+            .bind(c.head)
+            .bind(c.at)
+            .bind(c.signature)
+            .execute(&pool)
+            .await
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Every stored checkpoint.
+    pub async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.on_rt(|pool| async move {
+            let rows =
+                sqlx::query("SELECT seq, head, at, signature FROM audit_checkpoints ORDER BY seq")
+                    .fetch_all(&pool)
+                    .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Checkpoint {
+                        seq: r.try_get("seq")?,
+                        head: r.try_get("head")?,
+                        at: r.try_get("at")?,
+                        signature: r.try_get("signature")?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Records matching a filter, newest first, as (seq, canonical body).
+    pub async fn audit_query(&self, f: Filter) -> Result<Vec<(i64, String)>, StoreError> {
+        self.on_rt(move |pool| async move {
+            let mut sql = String::from("SELECT seq, body FROM audit_records WHERE 1 = 1");
+            let mut binds: Vec<Bind> = Vec::new();
+            let mut cond = |clause: &str, b: Bind| {
+                binds.push(b);
+                sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+            };
+            if let Some(v) = f.from {
+                cond(" AND at >= ?", Bind::Int(v))
+            }
+            if let Some(v) = f.until {
+                cond(" AND at < ?", Bind::Int(v))
+            }
+            for (col, v) in [
+                ("kind", &f.kind),
+                ("principal", &f.principal),
+                ("tier", &f.tier),
+                ("acting", &f.reseller),
+                ("operation", &f.operation),
+                ("outcome", &f.outcome),
+            ] {
+                if let Some(v) = v {
+                    cond(&format!(" AND {col} = ?"), Bind::Text(v.clone()));
+                }
+            }
+            if let Some(c) = &f.customer {
+                cond(" AND customers LIKE ?", Bind::Text(format!("%,{c},%")));
+            }
+            if let Some(v) = &f.amount_min {
+                cond(
+                    " AND CAST(amount AS NUMERIC) >= CAST(? AS NUMERIC)",
+                    Bind::Text(v.clone()),
+                );
+            }
+            if let Some(v) = &f.amount_max {
+                cond(
+                    " AND CAST(amount AS NUMERIC) <= CAST(? AS NUMERIC)",
+                    Bind::Text(v.clone()),
+                );
+            }
+            sql.push_str(&format!(
+                " ORDER BY seq DESC LIMIT {} OFFSET {}",
+                f.limit.clamp(1, 10_000),
+                f.offset.max(0)
+            ));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for b in binds {
+                q = match b {
+                    Bind::Int(i) => q.bind(i),
+                    Bind::Text(t) => q.bind(t),
+                };
+            }
+            let rows = q.fetch_all(&pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("seq")?, r.try_get("body")?)))
+                .collect()
+        })
+        .await
+    }
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
