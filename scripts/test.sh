@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
 ./target/debug/tiergate check-config examples/dev.toml examples/tls.toml
-TIERGATE_DISTRIBUTOR_SK=sample TIERGATE_MASTER_KEY=c2FtcGxlLW1hc3Rlci1rZXktMzItYnl0ZXMtbG9uZyE= \
+TIERGATE_AUDIT_KEY=sample TIERGATE_DISTRIBUTOR_SK=sample TIERGATE_MASTER_KEY=c2FtcGxlLW1hc3Rlci1rZXktMzItYnl0ZXMtbG9uZyE= \
   ./target/debug/tiergate check-config examples/production.toml
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

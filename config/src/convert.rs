@@ -97,6 +97,26 @@ pub fn convert(
     let rules = rules(&f.policy, &mut e);
     let sync_interval = e.take("graph.sync_interval", positive(&f.graph.sync_interval));
     let tls = tls(&f.tls, base, &mut e);
+    let audit_key = e.take("audit.signing_key", secret(&f.audit.signing_key, base, env));
+    let audit_storage = match &f.audit.storage {
+        Some(url) => e.take("audit.storage", self::storage(url, base)),
+        None => e.take("audit.storage", self::storage(&f.storage.url, base)),
+    };
+    let checkpoint_interval = e.take(
+        "audit.checkpoint_interval",
+        positive(&f.audit.checkpoint_interval),
+    );
+    let retention = e.take("audit.retention", positive(&f.audit.retention));
+    let audit = match (audit_key, audit_storage, checkpoint_interval, retention) {
+        (Some(k), Some(s), Some(c), Some(r)) => Some(crate::AuditSettings {
+            signing_key: Secret::new(k),
+            storage: s,
+            checkpoint_log: base.join(&f.audit.checkpoint_log),
+            checkpoint_interval: c,
+            retention: r,
+        }),
+        _ => None,
+    };
     let ca_file = f.upstream.ca_file.as_ref().map(|p| base.join(p));
     if let Some(p) = &ca_file
         && !p.is_file()
@@ -134,6 +154,7 @@ pub fn convert(
         rules,
         sync_interval,
         tls,
+        audit,
     ) {
         (
             Some(listen),
@@ -152,6 +173,7 @@ pub fn convert(
             Some(rules),
             Some(sync_interval),
             Some(tls_settings),
+            Some(audit),
         ) if e.0.is_empty() => Ok(Config {
             listen,
             admin_listen,
@@ -183,6 +205,7 @@ pub fn convert(
             rules,
             graph: crate::GraphSettings { sync_interval },
             tls: tls_settings,
+            audit,
         }),
         _ => Err(ConfigErrors(e.0)),
     }

@@ -1,13 +1,13 @@
-//! Durations written as `500ms`, `30s`, `15m`, `2h`.
+//! Durations written as `500ms`, `30s`, `15m`, `2h`, `365d`.
 
 use std::time::Duration;
 
-/// Parses `<integer><unit>` with unit `ms`, `s`, `m` or `h`.
+/// Parses `<integer><unit>` with unit `ms`, `s`, `m`, `h` or `d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{s}` has no unit (use ms, s, m or h)"))?;
+        .ok_or_else(|| format!("`{s}` has no unit (use ms, s, m, h or d)"))?;
     let (n, unit) = s.split_at(split);
     let n: u64 = n
         .parse()
@@ -17,7 +17,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+        "d" => n.saturating_mul(86_400),
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{unit}` (use ms, s, m, h or d)"
+            ));
+        }
     };
     Ok(Duration::from_secs(secs))
 }

@@ -21,6 +21,7 @@ pub struct File {
     pub policy: PolicySection,
     #[serde(default)]
     pub tls: TlsSection,
+    pub audit: AuditSection,
     #[serde(default)]
     pub graph: GraphSection,
     #[serde(default = "default_skew")]
@@ -212,4 +213,28 @@ fn default_reload() -> String {
 pub struct CertSection {
     pub chain: String,
     pub key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    pub signing_key: SecretSource,
+    #[serde(default)]
+    pub storage: Option<String>,
+    #[serde(default = "default_checkpoint_log")]
+    pub checkpoint_log: String,
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: String,
+    #[serde(default = "default_retention")]
+    pub retention: String,
+}
+
+fn default_checkpoint_log() -> String {
+    "audit-checkpoints.jsonl".into()
+}
+fn default_checkpoint_interval() -> String {
+    "60s".into()
+}
+fn default_retention() -> String {
+    "365d".into()
 }

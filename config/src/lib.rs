@@ -50,6 +50,23 @@ pub struct Config {
     pub graph: GraphSettings,
     /// TLS policy and the listener's certificates.
     pub tls: TlsSettings,
+    /// The audit log.
+    pub audit: AuditSettings,
+}
+
+/// The audit log's settings.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// Ed25519 signing key, base64 PKCS#8 (`tiergate audit keygen`); kept out of the database.
+    pub signing_key: Secret<String>,
+    /// Where records are written (default: the main storage).
+    pub storage: Storage,
+    /// File (outside the database) every signed checkpoint is appended to.
+    pub checkpoint_log: std::path::PathBuf,
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
+    /// How far back queries reach by default.
+    pub retention: Duration,
 }
 
 /// The TLS policy (listener and upstream) and the listener's certificates.

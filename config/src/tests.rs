@@ -13,6 +13,8 @@ secret_key = { value = "sk" }
 partner_id = "res-1"
 [credentials]
 master_key = { value = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" }
+[audit]
+signing_key = { value = "MFECAQEwBQYDK2VwBCIEIDmdT4ji0OB2Kwxco+mLltCzxzi2onc04xySgnKE/IU4gSEAbDr8vyJYutrvwbHFMeyyE9cQXrVrocCsWb5EZ4wCrK4=" }
 "#;
 
 #[test]
@@ -91,7 +93,8 @@ fn durations_parse_with_units_only() {
     assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
     assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
     assert!(parse_duration("10").is_err());
-    assert!(parse_duration("1d").is_err());
+    assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+    assert!(parse_duration("1w").is_err());
 }
 
 #[test]

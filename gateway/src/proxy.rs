@@ -1,8 +1,9 @@
 //! The Pingora service: each hook only calls the stages in [`crate::filters`].
 
+use crate::audit::Audit;
 use crate::credentials::{Credential, Credentials};
 use crate::filters::resign::UpstreamKey;
-use crate::filters::{authn, authz, body, resign, route};
+use crate::filters::{audit, authn, authz, body, resign, route};
 use crate::graph::{LiveGraph, learn};
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
@@ -38,6 +39,8 @@ pub struct Gateway {
     pub graph: Arc<LiveGraph>,
     /// Where learned relationships are kept.
     pub store: Store,
+    /// The audit log.
+    pub audit: Audit,
 }
 
 /// Per-request state: what each stage proved so far.
@@ -48,7 +51,10 @@ pub struct Ctx {
     permit: Option<Permit>,
     forward: Option<authz::Forward>,
     credential: Option<Arc<Credential>>,
-    learn_body: Option<BytesMut>,
+    request_body: Bytes,
+    audited: bool,
+    learn: bool,
+    response_body: Option<BytesMut>,
     rejected: Option<(&'static str, &'static str, Option<&'static str>)>,
 }
 
@@ -66,6 +72,7 @@ impl Gateway {
         let route = route::route(&method, &path)?;
         ctx.route = Some(route);
         let body = body::read(session).await?;
+        ctx.request_body = body.clone();
         let now = time::OffsetDateTime::now_utc();
         let credential = authn::authenticate(
             &self.credentials,
@@ -84,9 +91,57 @@ impl Gateway {
             &self.graph,
             &self.rules,
         )?;
+        if permit.route().money_moving {
+            let caller = self.caller(session, ctx, &credential);
+            let intent = audit::intent(&caller, &permit, &forward.body);
+            if let Err(e) = self.audit.append(intent).await {
+                tracing::error!(error = %e, "audit store refused an intent: call refused");
+                return Err(Rejection::AuditUnavailable);
+            }
+            ctx.audited = true;
+        }
         ctx.permit = Some(permit);
         ctx.forward = Some(forward);
         Ok(())
+    }
+
+    fn caller<'a>(
+        &self,
+        session: &Session,
+        ctx: &'a Ctx,
+        cred: &'a Credential,
+    ) -> audit::Caller<'a> {
+        audit::Caller {
+            request_id: &ctx.request_id,
+            principal: &cred.principal,
+            credential: &cred.access_key,
+            source: session.client_addr().map(|a| a.to_string()),
+        }
+    }
+
+    /// A money-moving call refused by Tiergate is audited too (intent and outcome together).
+    async fn audit_refusal(&self, session: &Session, ctx: &Ctx, r: &Rejection) {
+        let (Some(route), Some(cred)) = (ctx.route, ctx.credential.as_ref()) else {
+            return;
+        };
+        if !route.money_moving || ctx.audited || matches!(r, Rejection::AuditUnavailable) {
+            return;
+        }
+        let caller = self.caller(session, ctx, cred);
+        let entries = audit::refusal(
+            &caller,
+            route,
+            &ctx.request_body,
+            r.answer().code,
+            &r.to_string(),
+            r.rule(),
+        );
+        for e in entries {
+            if let Err(err) = self.audit.append(e).await {
+                tracing::error!(error = %err, "could not audit a refusal");
+                return;
+            }
+        }
     }
 
     async fn reject(&self, session: &mut Session, ctx: &mut Ctx, r: Rejection) -> Result<()> {
@@ -116,7 +171,10 @@ impl ProxyHttp for Gateway {
             permit: None,
             forward: None,
             credential: None,
-            learn_body: None,
+            request_body: Bytes::new(),
+            audited: false,
+            learn: false,
+            response_body: None,
             rejected: None,
         }
     }
@@ -125,6 +183,7 @@ impl ProxyHttp for Gateway {
         match self.admit(session, ctx).await {
             Ok(()) => Ok(false),
             Err(r) => {
+                self.audit_refusal(session, ctx, &r).await;
                 self.reject(session, ctx, r).await?;
                 Ok(true)
             }
@@ -206,9 +265,10 @@ impl ProxyHttp for Gateway {
         if resp.headers.get("x-request-id").is_none() {
             resp.insert_header("x-request-id", &ctx.request_id)?;
         }
-        let teaches = ctx.route.is_some_and(|r| learn::teaches(r.operation));
-        if teaches && resp.status.is_success() {
-            ctx.learn_body = Some(BytesMut::new());
+        ctx.learn =
+            resp.status.is_success() && ctx.route.is_some_and(|r| learn::teaches(r.operation));
+        if ctx.audited || ctx.learn {
+            ctx.response_body = Some(BytesMut::new());
         }
         Ok(())
     }
@@ -220,16 +280,17 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut Ctx,
     ) -> Result<Option<std::time::Duration>> {
-        let Some(buf) = ctx.learn_body.as_mut() else {
+        let Some(buf) = ctx.response_body.as_mut() else {
             return Ok(None);
         };
         if let Some(b) = body {
             buf.extend_from_slice(b);
         }
         if end_of_stream
-            && let (Some(permit), Some(buf)) = (ctx.permit.as_ref(), ctx.learn_body.take())
+            && ctx.learn
+            && let Some(permit) = ctx.permit.as_ref()
         {
-            let edges = learn::edges(permit, &buf);
+            let edges = learn::edges(permit, buf);
             if !edges.is_empty() {
                 self.graph.learn(&edges);
                 let store = self.store.clone();
@@ -268,6 +329,27 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+        if ctx.audited
+            && let (Some(permit), Some(cred)) = (ctx.permit.as_ref(), ctx.credential.as_ref())
+        {
+            // A vendor answer is one Tiergate did not write itself (502/504 mean none came).
+            let status = match ctx.rejected {
+                Some(_) => 0,
+                None => session.response_written().map_or(0, |r| r.status.as_u16()),
+            };
+            let answer = ctx.response_body.as_deref().unwrap_or_default();
+            let latency = ctx.started.elapsed().as_secs_f64() * 1000.0;
+            let outcome = audit::outcome(
+                &self.caller(session, ctx, cred),
+                permit,
+                status,
+                answer,
+                latency,
+            );
+            if let Err(e) = self.audit.append(outcome).await {
+                tracing::error!(request_id = %ctx.request_id, error = %e, "could not audit an outcome");
+            }
+        }
         let status = session
             .response_written()
             .map(|r| r.status.as_u16())

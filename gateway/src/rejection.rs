@@ -39,6 +39,9 @@ pub enum Rejection {
     /// The relationship graph has not been loaded or synced yet.
     #[error("relationship graph not yet synced from the partner API")]
     GraphNotReady,
+    /// The audit store did not take the intent of a money-moving call.
+    #[error("audit store unavailable: money-moving calls are refused until it is back")]
+    AuditUnavailable,
     /// The credential store did not answer.
     #[error("credential store unavailable")]
     StorageUnavailable,
@@ -78,6 +81,7 @@ impl Rejection {
             Rejection::UpstreamUnavailable => (502, "TG.5002", "upstream_unavailable"),
             Rejection::StorageUnavailable => (503, "TG.5003", "unavailable"),
             Rejection::GraphNotReady => (503, "TG.5005", "unavailable"),
+            Rejection::AuditUnavailable => (503, "TG.5006", "unavailable"),
             Rejection::UpstreamTimeout => (504, "TG.5004", "upstream_unavailable"),
         };
         Answer {

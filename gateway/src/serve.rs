@@ -43,6 +43,20 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         .block_on(store.graph_edges())
         .map_err(|e| format!("storage: {e}"))?;
     let graph = Arc::new(LiveGraph::from_stored(stored.into_iter().collect()));
+    let audit_store = if config.audit.storage == config.storage {
+        store.clone()
+    } else {
+        storage_rt
+            .block_on(Store::connect(&config.audit.storage))
+            .map_err(|e| format!("audit storage: {e}"))?
+    };
+    let signer = crate::audit::sign::Signer::from_base64_pkcs8(config.audit.signing_key.expose())
+        .map_err(|e| e.to_string())?;
+    let audit = crate::audit::Audit::new(
+        audit_store,
+        signer,
+        Some(config.audit.checkpoint_log.clone()),
+    );
     let credentials =
         Arc::new(Credentials::new(store.clone(), &config).map_err(|e| e.to_string())?);
     if let Some(partner) = demo_partner {
@@ -92,6 +106,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         rules: config.rules.clone(),
         graph: graph.clone(),
         store: store.clone(),
+        audit: audit.clone(),
     };
     let sync = SyncService {
         client: UpstreamClient::new(config.upstream.clone(), upstream_addr),

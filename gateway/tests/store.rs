@@ -26,6 +26,8 @@ url = "{storage}"
 [credentials]
 master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
 cache_ttl = "{ttl}"
+[audit]
+signing_key = {{ value = "MFECAQEwBQYDK2VwBCIEIDmdT4ji0OB2Kwxco+mLltCzxzi2onc04xySgnKE/IU4gSEAbDr8vyJYutrvwbHFMeyyE9cQXrVrocCsWb5EZ4wCrK4=" }}
 "#
     );
     Config::parse(&text, Path::new("/")).map_err(|e| e.to_string())

@@ -76,6 +76,12 @@ pub enum Db {
     Postgres(String),
 }
 
+/// The demo audit signing key of the test configurations.
+pub const AUDIT_KEY: &str = "MFECAQEwBQYDK2VwBCIEIDmdT4ji0OB2Kwxco+mLltCzxzi2onc04xySgnKE/IU4gSEAbDr8vyJYutrvwbHFMeyyE9cQXrVrocCsWb5EZ4wCrK4=";
+
+/// The public key of [`AUDIT_KEY`].
+pub const AUDIT_PUBLIC_KEY: &str = "bDr8vyJYutrvwbHFMeyyE9cQXrVrocCsWb5EZ4wCrK4=";
+
 /// A running `tiergate serve`.
 pub struct Gateway {
     /// The partner API listener.
@@ -99,17 +105,22 @@ impl Gateway {
     /// Writes a config for `upstream`, starts the gateway on port 0 and waits until it is
     /// ready (credential store up, relationship graph synced).
     pub fn start(upstream: SocketAddr, db: Db) -> Result<Gateway> {
-        Self::launch(upstream, db, "/readyz", "")
+        Self::launch(upstream, db, "/readyz", "", None)
     }
 
     /// Like [`Gateway::start`], with more configuration appended (e.g. a `[tls]` section).
     pub fn start_with(upstream: SocketAddr, extra: &str) -> Result<Gateway> {
-        Self::launch(upstream, Db::Sqlite, "/readyz", extra)
+        Self::launch(upstream, Db::Sqlite, "/readyz", extra, None)
+    }
+
+    /// Like [`Gateway::start`], with the audit log in its own database.
+    pub fn start_with_audit_db(upstream: SocketAddr, audit_url: &str) -> Result<Gateway> {
+        Self::launch(upstream, Db::Sqlite, "/readyz", "", Some(audit_url))
     }
 
     /// Starts the gateway and waits only until it answers (`/healthz`), ready or not.
     pub fn start_unready(upstream: SocketAddr) -> Result<Gateway> {
-        Self::launch(upstream, Db::Sqlite, "/healthz", "")
+        Self::launch(upstream, Db::Sqlite, "/healthz", "", None)
     }
 
     /// Sends a signal to the gateway process (`HUP`, `TERM`, ...).
@@ -125,7 +136,16 @@ impl Gateway {
             .ok_or_else(|| format!("kill -{name} failed"))
     }
 
-    fn launch(upstream: SocketAddr, db: Db, probe: &str, extra: &str) -> Result<Gateway> {
+    fn launch(
+        upstream: SocketAddr,
+        db: Db,
+        probe: &str,
+        extra: &str,
+        audit_db: Option<&str>,
+    ) -> Result<Gateway> {
+        let audit_storage = audit_db
+            .map(|u| format!("storage = \"{u}\""))
+            .unwrap_or_default();
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let storage = match db {
             Db::Sqlite => "sqlite://tiergate.db".to_owned(),
@@ -156,6 +176,11 @@ url = "{storage}"
 [credentials]
 master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
 cache_ttl = "0ms"
+[audit]
+signing_key = {{ value = "{AUDIT_KEY}" }}
+checkpoint_log = "audit-checkpoints.jsonl"
+checkpoint_interval = "1h"
+{audit_storage}
 {extra}
 "#
         );
@@ -217,6 +242,21 @@ cache_ttl = "0ms"
     /// `tiergate credentials ...` against this gateway's config.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
         self.command("credentials", args, &[])
+    }
+
+    /// `tiergate audit <action> --config <this gateway's config> <args>`.
+    pub fn audit(&self, action: &str, args: &[&str]) -> Result<String> {
+        let out = Command::new(binary("tiergate")?)
+            .args(["audit", action, "--config"])
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// `tiergate <family> --config <this gateway's config> <args>`, with extra environment.

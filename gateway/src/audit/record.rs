@@ -132,7 +132,8 @@ mod tests {
             entry: Entry {
                 kind: Some(Kind::Intent),
                 amount: Some("100.50".into()),
-                detail: serde_json::json!({"z": 1, "a": 12.30}),
+                // Parsed from text, as request bodies are: the decimal stays as written.
+                detail: serde_json::from_str(r#"{"z": 1, "a": 12.30}"#).unwrap_or_default(),
                 ..Entry::default()
             },
         };

@@ -1,5 +1,6 @@
 //! The `tiergate` command line.
 
+pub mod audit;
 mod credentials;
 mod policy;
 mod tls;
@@ -41,6 +42,11 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         action: credentials::Action,
+    },
+    /// The audit log: keys, verification, queries, exports, archives.
+    Audit {
+        #[command(subcommand)]
+        action: audit::Action,
     },
     /// Report on the TLS policy and certificates.
     Tls {
@@ -98,6 +104,7 @@ pub fn main() -> ExitCode {
         }
         Command::Policy { config, action } => load(&config).and_then(|c| policy::run(c, action)),
         Command::Tls { action } => tls::run(action),
+        Command::Audit { action } => audit::run(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

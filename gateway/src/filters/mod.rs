@@ -1,8 +1,10 @@
 //! The request stages, in order. Each takes what the previous one proved and returns the
 //! next proof or a [`crate::rejection::Rejection`]:
 //!
-//! `route -> body -> authn (Credential) -> authz (Permit + Forward) -> resign`
+//! `route -> body -> authn (Credential) -> authz (Permit + Forward) -> audit intent -> resign`,
+//! and after the answer, the audit outcome.
 
+pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod body;

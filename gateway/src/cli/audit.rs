@@ -1,0 +1,366 @@
+//! `tiergate audit keygen|verify|query|export|archive|verify-archive`.
+
+use crate::audit::mask::mask;
+use crate::audit::record::{Entry, Kind};
+use crate::audit::sign::Signer;
+use crate::audit::store::Filter;
+use crate::audit::verify::{self, Checkpoint, Row};
+use crate::audit::{Audit, AuditError};
+use crate::store::Store;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use tiergate_config::Config;
+
+/// What `tiergate audit` does.
+#[derive(Subcommand)]
+pub enum Action {
+    /// Generate a signing key (base64 PKCS#8 on stdout; the public key on stderr).
+    Keygen,
+    /// Recompute the chain, check every signature and checkpoint; non-zero exit if broken.
+    Verify {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Records matching filters, newest first (masked unless --unmasked).
+    Query(QueryArgs),
+    /// Export records as CSV or JSON Lines (masked unless --unmasked).
+    Export {
+        /// Which records.
+        #[command(flatten)]
+        query: QueryArgs,
+        /// `csv` or `jsonl`.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
+    /// Write the whole chain with its checkpoints and public key, verifiable offline.
+    Archive {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify an archive with the public key alone.
+    VerifyArchive {
+        /// The archive.
+        file: PathBuf,
+        /// The public key (base64), as `tiergate audit keygen` printed it.
+        #[arg(long)]
+        public_key: String,
+    },
+}
+
+/// Which records: filters and paging.
+#[derive(Args)]
+pub struct QueryArgs {
+    /// Configuration file.
+    #[arg(long)]
+    config: PathBuf,
+    /// From, RFC 3339 (default: the retention window).
+    #[arg(long)]
+    from: Option<String>,
+    /// Until, RFC 3339.
+    #[arg(long)]
+    until: Option<String>,
+    /// Record kind (intent, outcome, credential, access, system).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Caller's partner id.
+    #[arg(long)]
+    principal: Option<String>,
+    /// Caller's tier.
+    #[arg(long)]
+    tier: Option<String>,
+    /// Reseller acted for.
+    #[arg(long)]
+    reseller: Option<String>,
+    /// A customer concerned.
+    #[arg(long)]
+    customer: Option<String>,
+    /// Operation.
+    #[arg(long)]
+    operation: Option<String>,
+    /// Outcome.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Minimum amount.
+    #[arg(long)]
+    amount_min: Option<String>,
+    /// Maximum amount.
+    #[arg(long)]
+    amount_max: Option<String>,
+    /// Records to skip.
+    #[arg(long, default_value_t = 0)]
+    offset: i64,
+    /// Records to return.
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+    /// Show personal data unmasked (recorded in the audit log itself).
+    #[arg(long)]
+    unmasked: bool,
+    /// Who is asking (recorded with unmasked access).
+    #[arg(long, default_value = "cli")]
+    auditor: String,
+}
+
+fn millis(s: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// The audit log a configuration names.
+pub async fn open(config: &Config) -> Result<Audit, String> {
+    let store = Store::connect(&config.audit.storage)
+        .await
+        .map_err(|e| format!("audit storage: {e}"))?;
+    let signer =
+        Signer::from_base64_pkcs8(config.audit.signing_key.expose()).map_err(|e| e.to_string())?;
+    Ok(Audit::new(
+        store,
+        signer,
+        Some(config.audit.checkpoint_log.clone()),
+    ))
+}
+
+fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let window = i64::try_from(config.audit.retention.as_millis()).unwrap_or(i64::MAX);
+    Ok(Filter {
+        from: Some(
+            q.from
+                .as_deref()
+                .map(millis)
+                .transpose()?
+                .unwrap_or(now.saturating_sub(window)),
+        ),
+        until: q.until.as_deref().map(millis).transpose()?,
+        kind: q.kind.clone(),
+        principal: q.principal.clone(),
+        tier: q.tier.clone(),
+        reseller: q.reseller.clone(),
+        customer: q.customer.clone(),
+        operation: q.operation.clone(),
+        outcome: q.outcome.clone(),
+        amount_min: q.amount_min.clone(),
+        amount_max: q.amount_max.clone(),
+        offset: q.offset,
+        limit: q.limit,
+    })
+}
+
+/// Runs a query, masking unless unmasked access is asked for (and then auditing that).
+pub async fn records(
+    audit: &Audit,
+    f: Filter,
+    unmasked: bool,
+    who: &str,
+) -> Result<Vec<Value>, String> {
+    if unmasked {
+        let entry = Entry {
+            kind: Some(Kind::Access),
+            principal: Some(who.to_owned()),
+            tier: Some("auditor".into()),
+            outcome: Some("unmasked".into()),
+            detail: json!({"filter": format!("{f:?}")}),
+            ..Entry::default()
+        };
+        audit.append(entry).await.map_err(|e| e.to_string())?;
+    }
+    let rows = audit
+        .store()
+        .audit_query(f)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, body)| {
+            let mut v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if !unmasked {
+                mask(&mut v);
+            }
+            v
+        })
+        .collect())
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "seq",
+    "at",
+    "kind",
+    "request_id",
+    "principal",
+    "tier",
+    "credential",
+    "source",
+    "operation",
+    "acting",
+    "customers",
+    "amount",
+    "currency",
+    "outcome",
+    "rule",
+    "detail",
+];
+
+fn csv_cell(v: &Value) -> String {
+    let s = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Records a run of the audit system itself (verification, archive).
+async fn log_run(audit: &Audit, what: &str, detail: Value) -> Result<i64, AuditError> {
+    let entry = Entry {
+        kind: Some(Kind::System),
+        operation: Some(what.to_owned()),
+        detail,
+        ..Entry::default()
+    };
+    audit.append(entry).await
+}
+
+/// Runs an audit command.
+pub fn run(action: Action) -> Result<(), String> {
+    if let Action::Keygen = action {
+        let key = Signer::generate().map_err(|e| e.to_string())?;
+        let public = Signer::from_base64_pkcs8(&key)
+            .map_err(|e| e.to_string())?
+            .public_key();
+        println!("{key}");
+        eprintln!("public key: {public}");
+        return Ok(());
+    }
+    if let Action::VerifyArchive { file, public_key } = action {
+        return verify_archive(&file, &public_key);
+    }
+    super::runtime()?.block_on(async move {
+        match action {
+            Action::Verify { config, json } => {
+                let c = super::load(&config)?;
+                let audit = open(&c).await?;
+                let report = audit.verify().await.map_err(|e| e.to_string())?;
+                let summary = json!({"intact": report.intact(), "records": report.records, "first_broken": report.broken.first()});
+                log_run(&audit, "verify", summary).await.map_err(|e| e.to_string())?;
+                if json {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                } else if report.intact() {
+                    println!("intact: {} records, {} checkpoints", report.records, report.checkpoints);
+                } else {
+                    for b in &report.broken {
+                        println!("BROKEN at record {}: {}", b.seq, b.what);
+                    }
+                }
+                if report.intact() { Ok(()) } else { Err(format!("audit chain broken at record {}", report.broken[0].seq)) }
+            }
+            Action::Query(q) => {
+                let c = super::load(&q.config)?;
+                let audit = open(&c).await?;
+                for v in records(&audit, filter(&q, &c)?, q.unmasked, &q.auditor).await? {
+                    println!("{v}");
+                }
+                Ok(())
+            }
+            Action::Export { query: q, format } => {
+                let c = super::load(&q.config)?;
+                let audit = open(&c).await?;
+                let rows = records(&audit, filter(&q, &c)?, q.unmasked, &q.auditor).await?;
+                let mut out = std::io::stdout().lock();
+                match format.as_str() {
+                    "jsonl" => {
+                        for v in rows {
+                            writeln!(out, "{v}").map_err(|e| e.to_string())?;
+                        }
+                    }
+                    "csv" => {
+                        writeln!(out, "{}", CSV_COLUMNS.join(",")).map_err(|e| e.to_string())?;
+                        for v in rows {
+                            let line: Vec<String> = CSV_COLUMNS.iter().map(|c| csv_cell(&v[*c])).collect();
+                            writeln!(out, "{}", line.join(",")).map_err(|e| e.to_string())?;
+                        }
+                    }
+                    other => return Err(format!("unknown format `{other}` (csv or jsonl)")),
+                }
+                Ok(())
+            }
+            Action::Archive { config, out } => {
+                let c = super::load(&config)?;
+                let audit = open(&c).await?;
+                audit.checkpoint().await.map_err(|e| e.to_string())?;
+                let rows = audit.store().audit_rows().await.map_err(|e| e.to_string())?;
+                let checkpoints = audit.store().audit_checkpoints().await.map_err(|e| e.to_string())?;
+                let mut f = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+                let w = |f: &mut std::fs::File, v: Value| writeln!(f, "{v}").map_err(|e| e.to_string());
+                w(&mut f, json!({"tiergate_audit_archive": 1, "public_key": audit.public_key()}))?;
+                for r in &rows {
+                    w(&mut f, json!({"row": {"seq": r.seq, "body": r.body, "prev_hash": r.prev_hash,
+                        "hash": r.hash, "signature": r.signature}}))?;
+                }
+                for c in &checkpoints {
+                    w(&mut f, json!({"checkpoint": c}))?;
+                }
+                log_run(&audit, "archive", json!({"records": rows.len(), "file": out})).await.map_err(|e| e.to_string())?;
+                println!("archived {} records and {} checkpoints to {}", rows.len(), checkpoints.len(), out.display());
+                Ok(())
+            }
+            Action::Keygen | Action::VerifyArchive { .. } => Ok(()),
+        }
+    })
+}
+
+fn verify_archive(file: &PathBuf, public_key: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let (mut rows, mut checkpoints) = (Vec::new(), Vec::new());
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| format!("{}: {e}", file.display()))?;
+        if let Some(r) = v.get("row") {
+            let body = r["body"].as_str().unwrap_or_default().to_owned();
+            let record: Option<crate::audit::record::Record> = serde_json::from_str(&body).ok();
+            rows.push(Row {
+                seq: r["seq"].as_i64().unwrap_or_default(),
+                prev_hash: r["prev_hash"].as_str().unwrap_or_default().to_owned(),
+                hash: r["hash"].as_str().unwrap_or_default().to_owned(),
+                signature: r["signature"].as_str().unwrap_or_default().to_owned(),
+                // An archive carries bodies only; its columns are the body's by construction.
+                columns: record.as_ref().map(verify::columns_of).unwrap_or_default(),
+                body,
+            });
+        } else if let Some(c) = v.get("checkpoint") {
+            let c: Checkpoint = serde_json::from_value(c.clone()).map_err(|e| e.to_string())?;
+            checkpoints.push(c);
+        }
+    }
+    let report = verify::verify(&rows, &checkpoints, public_key);
+    if report.intact() {
+        println!(
+            "intact: {} records, {} checkpoints",
+            report.records, report.checkpoints
+        );
+        Ok(())
+    } else {
+        for b in &report.broken {
+            println!("BROKEN at record {}: {}", b.seq, b.what);
+        }
+        Err(format!("archive broken at record {}", report.broken[0].seq))
+    }
+}

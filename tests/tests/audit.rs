@@ -1,0 +1,222 @@
+//! The audit log through the gateway, with the vendor SDK: one intent and one outcome per
+//! money-moving call whatever happens to it, nothing moves while the audit store is down,
+//! and an archive verifies offline with the public key alone.
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::process::Command;
+use tiergate_tests::harness::{
+    AUDIT_PUBLIC_KEY, Cred, Db, Gateway, TempDb, binary, call, fixture, sdk, sdk1, start_sim,
+};
+
+type R = Result<(), String>;
+
+fn allocate(gw: &Gateway, c: &Cred, customer: &str, amount: &str) -> Value {
+    let mut v = call(
+        &gw.endpoint(),
+        &c.ak,
+        &c.sk,
+        &c.partner,
+        "UpdateCustomerAccountAmountRequest",
+    );
+    v["body_class"] = json!("AdjustAccountReq");
+    v["body"] = json!({"customer_id": customer, "amount": amount});
+    v
+}
+
+fn records(gw: &Gateway) -> Result<Vec<Value>, String> {
+    let out = gw.audit("query", &["--limit", "1000"])?;
+    out.lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| e.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_money_moving_call_has_one_intent_and_one_outcome() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let res1 = gw.issue("res-1")?;
+    let mut coupons = call(
+        &gw.endpoint(),
+        &res1.ak,
+        &res1.sk,
+        "res-1",
+        "CreatePartnerCouponsRequest",
+    );
+    coupons["body_class"] = json!("CreatePartnerCouponsReq");
+    coupons["body"] = json!({"quota_id": "q-res-1", "customer_ids": ["cust-r1-a", "cust-r1-b"], "face_value": "3000"});
+    let mut list = call(
+        &gw.endpoint(),
+        &res1.ak,
+        &res1.sk,
+        "res-1",
+        "ListSubCustomersRequest",
+    );
+    list["body_class"] = json!("QuerySubCustomerListReq");
+    let out = sdk(&[
+        allocate(&gw, &res1, "cust-r1-a", "1.00"),
+        coupons,
+        allocate(&gw, &res1, "cust-r2-a", "2.00"),
+        allocate(&gw, &res1, "cust-r1-a", "999999.00"),
+        list,
+    ])?;
+    assert_eq!(out[3]["error_code"], "CBC.99005003", "{}", out[3]);
+
+    let recs = records(&gw)?;
+    let mut by_request: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for r in recs
+        .iter()
+        .filter(|r| r["kind"] == "intent" || r["kind"] == "outcome")
+    {
+        by_request
+            .entry(r["request_id"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(r);
+    }
+    assert_eq!(
+        by_request.len(),
+        4,
+        "four money-moving calls, the list call none: {recs:?}"
+    );
+    let mut outcomes = Vec::new();
+    for (id, rs) in &by_request {
+        let kinds: Vec<&str> = rs.iter().filter_map(|r| r["kind"].as_str()).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "intent").count(),
+            1,
+            "{id}: {kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "outcome").count(),
+            1,
+            "{id}: {kinds:?}"
+        );
+        let outcome = rs
+            .iter()
+            .find(|r| r["kind"] == "outcome")
+            .ok_or("no outcome")?;
+        let intent = rs
+            .iter()
+            .find(|r| r["kind"] == "intent")
+            .ok_or("no intent")?;
+        assert!(
+            intent["seq"].as_i64() < outcome["seq"].as_i64(),
+            "intent first"
+        );
+        outcomes.push((
+            intent["amount"].clone(),
+            outcome["outcome"].clone(),
+            outcome["detail"]["error_code"].clone(),
+        ));
+    }
+    outcomes.sort_by_key(|o| o.1.to_string());
+    assert_eq!(
+        outcomes,
+        vec![
+            (json!("1.00"), json!("ok"), Value::Null),
+            (json!("6000"), json!("partial"), Value::Null),
+            (json!("2.00"), json!("refused"), json!("TG.2004")),
+            (
+                json!("999999.00"),
+                json!("vendor_error"),
+                json!("CBC.99005003")
+            ),
+        ]
+    );
+    let ok = recs
+        .iter()
+        .find(|r| r["kind"] == "intent" && r["amount"] == "1.00")
+        .ok_or("no ok intent")?;
+    assert_eq!(ok["principal"], "res-1");
+    assert_eq!(ok["acting"], "res-1");
+    assert_eq!(ok["credential"], res1.ak.as_str());
+    assert_eq!(ok["customers"], json!(["cust-r1-a"]));
+    assert_eq!(ok["currency"], "CNY");
+    assert!(gw.audit("verify", &[])?.starts_with("intact"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_audit_store_down_money_calls_are_refused_and_nothing_moves() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let db = TempDb::create().await?;
+    let gw = Gateway::start_with_audit_db(sim.addr(), &db.url)?;
+    let res1 = gw.issue("res-1")?;
+    assert_eq!(sdk1(allocate(&gw, &res1, "cust-r1-a", "1.00"))?["ok"], true);
+    db.drop_db().await;
+    let before = sim.world();
+    let seen = sim.seen();
+    let out = sdk1(allocate(&gw, &res1, "cust-r1-a", "5.00"))?;
+    assert_eq!(
+        (out["status"].clone(), out["error_code"].clone()),
+        (json!(503), json!("TG.5006")),
+        "{out}"
+    );
+    assert!(sim.requests_since(seen).is_empty(), "nothing forwarded");
+    let after = sim.world();
+    assert_eq!(after.customers, before.customers);
+    assert_eq!(after.partners, before.partners);
+    // Calls that move no money are not held up.
+    let mut list = call(
+        &gw.endpoint(),
+        &res1.ak,
+        &res1.sk,
+        "res-1",
+        "ListSubCustomersRequest",
+    );
+    list["body_class"] = json!("QuerySubCustomerListReq");
+    assert_eq!(sdk1(list)?["status"], 200);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_verifies_offline_and_an_edit_is_named() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let res1 = gw.issue("res-1")?;
+    sdk(&[
+        allocate(&gw, &res1, "cust-r1-a", "1.00"),
+        allocate(&gw, &res1, "cust-r1-a", "2.00"),
+    ])?;
+    let file = gw.dir().join("archive.jsonl");
+    let path = file.display().to_string();
+    gw.audit("archive", &["--out", &path])?;
+    let offline = |f: &str| {
+        Command::new(binary("tiergate")?)
+            .args([
+                "audit",
+                "verify-archive",
+                f,
+                "--public-key",
+                AUDIT_PUBLIC_KEY,
+            ])
+            .output()
+            .map_err(|e| e.to_string())
+    };
+    let ok = offline(&path)?;
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    let edited = gw.dir().join("edited.jsonl");
+    let changed = text.replacen(r#"\"amount\":\"2.00\""#, r#"\"amount\":\"20.00\""#, 1);
+    assert_ne!(changed, text, "the archive holds the amount");
+    std::fs::write(&edited, changed).map_err(|e| e.to_string())?;
+    let bad = offline(&edited.display().to_string())?;
+    let report = String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success());
+    assert!(report.contains("modified"), "{report}");
+    let line = text
+        .lines()
+        .find(|l| l.contains(r#"\"amount\":\"2.00\""#))
+        .unwrap_or_default();
+    let seq: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let seq = seq["row"]["seq"].as_i64().unwrap_or_default();
+    assert!(
+        report.contains(&format!("record {seq}")),
+        "the edited record is named: {report}"
+    );
+    Ok(())
+}
