@@ -566,7 +566,9 @@ fn an_unreadable_certificate_stops_startup_with_its_path_not_a_panic() -> R {
     let text = format!(
         "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[upstream]\nurl = \"http://127.0.0.1:1\"\n\
          [distributor]\npartner_id = \"d\"\naccess_key = \"a\"\nsecret_key = {{ value = \"s\" }}\n\
-         [credentials]\nmaster_key = {{ value = \"ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=\" }}\n[tls]\n{}",
+         [credentials]\nmaster_key = {{ value = \"ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=\" }}\n\
+         [audit]\nsigning_key = {{ value = \"{}\" }}\n[tls]\n{}",
+        tiergate_tests::harness::AUDIT_KEY,
         certs(
             &tls_fixtures(),
             &[("expired.pem", "expired.key"), ("gone.pem", "gone.key")]
