@@ -18,6 +18,8 @@ pub struct Admin {
     pub store: Store,
     /// The graph, for readiness.
     pub graph: Arc<LiveGraph>,
+    /// Audit records for auditors.
+    pub audit: crate::admin_audit::AuditApi,
 }
 
 fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -43,6 +45,12 @@ impl ServeHttp for Admin {
                 self.metrics.render(),
             ),
             "/healthz" => text(StatusCode::OK, plain, b"ok\n".to_vec()),
+            "/audit/records" => {
+                let (status, body) = self.audit.answer(session).await;
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                text(status, "application/json;charset=UTF-8", body)
+            }
             "/readyz" => match self.store.ping().await {
                 Ok(()) if !self.graph.ready() => {
                     let msg = b"relationship graph not yet synced\n".to_vec();

@@ -73,6 +73,8 @@ pub enum Subject {
     Auditor {
         /// Name (a label).
         name: String,
+        /// `unmasked` lets them see personal data in audit records (each time audited).
+        role: Option<String>,
     },
 }
 
@@ -173,7 +175,13 @@ impl Credentials {
             Subject::SolutionProvider { id, .. } => {
                 self.principal(id, Tier::SolutionProvider, None)
             }
-            Subject::Auditor { .. } => self.principal(&self.distributor, Tier::Auditor, None),
+            Subject::Auditor { role: Some(r), .. } if r != crate::admin_audit::UNMASKED_ROLE => {
+                let known = crate::admin_audit::UNMASKED_ROLE.to_owned();
+                return Err(CredentialError::UnknownRole(r.clone(), known));
+            }
+            Subject::Auditor { role, .. } => {
+                self.principal(&self.distributor, Tier::Auditor, role.clone())
+            }
         })
     }
 
@@ -187,7 +195,7 @@ impl Credentials {
         let access_key = format!("TG{}", self.sealer.random_string(AK_ALPHABET, 18)?);
         let secret_key = self.sealer.random_string(SK_ALPHABET, 40)?;
         let (label, upstream) = match subject {
-            Subject::Staff { name, .. } | Subject::Auditor { name } => (Some(name), None),
+            Subject::Staff { name, .. } | Subject::Auditor { name, .. } => (Some(name), None),
             Subject::Customer { upstream, .. } | Subject::SolutionProvider { upstream, .. } => {
                 (None, Some(upstream))
             }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_audit;
 pub mod audit;
 pub mod cli;
 pub mod credentials;

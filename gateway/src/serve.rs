@@ -97,7 +97,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let gateway = Gateway {
-        credentials,
+        credentials: credentials.clone(),
         metrics: metrics.clone(),
         upstream: config.upstream.clone(),
         upstream_addr,
@@ -149,18 +149,36 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         metrics: metrics.clone(),
         store,
         graph,
+        audit: crate::admin_audit::AuditApi {
+            credentials: credentials.clone(),
+            audit: audit.clone(),
+            skew: time::Duration::try_from(config.clock_skew)
+                .unwrap_or(time::Duration::minutes(15)),
+            retention: config.audit.retention,
+        },
     };
     let mut admin_service = Service::new("tiergate-admin".into(), admin_app);
     admin_service.add_tcp(&admin.to_string());
     server.add_service(proxy);
     server.add_service(admin_service);
     server.add_service(background_service("graph sync", sync));
+    let keeper = crate::audit::keeper::Keeper {
+        audit: audit.clone(),
+        interval: config.audit.checkpoint_interval,
+        stale_after: config.upstream.timeout * 2 + std::time::Duration::from_secs(60),
+    };
+    let stopper = keeper.clone();
+    server.add_service(background_service("audit", keeper));
     if let Some(reload) = tls_reload {
         server.add_service(background_service("certificate reload", reload));
     }
     println!("tiergate listening on {listen} admin {admin}");
     tracing::info!(%listen, %admin, upstream = %config.upstream.authority(), "started");
     server.run(RunArgs::default());
+    storage_rt.block_on(async {
+        stopper.system("stop").await;
+        stopper.checkpoint().await;
+    });
     drop(storage_rt);
     Ok(())
 }

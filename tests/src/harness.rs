@@ -136,6 +136,20 @@ impl Gateway {
             .ok_or_else(|| format!("kill -{name} failed"))
     }
 
+    /// Waits (bounded) for the process to exit, e.g. after `signal("TERM")`.
+    pub fn wait_exit(&mut self, within: Duration) -> Result<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("still running after {within:?}"));
+            }
+            std::thread::yield_now();
+        }
+    }
+
     fn launch(
         upstream: SocketAddr,
         db: Db,

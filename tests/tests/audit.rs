@@ -220,3 +220,93 @@ async fn an_archive_verifies_offline_and_an_edit_is_named() -> R {
     );
     Ok(())
 }
+
+fn admin_get(gw: &Gateway, c: &Cred, query: &str) -> Result<(u16, Value), String> {
+    let signer = tiergate_tests::harness::Signer {
+        addr: gw.admin,
+        ak: &c.ak,
+        sk: &c.sk,
+    };
+    let r = signer.send("GET", "/audit/records", query, b"")?;
+    Ok((r.status, r.json()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auditors_query_records_over_the_admin_api_and_unmasking_is_audited() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let res1 = gw.issue("res-1")?;
+    sdk(&[allocate(&gw, &res1, "cust-r1-a", "7.00")])?;
+    let auditor = gw.issue_with("dist-1", &["--auditor", "sec-ann"], &[])?;
+    let trusted = gw.issue_with(
+        "dist-1",
+        &["--auditor", "sec-bo", "--role", "unmasked"],
+        &[],
+    )?;
+
+    let (status, body) = admin_get(
+        &gw,
+        &auditor,
+        "operation=update_customer_account_amount&kind=intent",
+    )?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["count"], 1, "{body}");
+    assert_eq!(body["records"][0]["amount"], "7.00");
+    let (status, body) = admin_get(&gw, &auditor, "amount_min=8&kind=intent")?;
+    assert_eq!(
+        (status, body["count"].clone()),
+        (200, json!(0)),
+        "amount filter: {body}"
+    );
+
+    let (status, body) = admin_get(&gw, &res1, "")?;
+    assert_eq!(
+        (status, body["error_code"].clone()),
+        (403, json!("TG.2002")),
+        "only auditors"
+    );
+    let (status, body) = admin_get(&gw, &auditor, "unmasked=true")?;
+    assert_eq!(
+        (status, body["error_code"].clone()),
+        (403, json!("TG.2006")),
+        "unmasking needs the role"
+    );
+    let (status, _) = admin_get(&gw, &trusted, "unmasked=true")?;
+    assert_eq!(status, 200);
+    let access = gw.audit("query", &["--kind", "access"])?;
+    assert!(
+        access.contains(&trusted.ak),
+        "unmasked access is audited: {access}"
+    );
+
+    // Credential changes are audited, and so is the gateway's own start.
+    let creds = gw.audit("query", &["--kind", "credential"])?;
+    assert!(
+        creds.contains(&res1.ak) && creds.contains("\"operation\":\"issue\""),
+        "{creds}"
+    );
+    let system = gw.audit("query", &["--kind", "system"])?;
+    assert!(system.contains("\"operation\":\"start\""), "{system}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graceful_stop_is_audited_with_a_final_checkpoint() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let mut gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let res1 = gw.issue("res-1")?;
+    sdk(&[allocate(&gw, &res1, "cust-r1-a", "1.00")])?;
+    gw.signal("TERM")?;
+    let status = gw.wait_exit(std::time::Duration::from_secs(30))?;
+    assert!(status.success(), "{status}");
+    let system = gw.audit("query", &["--kind", "system"])?;
+    assert!(system.contains("\"operation\":\"stop\""), "{system}");
+    let checkpoints = std::fs::read_to_string(gw.dir().join("audit-checkpoints.jsonl"))
+        .map_err(|e| e.to_string())?;
+    assert!(
+        !checkpoints.trim().is_empty(),
+        "the stop signs a checkpoint outside the database"
+    );
+    assert!(gw.audit("verify", &[])?.starts_with("intact"));
+    Ok(())
+}

@@ -260,3 +260,27 @@ enum Bind {
     Int(i64),
     Text(String),
 }
+
+impl Store {
+    /// Intents written before `before` (Unix ms) that have no outcome: (request id, body).
+    pub async fn audit_dangling_intents(
+        &self,
+        before: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.on_rt(move |pool| async move {
+            let rows = sqlx::query(
+                "SELECT a.request_id, a.body FROM audit_records a \
+                 WHERE a.kind = 'intent' AND a.outcome = 'forwarding' AND a.at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM audit_records b \
+                                 WHERE b.kind = 'outcome' AND b.request_id = a.request_id)",
+            )
+            .bind(before)
+            .fetch_all(&pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("request_id")?, r.try_get("body")?)))
+                .collect()
+        })
+        .await
+    }
+}

@@ -1,5 +1,6 @@
 //! `tiergate credentials issue|list|revoke`.
 
+use crate::audit::record::{Entry, Kind};
 use crate::credentials::{Credentials, Subject};
 use crate::store::Store;
 use clap::{Args, Subcommand};
@@ -37,7 +38,7 @@ pub struct Who {
     /// A solution provider (with --upstream-access-key; its SK in TIERGATE_UPSTREAM_SK).
     #[arg(long, group = "subject", requires = "upstream_access_key")]
     solution_provider: Option<String>,
-    /// A security team member's name.
+    /// A security team member's name (`--role unmasked` lets them see personal data).
     #[arg(long, group = "subject")]
     auditor: Option<String>,
 }
@@ -89,7 +90,10 @@ fn subject(a: IssueArgs) -> Result<Subject, String> {
                 id,
                 upstream: upstream()?,
             },
-            (.., Some(name)) => Subject::Auditor { name },
+            (.., Some(name)) => Subject::Auditor {
+                name,
+                role: a.role.clone(),
+            },
             _ => return Err("say whom the credential is for".into()),
         },
     )
@@ -101,6 +105,19 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
             .await
             .map_err(|e| format!("storage: {e}"))?;
         let creds = Credentials::new(store.clone(), &config).map_err(|e| e.to_string())?;
+        let audit = super::audit::open(&config).await?;
+        let record =
+            |operation: &str, ak: &str, partner: &str, tier: Option<String>, detail| Entry {
+                kind: Some(Kind::Credential),
+                operation: Some(operation.to_owned()),
+                principal: Some(partner.to_owned()),
+                tier,
+                credential: Some(ak.to_owned()),
+                outcome: Some("ok".into()),
+                source: Some("cli".into()),
+                detail,
+                ..Entry::default()
+            };
         match action {
             Action::Issue(args) => {
                 let graph: Graph = store
@@ -113,6 +130,18 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
                     .issue(subject(args)?, &graph)
                     .await
                     .map_err(|e| e.to_string())?;
+                let detail = serde_json::json!({"role": i.principal.role});
+                let entry = record(
+                    "issue",
+                    &i.access_key,
+                    &i.principal.partner_id,
+                    Some(i.principal.tier.to_string()),
+                    detail,
+                );
+                audit
+                    .append(entry)
+                    .await
+                    .map_err(|e| format!("audit: {e}"))?;
                 let role = i.principal.role.as_deref().map(|r| format!(", role {r}"));
                 println!(
                     "partner:    {} ({}{})",
@@ -146,9 +175,28 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
                 }
             }
             Action::Revoke { access_key } => {
+                let partner = creds
+                    .list()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .find(|r| r.access_key == access_key)
+                    .map(|r| (r.partner_id, r.tier));
                 if !creds.revoke(&access_key).await.map_err(|e| e.to_string())? {
                     return Err(format!("no active credential {access_key}"));
                 }
+                let (partner, tier) = partner.unwrap_or_default();
+                let entry = record(
+                    "revoke",
+                    &access_key,
+                    &partner,
+                    Some(tier),
+                    serde_json::Value::Null,
+                );
+                audit
+                    .append(entry)
+                    .await
+                    .map_err(|e| format!("audit: {e}"))?;
                 println!("revoked {access_key}");
             }
         }

@@ -1,0 +1,90 @@
+//! The audit log's own duties while the gateway runs: record its start and stop, sign
+//! checkpoints periodically, and never leave an intent silent. An intent whose outcome never
+//! came (the gateway stopped mid-call) is marked `unknown` once it is older than any call can
+//! take, for reconciliation to settle.
+
+use super::Audit;
+use super::record::{Entry, Kind, Record};
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use serde_json::json;
+use std::time::Duration;
+
+/// Runs the audit log's periodic work.
+#[derive(Clone)]
+pub struct Keeper {
+    /// The audit log.
+    pub audit: Audit,
+    /// Time between checkpoints.
+    pub interval: Duration,
+    /// An intent older than this without an outcome is marked unknown.
+    pub stale_after: Duration,
+}
+
+impl Keeper {
+    /// Records the audit system's own event (`start`, `stop`).
+    pub async fn system(&self, what: &str) {
+        let entry = Entry {
+            kind: Some(Kind::System),
+            operation: Some(what.to_owned()),
+            ..Entry::default()
+        };
+        if let Err(e) = self.audit.append(entry).await {
+            tracing::error!(error = %e, what, "could not audit the audit system's own event");
+        }
+    }
+
+    /// Marks stale intents without an outcome as unknown.
+    pub async fn settle(&self) {
+        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let before = now - i64::try_from(self.stale_after.as_millis()).unwrap_or(i64::MAX);
+        let dangling = match self.audit.store().audit_dangling_intents(before).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for intents without an outcome");
+                return;
+            }
+        };
+        for (request_id, body) in dangling {
+            let Ok(intent) = serde_json::from_str::<Record>(&body) else {
+                continue;
+            };
+            let entry = Entry {
+                kind: Some(Kind::Outcome),
+                outcome: Some("unknown".into()),
+                detail: json!({"reason": "no answer was recorded for this intent (the gateway stopped mid-call); reconcile with the vendor's records", "intent_seq": intent.seq}),
+                ..intent.entry
+            };
+            if let Err(e) = self.audit.append(entry).await {
+                tracing::error!(error = %e, request_id, "could not mark an intent unknown");
+            }
+        }
+    }
+
+    /// Signs a checkpoint of the current head.
+    pub async fn checkpoint(&self) {
+        if let Err(e) = self.audit.checkpoint().await {
+            tracing::error!(error = %e, "audit checkpoint failed");
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Keeper {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        self.system("start").await;
+        self.settle().await;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {
+                    self.settle().await;
+                    self.checkpoint().await;
+                }
+                // The stop is recorded by `serve::run` once Pingora has stopped (its runtimes
+                // drop their tasks at shutdown, so this one cannot be relied on to finish).
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
