@@ -166,6 +166,11 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         audit: audit.clone(),
         interval: config.audit.checkpoint_interval,
         stale_after: config.upstream.timeout * 2 + std::time::Duration::from_secs(60),
+        // Debug output redacts every secret (Secret's Debug prints `***`).
+        config_fingerprint: hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("{config:?}").as_bytes(),
+        )),
     };
     let stopper = keeper.clone();
     server.add_service(background_service("audit", keeper));

@@ -133,6 +133,30 @@ async fn every_money_moving_call_has_one_intent_and_one_outcome() -> R {
     assert_eq!(ok["customers"], json!(["cust-r1-a"]));
     assert_eq!(ok["currency"], "CNY");
     assert!(gw.audit("verify", &[])?.starts_with("intact"));
+
+    // Exports: JSON Lines and CSV, same records.
+    let filter = [
+        "--operation",
+        "update_customer_account_amount",
+        "--kind",
+        "intent",
+    ];
+    let jsonl = gw.audit("export", &[&filter[..], &["--format", "jsonl"]].concat())?;
+    assert_eq!(jsonl.lines().count(), 3, "{jsonl}");
+    let csv = gw.audit("export", &[&filter[..], &["--format", "csv"]].concat())?;
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("seq,at,kind,request_id,principal"))
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",999999.00,CNY,forwarding,")),
+        "{csv}"
+    );
     Ok(())
 }
 

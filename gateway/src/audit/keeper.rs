@@ -20,6 +20,9 @@ pub struct Keeper {
     pub interval: Duration,
     /// An intent older than this without an outcome is marked unknown.
     pub stale_after: Duration,
+    /// Fingerprint of the effective configuration (secrets redacted), recorded at start so
+    /// configuration changes between runs show in the log.
+    pub config_fingerprint: String,
 }
 
 impl Keeper {
@@ -28,6 +31,7 @@ impl Keeper {
         let entry = Entry {
             kind: Some(Kind::System),
             operation: Some(what.to_owned()),
+            detail: json!({"config_sha256": self.config_fingerprint, "version": env!("CARGO_PKG_VERSION")}),
             ..Entry::default()
         };
         if let Err(e) = self.audit.append(entry).await {
