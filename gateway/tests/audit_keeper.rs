@@ -49,6 +49,7 @@ async fn an_intent_without_an_outcome_is_marked_unknown_once() -> R {
         audit: a.clone(),
         interval: Duration::from_secs(3600),
         stale_after: Duration::ZERO,
+        config_fingerprint: "test".into(),
     };
     keeper.settle().await;
     keeper.settle().await;
