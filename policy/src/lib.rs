@@ -11,6 +11,7 @@ pub mod aksk;
 pub mod decide;
 pub mod graph;
 pub mod ids;
+pub mod ledger;
 pub mod opset;
 pub mod principal;
 pub mod routes;
