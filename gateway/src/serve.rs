@@ -63,6 +63,19 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         let issued = graph
             .with(|g| storage_rt.block_on(credentials.issue(Subject::Partner(partner), g)))
             .map_err(|e| format!("demo credential: {e}"))?;
+        let entry = crate::audit::record::Entry {
+            kind: Some(crate::audit::record::Kind::Credential),
+            operation: Some("issue".into()),
+            principal: Some(issued.principal.partner_id.clone()),
+            tier: Some(issued.principal.tier.to_string()),
+            credential: Some(issued.access_key.clone()),
+            outcome: Some("ok".into()),
+            source: Some("serve --demo-credential".into()),
+            ..Default::default()
+        };
+        storage_rt
+            .block_on(audit.append(entry))
+            .map_err(|e| format!("audit: {e}"))?;
         println!(
             "demo credential for {} ({}): access key {} secret key {}",
             issued.principal.partner_id,
