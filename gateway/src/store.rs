@@ -54,6 +54,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0004_audit_sqlite.sql"),
         postgres: include_str!("../migrations/0004_audit_postgres.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../migrations/0005_ledger.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 const CREDENTIAL_COLUMNS: &str = "access_key, partner_id, tier, distributor_id, secret_ciphertext, \

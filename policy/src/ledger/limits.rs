@@ -1,31 +1,42 @@
 //! What a delegation allows, and what a voucher request asks for.
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use time::{OffsetDateTime, UtcOffset};
 
 /// A slice's limits. `None` means "as the parent (or the quota) allows".
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     /// The slice: at most this much outstanding (reserved, used, and granted on).
     pub total: Decimal,
     /// At most this much issued per calendar day (GMT+08:00).
+    #[serde(default)]
     pub per_day: Option<Decimal>,
     /// At most this much issued per calendar month (GMT+08:00).
+    #[serde(default)]
     pub per_month: Option<Decimal>,
     /// Largest face value of one voucher.
+    #[serde(default)]
     pub max_face_value: Option<Decimal>,
     /// Cloud service types vouchers may be restricted to.
+    #[serde(default)]
     pub services: Option<BTreeSet<String>>,
     /// Products vouchers may be restricted to.
+    #[serde(default)]
     pub products: Option<BTreeSet<String>>,
     /// Vouchers must become valid at or after this.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub valid_from: Option<OffsetDateTime>,
     /// Vouchers must expire at or before this.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub valid_until: Option<OffsetDateTime>,
     /// The only customers vouchers may go to.
+    #[serde(default)]
     pub customers: Option<BTreeSet<String>>,
     /// When the delegation itself ends.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
 }
 

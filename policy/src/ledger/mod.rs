@@ -14,6 +14,7 @@ pub use limits::{Limits, VoucherRequest, min_opt, narrows, periods};
 pub use refusal::{GrantError, Refusal};
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -21,7 +22,8 @@ use time::OffsetDateTime;
 pub const MAX_DEPTH: usize = 4;
 
 /// A delegation's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// In force.
     Active,
@@ -32,7 +34,7 @@ pub enum Status {
 }
 
 /// One slice.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     /// Its parent (none for a root slice of a quota).
     pub parent: Option<String>,
@@ -53,7 +55,7 @@ pub struct Node {
 }
 
 /// A reservation in flight.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation {
     /// The slice it draws on.
     pub node: String,
@@ -80,6 +82,22 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// A ledger from stored nodes and reservations in flight.
+    pub fn from_parts(
+        nodes: BTreeMap<String, Node>,
+        reservations: BTreeMap<String, Reservation>,
+    ) -> Self {
+        Self {
+            nodes,
+            reservations,
+        }
+    }
+
+    /// Its nodes and reservations in flight, for storage.
+    pub fn into_parts(self) -> (BTreeMap<String, Node>, BTreeMap<String, Reservation>) {
+        (self.nodes, self.reservations)
+    }
+
     /// A node.
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.nodes.get(id)
