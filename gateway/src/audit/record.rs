@@ -18,10 +18,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub enum Kind {
     /// A money-moving call about to be forwarded (written before it is).
     Intent,
-    /// What the vendor answered to a recorded intent (or that the answer is unknown).
+    /// What the vendor answered to a recorded intent, that the answer is unknown, or that
+    /// Tiergate refused the call (outcome `refused`).
     Outcome,
-    /// A money-moving call refused by Tiergate (policy, delegation, limiter).
-    Refusal,
     /// A credential issued or revoked.
     Credential,
     /// Unmasked access to audit records was granted.
@@ -36,7 +35,6 @@ impl Kind {
         match self {
             Kind::Intent => "intent",
             Kind::Outcome => "outcome",
-            Kind::Refusal => "refusal",
             Kind::Credential => "credential",
             Kind::Access => "access",
             Kind::System => "system",
