@@ -23,6 +23,8 @@ pub enum Kind {
     Outcome,
     /// A credential issued or revoked.
     Credential,
+    /// A delegation granted, adjusted, suspended, resumed or revoked.
+    Delegation,
     /// Unmasked access to audit records was granted.
     Access,
     /// The audit system itself: start, stop, verification runs, checkpoints.
@@ -36,6 +38,7 @@ impl Kind {
             Kind::Intent => "intent",
             Kind::Outcome => "outcome",
             Kind::Credential => "credential",
+            Kind::Delegation => "delegation",
             Kind::Access => "access",
             Kind::System => "system",
         }

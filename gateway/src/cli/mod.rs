@@ -2,6 +2,7 @@
 
 pub mod audit;
 mod credentials;
+mod delegation;
 mod policy;
 mod tls;
 
@@ -47,6 +48,14 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: audit::Action,
+    },
+    /// Slices of voucher quota delegated to resellers and their staff.
+    Delegation {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: delegation::Action,
     },
     /// Report on the TLS policy and certificates.
     Tls {
@@ -105,6 +114,9 @@ pub fn main() -> ExitCode {
         Command::Policy { config, action } => load(&config).and_then(|c| policy::run(c, action)),
         Command::Tls { action } => tls::run(action),
         Command::Audit { action } => audit::run(action),
+        Command::Delegation { config, action } => {
+            load(&config).and_then(|c| delegation::run(c, action))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
