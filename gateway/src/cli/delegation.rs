@@ -14,7 +14,7 @@ use tiergate_policy::ledger::{Ledger, Limits, Status};
 #[derive(Subcommand)]
 pub enum Action {
     /// Grant a slice (a root slice of the quota when no --parent).
-    Grant(GrantArgs),
+    Grant(Box<GrantArgs>),
     /// Change a slice's total.
     Adjust {
         /// Which slice.
@@ -149,6 +149,9 @@ pub fn tree(l: &Ledger) -> Value {
     json!({"slices": slices})
 }
 
+/// A change to a quota's ledger.
+type Change = Box<dyn FnOnce(&mut Ledger) -> Result<(), String> + Send>;
+
 /// Runs a delegation command.
 pub fn run(c: Config, action: Action) -> Result<(), String> {
     let at = match &action {
@@ -187,11 +190,7 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
         }
     };
     let (quota, id) = (at.quota.clone(), at.id.clone());
-    let (operation, detail, change): (
-        &str,
-        Value,
-        Box<dyn FnOnce(&mut Ledger) -> Result<(), String> + Send>,
-    ) = match action {
+    let (operation, detail, change): (&str, Value, Change) = match action {
         Action::Grant(g) => {
             let lim = limits(&g)?;
             let detail = json!({"parent": g.parent, "grantee": g.grantee, "limits": lim});
