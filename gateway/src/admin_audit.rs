@@ -37,9 +37,7 @@ fn param(query: &str, name: &str) -> Option<String> {
 }
 
 fn millis(s: &str) -> Result<i64, Rejection> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .map_err(|_| Rejection::InvalidBody(format!("`{s}` is not an RFC 3339 time")))
+    crate::audit::parse_time_ms(s).map_err(Rejection::InvalidBody)
 }
 
 impl AuditApi {
@@ -71,10 +69,9 @@ impl AuditApi {
                 operation: "audit_records_unmasked",
             }));
         }
-        let window = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
         let from = match param(&q, "from") {
             Some(f) => millis(&f)?,
-            None => (now.unix_timestamp_nanos() / 1_000_000) as i64 - window,
+            None => crate::audit::window_start(self.retention),
         };
         let int = |name: &str, default: i64| {
             param(&q, name)

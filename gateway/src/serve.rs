@@ -94,6 +94,8 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         .ok_or_else(|| format!("upstream {}: no address", config.upstream.authority()))?;
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let distributor_key = UpstreamKey::from(&config.distributor);
+    // Config bounds the skew to what a Duration holds; the fallback is the vendor's window.
+    let skew = time::Duration::try_from(config.clock_skew).unwrap_or(time::Duration::minutes(15));
 
     let ca_file = config
         .upstream
@@ -115,7 +117,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         upstream: config.upstream.clone(),
         upstream_addr,
         distributor_key: distributor_key.clone(),
-        skew: time::Duration::try_from(config.clock_skew).unwrap_or(time::Duration::minutes(15)),
+        skew,
         rules: config.rules.clone(),
         graph: graph.clone(),
         store: store.clone(),
@@ -165,8 +167,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         audit: crate::admin_audit::AuditApi {
             credentials: credentials.clone(),
             audit: audit.clone(),
-            skew: time::Duration::try_from(config.clock_skew)
-                .unwrap_or(time::Duration::minutes(15)),
+            skew,
             retention: config.audit.retention,
         },
     };

@@ -399,6 +399,16 @@ fn to_row(r: &sqlx::any::AnyRow) -> Result<CredentialRow, sqlx::Error> {
     })
 }
 
+/// Milliseconds since the Unix epoch of a moment (the audit log's and ledger's clock unit).
+pub fn unix_ms(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    unix_ms(time::OffsetDateTime::now_utc())
+}
+
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -41,8 +41,8 @@ impl Keeper {
 
     /// Marks stale intents without an outcome as unknown.
     pub async fn settle(&self) {
-        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        let before = now - i64::try_from(self.stale_after.as_millis()).unwrap_or(i64::MAX);
+        let before = crate::store::now_ms()
+            - i64::try_from(self.stale_after.as_millis()).unwrap_or(i64::MAX);
         let dangling = match self.audit.store().audit_dangling_intents(before).await {
             Ok(d) => d,
             Err(e) => {

@@ -75,7 +75,7 @@ impl Audit {
         if last == Some(seq) {
             return Ok(None);
         }
-        let at = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let at = crate::store::now_ms();
         let signature = self.signer.sign(&checkpoint_message(seq, &head, at));
         let c = Checkpoint {
             seq,
@@ -118,6 +118,19 @@ impl Audit {
     pub fn store(&self) -> &Store {
         &self.store
     }
+}
+
+/// An RFC 3339 time in Unix milliseconds (for query filters).
+pub fn parse_time_ms(s: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(crate::store::unix_ms)
+        .map_err(|_| format!("`{s}` is not an RFC 3339 time"))
+}
+
+/// The start of the default query window: `retention` back from now.
+pub fn window_start(retention: std::time::Duration) -> i64 {
+    let window = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    crate::store::now_ms().saturating_sub(window)
 }
 
 /// Checkpoints from a log file (missing file: none).

@@ -3,7 +3,7 @@
 use super::record::{Entry, GENESIS, Record, chain_hash};
 use super::sign::{Signer, record_message};
 use super::verify::{Checkpoint, Row, columns_of};
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Backend, Store, StoreError, now_ms};
 use sqlx::Row as _;
 use std::sync::Arc;
 
@@ -36,10 +36,6 @@ pub struct Filter {
     pub offset: i64,
     /// Records to return.
     pub limit: i64,
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn row_of(r: &sqlx::any::AnyRow) -> Result<Row, sqlx::Error> {

@@ -5,7 +5,7 @@ use crate::audit::record::{Entry, Kind};
 use crate::audit::sign::Signer;
 use crate::audit::store::Filter;
 use crate::audit::verify::{self, Checkpoint, Row};
-use crate::audit::{Audit, AuditError};
+use crate::audit::{Audit, AuditError, parse_time_ms, window_start};
 use crate::store::Store;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -110,12 +110,6 @@ pub struct QueryArgs {
     auditor: String,
 }
 
-fn millis(s: &str) -> Result<i64, String> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .map_err(|e| format!("`{s}`: {e}"))
-}
-
 /// The audit log a configuration names.
 pub async fn open(config: &Config) -> Result<Audit, String> {
     let store = Store::connect(&config.audit.storage)
@@ -131,17 +125,15 @@ pub async fn open(config: &Config) -> Result<Audit, String> {
 }
 
 fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
-    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    let window = i64::try_from(config.audit.retention.as_millis()).unwrap_or(i64::MAX);
     Ok(Filter {
         from: Some(
             q.from
                 .as_deref()
-                .map(millis)
+                .map(parse_time_ms)
                 .transpose()?
-                .unwrap_or(now.saturating_sub(window)),
+                .unwrap_or_else(|| window_start(config.audit.retention)),
         ),
-        until: q.until.as_deref().map(millis).transpose()?,
+        until: q.until.as_deref().map(parse_time_ms).transpose()?,
         kind: q.kind.clone(),
         principal: q.principal.clone(),
         tier: q.tier.clone(),

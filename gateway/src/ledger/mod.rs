@@ -6,7 +6,7 @@
 //! Every decision is the pure ledger's (`tiergate_policy::ledger`); this adds only
 //! durability and mutual exclusion.
 
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Backend, Store, StoreError, now_ms};
 use ring::digest;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -18,10 +18,6 @@ fn lock_key(quota: &str) -> i64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&d.as_ref()[..8]);
     i64::from_be_bytes(b)
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn corrupt(e: serde_json::Error) -> sqlx::Error {
