@@ -88,6 +88,8 @@ pub struct Credential {
     pub secret: Secret<Vec<u8>>,
     /// Its own vendor key, for customers and solution providers.
     pub upstream: Option<UpstreamKey>,
+    /// The staff member or auditor it was issued to (their delegation slices are theirs).
+    pub label: Option<String>,
 }
 
 /// A newly issued pair; the SK is shown once and never stored in clear.
@@ -300,6 +302,7 @@ impl Credentials {
             access_key: row.access_key,
             secret: Secret::new(secret),
             upstream,
+            label: row.label,
         })
     }
 }

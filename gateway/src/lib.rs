@@ -13,6 +13,7 @@ pub mod cli;
 pub mod credentials;
 pub mod filters;
 pub mod graph;
+pub mod idempotency;
 pub mod ledger;
 pub mod metrics;
 pub mod proxy;

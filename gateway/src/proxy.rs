@@ -3,8 +3,10 @@
 use crate::audit::Audit;
 use crate::credentials::{Credential, Credentials};
 use crate::filters::resign::UpstreamKey;
-use crate::filters::{audit, authn, authz, body, resign, route};
+use crate::filters::{audit, authn, authz, body, ledger, resign, route};
 use crate::graph::{LiveGraph, learn};
+use crate::idempotency::{self, Claim};
+use crate::ledger::requests::{Hold, Reserved};
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
 use crate::store::Store;
@@ -39,8 +41,11 @@ pub struct Gateway {
     pub graph: Arc<LiveGraph>,
     /// Where learned relationships are kept.
     pub store: Store,
-    /// The audit log.
+    /// The audit log (and the delegation ledger, kept in the same database so a reservation
+    /// and its audit intent commit together).
     pub audit: Audit,
+    /// Wakes the ledger's reconciliation (a reclaim to credit).
+    pub reconcile: Arc<tokio::sync::Notify>,
 }
 
 /// Per-request state: what each stage proved so far.
@@ -56,10 +61,23 @@ pub struct Ctx {
     learn: bool,
     response_body: Option<BytesMut>,
     rejected: Option<(&'static str, &'static str, Option<&'static str>)>,
+    hold: Option<Hold>,
+    /// The idempotency key this request claimed.
+    idempotency: Option<String>,
+    /// The body of Tiergate's own answer, when it refused.
+    rejected_body: Option<Bytes>,
+    /// Whether the request may have reached the vendor (false: the connection was refused).
+    sent: bool,
 }
 
 impl Gateway {
-    async fn admit(&self, session: &mut Session, ctx: &mut Ctx) -> Result<(), Rejection> {
+    /// Admits a request for forwarding (`None`), or returns the stored first answer of an
+    /// idempotent retry.
+    async fn admit(
+        &self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+    ) -> Result<Option<(u16, String)>, Rejection> {
         let (method, path, query) = {
             let req = session.req_header();
             let query = req.uri.query().unwrap_or("").to_owned();
@@ -92,9 +110,26 @@ impl Gateway {
             &self.rules,
         )?;
         if permit.route().money_moving {
+            let fp = idempotency::fingerprint(&method, &path, &query, &ctx.request_body);
+            if let Some(replay) = self.claim(session, ctx, &credential, fp).await? {
+                return Ok(Some(replay));
+            }
             let caller = self.caller(session, ctx, &credential);
             let intent = audit::intent(&caller, &permit, &forward.body);
-            if let Err(e) = self.audit.append(intent).await {
+            if permit.route().operation == ledger::ISSUE {
+                // The reservation and the intent commit together, or neither does.
+                let ask = ledger::ask(&credential, &permit, &forward.body, &ctx.request_id)?;
+                let store = self.audit.store();
+                match store.ledger_reserve(ask, intent, self.audit.signer()).await {
+                    Ok(Reserved::Held(h)) => ctx.hold = Some(h),
+                    Ok(Reserved::Undelegated) => {}
+                    Ok(Reserved::Refused(r)) => return Err(Rejection::Delegation(r)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "ledger store refused a reservation: call refused");
+                        return Err(Rejection::AuditUnavailable);
+                    }
+                }
+            } else if let Err(e) = self.audit.append(intent).await {
                 tracing::error!(error = %e, "audit store refused an intent: call refused");
                 return Err(Rejection::AuditUnavailable);
             }
@@ -102,6 +137,87 @@ impl Gateway {
         }
         ctx.permit = Some(permit);
         ctx.forward = Some(forward);
+        Ok(None)
+    }
+
+    /// Claims the request's idempotency key, if it has one.
+    async fn claim(
+        &self,
+        session: &Session,
+        ctx: &mut Ctx,
+        cred: &Credential,
+        fingerprint: String,
+    ) -> Result<Option<(u16, String)>, Rejection> {
+        let Some(key) = idempotency::key_of(&session.req_header().headers)
+            .map_err(Rejection::InvalidIdempotencyKey)?
+        else {
+            return Ok(None);
+        };
+        let key = idempotency::scoped(&cred.principal.partner_id, &key);
+        let store = self.audit.store();
+        let claim = store
+            .idempotency_claim(key.clone(), fingerprint, ctx.request_id.clone())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "idempotency store unavailable: call refused");
+                Rejection::AuditUnavailable
+            })?;
+        match claim {
+            Claim::New => {
+                ctx.idempotency = Some(key);
+                Ok(None)
+            }
+            Claim::Replay(status, body) => Ok(Some((status, body))),
+            Claim::Unknown => Err(Rejection::IdempotencyUnknown),
+            Claim::Mismatch => Err(Rejection::IdempotencyMismatch),
+        }
+    }
+
+    /// Records the first answer under the request's idempotency key (or frees the key when
+    /// nothing reached the vendor; an unknown outcome keeps it for reconciliation).
+    async fn remember(&self, session: &Session, ctx: &mut Ctx) {
+        let Some(key) = ctx.idempotency.take() else {
+            return;
+        };
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let store = self.audit.store();
+        let done = match (ctx.rejected_body.take(), status) {
+            // Tiergate's own decision (a delegation refusal, a bad body) is the answer.
+            (Some(body), 400..=499) => {
+                let body = String::from_utf8_lossy(&body).into_owned();
+                store.idempotency_answer(key, status, body).await
+            }
+            // Upstream timeout or dropped connection after sending: unknown until reconciled.
+            (Some(_), 502 | 504) if ctx.sent => Ok(()),
+            (Some(_), _) => store.idempotency_free(key).await,
+            (None, 0) if ctx.sent => Ok(()),
+            (None, 0) => store.idempotency_free(key).await,
+            (None, _) => {
+                let body = ctx.response_body.as_deref().unwrap_or_default();
+                let body = String::from_utf8_lossy(body).into_owned();
+                store.idempotency_answer(key, status, body).await
+            }
+        };
+        if let Err(e) = done {
+            tracing::error!(request_id = %ctx.request_id, error = %e, "could not record an idempotent answer");
+        }
+    }
+
+    async fn replay(
+        &self,
+        session: &mut Session,
+        ctx: &Ctx,
+        status: u16,
+        body: String,
+    ) -> Result<()> {
+        let body = Bytes::from(body);
+        let mut h = ResponseHeader::build(status, Some(4))?;
+        h.insert_header("content-type", "application/json;charset=UTF-8")?;
+        h.insert_header("content-length", body.len().to_string())?;
+        h.insert_header("x-request-id", &ctx.request_id)?;
+        h.insert_header("x-idempotent-replay", "true")?;
+        session.write_response_header(Box::new(h), false).await?;
+        session.write_response_body(Some(body), true).await?;
         Ok(())
     }
 
@@ -144,10 +260,27 @@ impl Gateway {
         }
     }
 
+    /// A voucher reclaimed: reconciliation credits its slice with what the vendor returned.
+    async fn note_reclaim(&self, ctx: &Ctx) {
+        let Some(coupon) = ctx
+            .forward
+            .as_ref()
+            .and_then(|f| ledger::reclaimed_coupon(&f.body))
+        else {
+            return;
+        };
+        match self.audit.store().ledger_reclaim_seen(&coupon).await {
+            Ok(true) => self.reconcile.notify_one(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, coupon, "could not note a reclaim for the ledger"),
+        }
+    }
+
     async fn reject(&self, session: &mut Session, ctx: &mut Ctx, r: Rejection) -> Result<()> {
         let answer = r.answer();
         ctx.rejected = Some((answer.code, answer.outcome, r.rule()));
         let body = Bytes::from(r.body());
+        ctx.rejected_body = Some(body.clone());
         let mut h = ResponseHeader::build(answer.status, Some(4))?;
         h.insert_header("content-type", "application/json;charset=UTF-8")?;
         h.insert_header("content-length", body.len().to_string())?;
@@ -176,12 +309,20 @@ impl ProxyHttp for Gateway {
             learn: false,
             response_body: None,
             rejected: None,
+            hold: None,
+            idempotency: None,
+            rejected_body: None,
+            sent: true,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         match self.admit(session, ctx).await {
-            Ok(()) => Ok(false),
+            Ok(None) => Ok(false),
+            Ok(Some((status, body))) => {
+                self.replay(session, ctx, status, body).await?;
+                Ok(true)
+            }
             Err(r) => {
                 self.audit_refusal(session, ctx, &r).await;
                 self.reject(session, ctx, r).await?;
@@ -307,7 +448,11 @@ impl ProxyHttp for Gateway {
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
         let rejection = match (e.esource(), e.etype()) {
             (ErrorSource::Downstream, _) => None,
-            (_, ConnectTimedout | ReadTimedout | WriteTimedout) => Some(Rejection::UpstreamTimeout),
+            (_, ConnectRefused | ConnectNoRoute | ConnectTimedout) => {
+                ctx.sent = false;
+                Some(Rejection::UpstreamUnavailable)
+            }
+            (_, ReadTimedout | WriteTimedout) => Some(Rejection::UpstreamTimeout),
             (ErrorSource::Upstream, _) => Some(Rejection::UpstreamUnavailable),
             _ => Some(Rejection::Internal("proxying failed")),
         };
@@ -346,10 +491,31 @@ impl ProxyHttp for Gateway {
                 answer,
                 latency,
             );
-            if let Err(e) = self.audit.append(outcome).await {
+            let written = match ctx.hold.take() {
+                Some(hold) => {
+                    let settle = ledger::settlement(status, ctx.sent, answer);
+                    let store = self.audit.store();
+                    store
+                        .ledger_settle(hold, settle, outcome, self.audit.signer())
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                None => self
+                    .audit
+                    .append(outcome)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            };
+            if let Err(e) = written {
+                // The reservation stays held; reconciliation settles it from the vendor's records.
                 tracing::error!(request_id = %ctx.request_id, error = %e, "could not audit an outcome");
             }
+            if permit.route().operation == ledger::RECLAIM && (200..300).contains(&status) {
+                self.note_reclaim(ctx).await;
+            }
         }
+        self.remember(session, ctx).await;
         let status = session
             .response_written()
             .map(|r| r.status.as_u16())

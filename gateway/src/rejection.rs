@@ -3,6 +3,7 @@
 
 use tiergate_policy::Denied;
 use tiergate_policy::aksk::AuthError;
+use tiergate_policy::ledger::Refusal;
 
 /// Why Tiergate answers a request itself instead of forwarding it.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,20 @@ pub enum Rejection {
     /// Policy refused the request.
     #[error("{0}")]
     Denied(Denied),
+    /// The caller's delegation does not allow this voucher request.
+    #[error("{0}")]
+    Delegation(Refusal),
+    /// The idempotency key header is unusable.
+    #[error("{0}")]
+    InvalidIdempotencyKey(String),
+    /// A retry while the first request's outcome is not known yet.
+    #[error(
+        "a request with this idempotency key is in flight or its outcome is being reconciled; retry later"
+    )]
+    IdempotencyUnknown,
+    /// The idempotency key was used for a different request.
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyMismatch,
     /// The body is larger than Tiergate inspects.
     #[error("request body over {limit} bytes")]
     BodyTooLarge {
@@ -75,6 +90,10 @@ impl Rejection {
             Rejection::WrongDomain => (401, "TG.1008", "unauthenticated"),
             Rejection::NoSuchRoute { .. } => (404, "TG.2001", "no_route"),
             Rejection::Denied(d) => (403, d.code(), "denied"),
+            Rejection::Delegation(r) => (403, delegation_code(r), "over_delegation"),
+            Rejection::InvalidIdempotencyKey(_) => (400, "TG.4003", "invalid"),
+            Rejection::IdempotencyUnknown => (409, "TG.3010", "idempotency"),
+            Rejection::IdempotencyMismatch => (422, "TG.3011", "idempotency"),
             Rejection::BodyTooLarge { .. } => (413, "TG.4001", "invalid"),
             Rejection::InvalidBody(_) => (400, "TG.4002", "invalid"),
             Rejection::Internal(_) => (500, "TG.5001", "error"),
@@ -104,6 +123,19 @@ impl Rejection {
             Rejection::Denied(d) => Some(d.rule()),
             _ => None,
         }
+    }
+}
+
+fn delegation_code(r: &Refusal) -> &'static str {
+    match r {
+        Refusal::NoDelegation => "TG.3001",
+        Refusal::OverSlice { .. } => "TG.3002",
+        Refusal::OverPeriodCap { .. } => "TG.3003",
+        Refusal::FaceValueTooHigh { .. } => "TG.3004",
+        Refusal::NotAllowed { .. } => "TG.3005",
+        Refusal::ValidityOutside { .. } => "TG.3006",
+        Refusal::Expired { .. } => "TG.3007",
+        Refusal::Inactive { .. } => "TG.3008",
     }
 }
 

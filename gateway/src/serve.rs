@@ -13,7 +13,7 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use tiergate_config::Config;
 
@@ -87,11 +87,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     let listen = pick(config.listen).map_err(|e| format!("listen {}: {e}", config.listen))?;
     let admin = pick(config.admin_listen)
         .map_err(|e| format!("admin_listen {}: {e}", config.admin_listen))?;
-    let upstream_addr = (config.upstream.host.as_str(), config.upstream.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("upstream {}: {e}", config.upstream.authority()))?
-        .next()
-        .ok_or_else(|| format!("upstream {}: no address", config.upstream.authority()))?;
+    let upstream_addr = crate::upstream::resolve(&config.upstream)?;
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let distributor_key = UpstreamKey::from(&config.distributor);
     // Config bounds the skew to what a Duration holds; the fallback is the vendor's window.
@@ -109,6 +105,20 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         graceful_shutdown_timeout_seconds: Some(config.server.shutdown_timeout.as_secs()),
         ..ServerConf::default()
     };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    // A call may take up to the upstream timeout; twice that and a minute bounds any in flight.
+    let in_flight = config.upstream.timeout * 2 + std::time::Duration::from_secs(60);
+    let reconcile = crate::ledger::reconcile::Service {
+        reconciler: crate::ledger::reconcile::Reconciler {
+            audit: audit.clone(),
+            client: UpstreamClient::new(config.upstream.clone(), upstream_addr),
+            key: distributor_key.clone(),
+            distributor: config.distributor.partner_id.clone(),
+            horizon: in_flight,
+        },
+        wake: wake.clone(),
+        interval: std::time::Duration::from_secs(60),
+    };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let gateway = Gateway {
@@ -122,6 +132,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         graph: graph.clone(),
         store: store.clone(),
         audit: audit.clone(),
+        reconcile: wake.clone(),
     };
     let sync = SyncService {
         client: UpstreamClient::new(config.upstream.clone(), upstream_addr),
@@ -176,10 +187,11 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     server.add_service(proxy);
     server.add_service(admin_service);
     server.add_service(background_service("graph sync", sync));
+    server.add_service(background_service("ledger reconciliation", reconcile));
     let keeper = crate::audit::keeper::Keeper {
         audit: audit.clone(),
         interval: config.audit.checkpoint_interval,
-        stale_after: config.upstream.timeout * 2 + std::time::Duration::from_secs(60),
+        stale_after: in_flight,
         // Debug output redacts every secret (Secret's Debug prints `***`).
         config_fingerprint: hex::encode(ring::digest::digest(
             &ring::digest::SHA256,

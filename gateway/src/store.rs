@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../migrations/0006_ledger_requests.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 const CREDENTIAL_COLUMNS: &str = "access_key, partner_id, tier, distributor_id, secret_ciphertext, \

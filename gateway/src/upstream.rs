@@ -10,6 +10,16 @@ use pingora::upstreams::peer::HttpPeer;
 use std::net::SocketAddr;
 use tiergate_config::Upstream;
 
+/// The upstream's address, resolved once (a DNS change at the vendor needs a restart).
+pub fn resolve(upstream: &Upstream) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    (upstream.host.as_str(), upstream.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("upstream {}: {e}", upstream.authority()))?
+        .next()
+        .ok_or_else(|| format!("upstream {}: no address", upstream.authority()))
+}
+
 /// A failed call.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {

@@ -3,7 +3,7 @@
 Reads a JSON list of calls on stdin, prints a JSON list of results on stdout. Each call:
   {"endpoint": "http://127.0.0.1:PORT", "ak": "...", "sk": "...", "domain_id": "...",
    "request": "CreatePartnerCouponsRequest", "body_class": "CreatePartnerCouponsReq",
-   "body": {...} | "params": {...}}
+   "body": {...} | "params": {...}, "headers": {...} (optional)}
 Amount fields are given as strings and sent as decimals, exactly as SDK users do.
 """
 import decimal
@@ -40,7 +40,15 @@ def run(call):
         req = req_cls(**call.get("params", {}))
     method = re.sub(r"(?<!^)(?=[A-Z])", "_", call["request"][: -len("Request")]).lower()
     try:
-        resp = getattr(client(call), method)(req)
+        c = client(call)
+        if call.get("headers"):
+            # The SDK's invoker carries extra headers (an idempotency key, a request id).
+            invoker = getattr(c, method + "_invoker")(req)
+            for k, v in call["headers"].items():
+                invoker = invoker.add_header(k, v)
+            resp = invoker.invoke()
+        else:
+            resp = getattr(c, method)(req)
         return {"ok": True, "status": resp.status_code, "body": resp.to_dict()}
     except exceptions.ClientRequestException as e:
         return {"ok": False, "status": e.status_code, "error_code": e.error_code,

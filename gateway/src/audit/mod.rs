@@ -52,6 +52,11 @@ impl Audit {
         }
     }
 
+    /// The signer, for records written inside another store transaction.
+    pub fn signer(&self) -> Arc<Signer> {
+        self.signer.clone()
+    }
+
     /// The public key that verifies this log.
     pub fn public_key(&self) -> String {
         self.signer.public_key()

@@ -69,58 +69,7 @@ impl Store {
         let backend = self.backend();
         self.on_rt(move |pool| async move {
             let mut tx = pool.begin().await?;
-            if backend == Backend::Postgres {
-                // One writer at a time across every gateway sharing the database.
-                sqlx::query("SELECT pg_advisory_xact_lock(7277626974)")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let last = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (mut seq, mut prev): (i64, String) = match last {
-                Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
-                None => (0, GENESIS.to_owned()),
-            };
-            let mut seqs = Vec::with_capacity(entries.len());
-            for entry in entries {
-                seq += 1;
-                let record = Record {
-                    seq,
-                    at: now_ms(),
-                    entry,
-                };
-                let body = record.canonical();
-                let hash = chain_hash(&prev, &body);
-                let signature = signer.sign(&record_message(seq, &hash));
-                let [kind, operation, principal, acting, amount, outcome] = columns_of(&record);
-                let customers = (!record.entry.customers.is_empty())
-                    .then(|| format!(",{},", record.entry.customers.join(",")));
-                sqlx::query(
-                    "INSERT INTO audit_records (seq, at, kind, request_id, operation, principal, \
-                     tier, acting, customers, amount, outcome, body, prev_hash, hash, signature) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                )
-                .bind(seq)
-                .bind(record.at)
-                .bind(kind)
-                .bind(record.entry.request_id.clone())
-                .bind(operation)
-                .bind(principal)
-                .bind(record.entry.tier.clone())
-                .bind(acting)
-                .bind(customers)
-                .bind(amount)
-                .bind(outcome)
-                .bind(body)
-                .bind(prev.clone())
-                .bind(hash.clone())
-                .bind(signature)
-                .execute(&mut *tx)
-                .await?;
-                seqs.push(seq);
-                prev = hash;
-            }
+            let seqs = append_in(&mut tx, backend, entries, &signer).await?;
             tx.commit().await?;
             Ok(seqs)
         })
@@ -250,6 +199,70 @@ impl Store {
         })
         .await
     }
+}
+
+/// Appends entries to the chain inside the caller's transaction (so a record and the change
+/// it describes commit together). Takes the chain's lock: callers holding other locks take
+/// them first, always in the same order (ledger quota, then audit).
+pub(crate) async fn append_in(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    entries: Vec<Entry>,
+    signer: &Signer,
+) -> Result<Vec<i64>, sqlx::Error> {
+    if backend == Backend::Postgres {
+        // One writer at a time across every gateway sharing the database.
+        sqlx::query("SELECT pg_advisory_xact_lock(7277626974)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let last = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (mut seq, mut prev): (i64, String) = match last {
+        Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
+        None => (0, GENESIS.to_owned()),
+    };
+    let mut seqs = Vec::with_capacity(entries.len());
+    for entry in entries {
+        seq += 1;
+        let record = Record {
+            seq,
+            at: now_ms(),
+            entry,
+        };
+        let body = record.canonical();
+        let hash = chain_hash(&prev, &body);
+        let signature = signer.sign(&record_message(seq, &hash));
+        let [kind, operation, principal, acting, amount, outcome] = columns_of(&record);
+        let customers = (!record.entry.customers.is_empty())
+            .then(|| format!(",{},", record.entry.customers.join(",")));
+        sqlx::query(
+            "INSERT INTO audit_records (seq, at, kind, request_id, operation, principal, \
+             tier, acting, customers, amount, outcome, body, prev_hash, hash, signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(seq)
+        .bind(record.at)
+        .bind(kind)
+        .bind(record.entry.request_id.clone())
+        .bind(operation)
+        .bind(principal)
+        .bind(record.entry.tier.clone())
+        .bind(acting)
+        .bind(customers)
+        .bind(amount)
+        .bind(outcome)
+        .bind(body)
+        .bind(prev.clone())
+        .bind(hash.clone())
+        .bind(signature)
+        .execute(&mut *tx)
+        .await?;
+        seqs.push(seq);
+        prev = hash;
+    }
+    Ok(seqs)
 }
 
 enum Bind {

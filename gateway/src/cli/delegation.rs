@@ -93,6 +93,10 @@ pub struct GrantArgs {
     /// The delegation ends (RFC 3339).
     #[arg(long)]
     expires_at: Option<String>,
+    /// The reseller's own vendor quota this slice was issued as: vouchers issued from it
+    /// draw on this slice.
+    #[arg(long)]
+    upstream_quota: Option<String>,
 }
 
 fn money(s: &str) -> Result<Decimal, String> {
@@ -164,11 +168,19 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
             let quota = quota.clone();
             let json_out = *json;
             return super::runtime()?.block_on(async move {
-                let store = crate::store::Store::connect(&c.storage)
+                let audit = super::audit::open(&c).await?;
+                let store = audit.store();
+                let l = store.ledger_view(&quota).await.map_err(|e| e.to_string())?;
+                let mut t = tree(&l);
+                let links = store
+                    .ledger_links(&quota)
                     .await
                     .map_err(|e| e.to_string())?;
-                let l = store.ledger_view(&quota).await.map_err(|e| e.to_string())?;
-                let t = tree(&l);
+                for s in t["slices"].as_array_mut().into_iter().flatten() {
+                    if let Some((u, _)) = links.iter().find(|(_, n)| s["id"] == n.as_str()) {
+                        s["upstream_quota"] = json!(u);
+                    }
+                }
                 if json_out {
                     println!("{t}");
                 } else {
@@ -190,10 +202,13 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
         }
     };
     let (quota, id) = (at.quota.clone(), at.id.clone());
+    let mut link = None;
     let (operation, detail, change): (&str, Value, Change) = match action {
         Action::Grant(g) => {
+            link = g.upstream_quota.clone();
             let lim = limits(&g)?;
-            let detail = json!({"parent": g.parent, "grantee": g.grantee, "limits": lim});
+            let detail = json!({"parent": g.parent, "grantee": g.grantee, "limits": lim,
+                                "upstream_quota": g.upstream_quota});
             let (q, i) = (quota.clone(), id.clone());
             let f = move |l: &mut Ledger| {
                 l.grant(&i, g.parent.as_deref(), &g.grantee, &q, lim)
@@ -226,14 +241,19 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
         Action::Show { .. } => return Ok(()),
     };
     super::runtime()?.block_on(async move {
-        let store = crate::store::Store::connect(&c.storage)
-            .await
-            .map_err(|e| e.to_string())?;
+        // The ledger lives in the audit log's database (reservations commit with their intents).
+        let audit = super::audit::open(&c).await?;
+        let store = audit.store();
         store
             .ledger_apply(&quota, change)
             .await
             .map_err(|e| e.to_string())??;
-        let audit = super::audit::open(&c).await?;
+        if let Some(u) = link {
+            store
+                .ledger_link(&u, &quota, &id)
+                .await
+                .map_err(|e| format!("linking {u}: {e}"))?;
+        }
         let entry = Entry {
             kind: Some(Kind::Delegation),
             operation: Some(operation.to_owned()),

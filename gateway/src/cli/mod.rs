@@ -3,6 +3,7 @@
 pub mod audit;
 mod credentials;
 mod delegation;
+mod ledger;
 mod policy;
 mod tls;
 
@@ -56,6 +57,14 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         action: delegation::Action,
+    },
+    /// The delegation ledger against the vendor's records.
+    Ledger {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: ledger::Action,
     },
     /// Report on the TLS policy and certificates.
     Tls {
@@ -117,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Delegation { config, action } => {
             load(&config).and_then(|c| delegation::run(c, action))
         }
+        Command::Ledger { config, action } => load(&config).and_then(|c| ledger::run(c, action)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

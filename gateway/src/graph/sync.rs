@@ -15,12 +15,20 @@ const PACE: Duration = Duration::from_millis(120);
 const PAGE: u64 = 100;
 
 /// One list operation: where it is and how to read a page.
-struct Listing {
+pub(crate) struct Listing {
     method: &'static str,
     path: &'static str,
     items: &'static str,
     total: &'static str,
 }
+
+/// The vendor's voucher records (issues and reclaims), for ledger reconciliation.
+pub(crate) const COUPON_RECORDS: Listing = Listing {
+    method: "GET",
+    path: "/v2/promotions/benefits/partner-coupons/records/query",
+    items: "records",
+    total: "total_count",
+};
 
 const RESELLERS: Listing = Listing {
     method: "POST",
@@ -53,11 +61,22 @@ async fn list_all(
     l: &Listing,
     acting: Option<&str>,
 ) -> Result<Vec<Value>, CallError> {
+    list_filtered(client, key, l, acting, "").await
+}
+
+/// Every item of a list operation, page by page; `filter` is added to a GET's query.
+pub(crate) async fn list_filtered(
+    client: &UpstreamClient,
+    key: &UpstreamKey,
+    l: &Listing,
+    acting: Option<&str>,
+    filter: &str,
+) -> Result<Vec<Value>, CallError> {
     let mut out = Vec::new();
     let mut offset = 0u64;
     loop {
         let (query, body) = if l.method == "GET" {
-            let mut q = format!("limit={PAGE}&offset={offset}");
+            let mut q = format!("limit={PAGE}&offset={offset}{filter}");
             if let Some(a) = acting {
                 q.push_str(&format!("&indirect_partner_id={a}"));
             }

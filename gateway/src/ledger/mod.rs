@@ -12,6 +12,10 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 use tiergate_policy::ledger::{Ledger, Node, Reservation};
 
+pub mod aliases;
+pub mod reconcile;
+pub mod requests;
+
 /// A stable 64-bit lock key for a quota.
 fn lock_key(quota: &str) -> i64 {
     let d = digest::digest(&digest::SHA256, quota.as_bytes());
@@ -24,7 +28,25 @@ fn corrupt(e: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
 }
 
-async fn load(conn: &mut sqlx::AnyConnection, quota: &str) -> Result<Ledger, sqlx::Error> {
+/// Takes a quota's lock for the rest of the transaction (SQLite: the single connection is it).
+pub(crate) async fn lock(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    quota: &str,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(lock_key(quota))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn load(
+    conn: &mut sqlx::AnyConnection,
+    quota: &str,
+) -> Result<Ledger, sqlx::Error> {
     let mut nodes = BTreeMap::new();
     for r in sqlx::query("SELECT id, node FROM ledger_nodes WHERE quota_id = $1")
         .bind(quota.to_owned())
@@ -51,7 +73,7 @@ async fn load(conn: &mut sqlx::AnyConnection, quota: &str) -> Result<Ledger, sql
     Ok(Ledger::from_parts(nodes, reservations))
 }
 
-async fn save(
+pub(crate) async fn save(
     conn: &mut sqlx::AnyConnection,
     quota: &str,
     before: Ledger,
@@ -116,12 +138,7 @@ impl Store {
         let backend = self.backend();
         self.on_rt(move |pool| async move {
             let mut tx = pool.begin().await?;
-            if backend == Backend::Postgres {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(lock_key(&quota))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            lock(&mut tx, backend, &quota).await?;
             let before = load(&mut tx, &quota).await?;
             let mut after = before.clone();
             let out = f(&mut after);

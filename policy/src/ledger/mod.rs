@@ -9,9 +9,11 @@
 
 mod limits;
 mod refusal;
+mod select;
 
 pub use limits::{Limits, VoucherRequest, min_opt, narrows, periods};
 pub use refusal::{GrantError, Refusal};
+pub use select::{BadVoucherRequest, Drawer, exact, voucher_request};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,257 @@
+//! Voucher requests against the ledger: the reservation is made in the same transaction as
+//! the audit intent (a reservation never exists without its trail), and settled in the same
+//! transaction as the audit outcome.
+
+use super::{load, lock, save};
+use crate::audit::record::Entry;
+use crate::audit::sign::Signer;
+use crate::audit::store::append_in;
+use crate::store::{Store, StoreError, now_ms};
+use rust_decimal::Decimal;
+use serde_json::json;
+use sqlx::Row;
+use std::sync::Arc;
+use tiergate_policy::ledger::{Drawer, Refusal, VoucherRequest};
+
+/// A voucher request as the gateway saw it.
+pub struct VoucherAsk {
+    /// The `quota_id` of the request (the vendor quota the vouchers come from).
+    pub upstream_quota: String,
+    /// The partner the call acts as upstream (whose slice it draws on).
+    pub acting: String,
+    /// The staff member calling, if a staff credential calls.
+    pub staff: Option<String>,
+    /// What it asks for.
+    pub request: VoucherRequest,
+    /// The reservation's id (the request id, or the idempotency key's first request id).
+    pub reservation_id: String,
+}
+
+/// A reservation held for a request in flight.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    /// The ledger (the quota whose tree the slice is in).
+    pub quota: String,
+    /// The slice.
+    pub node: String,
+    /// The reservation.
+    pub reservation: String,
+    /// Its amount.
+    pub amount: Decimal,
+    /// The vendor quota the vouchers come from.
+    pub upstream_quota: String,
+    /// The partner it acts as upstream.
+    pub acting: String,
+}
+
+/// What the ledger decided.
+#[derive(Debug)]
+pub enum Reserved {
+    /// The quota is not delegated: nothing to hold; the intent is written.
+    Undelegated,
+    /// Held; the intent is written in the same transaction.
+    Held(Hold),
+    /// Refused by the ledger; nothing is written.
+    Refused(Refusal),
+}
+
+/// How the vendor's answer settles a reservation.
+#[derive(Debug)]
+pub enum Settle {
+    /// Vouchers issued: (customer, coupon id). Customers not listed are released.
+    Issued(Vec<(String, String)>),
+    /// Nothing issued (the vendor refused, or the call never reached it).
+    Release,
+    /// Unknown (the connection dropped after sending): held until reconciliation decides.
+    Pending,
+}
+
+/// Where a request's quota lives in the ledger: (ledger quota, anchor slice).
+pub(crate) async fn resolve(
+    conn: &mut sqlx::AnyConnection,
+    upstream_quota: &str,
+) -> Result<(String, Option<String>), sqlx::Error> {
+    let alias = sqlx::query("SELECT quota_id, node FROM ledger_aliases WHERE upstream_quota = $1")
+        .bind(upstream_quota.to_owned())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match alias {
+        Some(r) => (r.try_get("quota_id")?, Some(r.try_get("node")?)),
+        None => (upstream_quota.to_owned(), None),
+    })
+}
+
+impl Store {
+    /// Reserves a voucher request on the caller's slice and writes the audit intent, in one
+    /// transaction.
+    pub async fn ledger_reserve(
+        &self,
+        ask: VoucherAsk,
+        mut intent: Entry,
+        signer: Arc<Signer>,
+    ) -> Result<Reserved, StoreError> {
+        let backend = self.backend();
+        self.on_rt(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            let (quota, anchor) = resolve(&mut tx, &ask.upstream_quota).await?;
+            lock(&mut tx, backend, &quota).await?;
+            let before = load(&mut tx, &quota).await?;
+            if before.is_empty() {
+                append_in(&mut tx, backend, vec![intent], &signer).await?;
+                tx.commit().await?;
+                return Ok(Reserved::Undelegated);
+            }
+            let who = Drawer {
+                partner: &ask.acting,
+                staff: ask.staff.as_deref(),
+            };
+            let Some(node) = before.slice_for(anchor.as_deref(), who) else {
+                return Ok(Reserved::Refused(Refusal::NoDelegation));
+            };
+            let mut after = before.clone();
+            let now = time::OffsetDateTime::now_utc();
+            let r = match after.reserve(&ask.reservation_id, &node, &ask.request, now) {
+                Ok(r) => r,
+                Err(refusal) => return Ok(Reserved::Refused(refusal)),
+            };
+            save(&mut tx, &quota, before, after).await?;
+            sqlx::query(
+                "UPDATE ledger_reservations SET upstream_quota = $1, acting = $2 WHERE id = $3",
+            )
+            .bind(ask.upstream_quota.clone())
+            .bind(ask.acting.clone())
+            .bind(ask.reservation_id.clone())
+            .execute(&mut *tx)
+            .await?;
+            let hold = Hold {
+                quota,
+                node,
+                reservation: ask.reservation_id,
+                amount: r.amount(),
+                upstream_quota: ask.upstream_quota,
+                acting: ask.acting,
+            };
+            if let Some(d) = intent.detail.as_object_mut() {
+                d.insert(
+                    "delegation".into(),
+                    json!({"quota_id": hold.quota, "slice": hold.node,
+                           "reservation": hold.reservation, "reserved": hold.amount.to_string()}),
+                );
+            }
+            append_in(&mut tx, backend, vec![intent], &signer).await?;
+            tx.commit().await?;
+            Ok(Reserved::Held(hold))
+        })
+        .await
+    }
+
+    /// Settles a held reservation from the vendor's answer and writes the audit outcome, in
+    /// one transaction.
+    pub async fn ledger_settle(
+        &self,
+        hold: Hold,
+        settle: Settle,
+        mut outcome: Entry,
+        signer: Arc<Signer>,
+    ) -> Result<(), StoreError> {
+        let backend = self.backend();
+        self.on_rt(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            lock(&mut tx, backend, &hold.quota).await?;
+            let before = load(&mut tx, &hold.quota).await?;
+            let mut after = before.clone();
+            let face_value = before
+                .reservation(&hold.reservation)
+                .map(|r| r.face_value)
+                .unwrap_or_default();
+            let (used, released) = match &settle {
+                Settle::Issued(issued) => {
+                    let customers: Vec<String> = issued.iter().map(|(c, _)| c.clone()).collect();
+                    let used = after.commit(&hold.reservation, &customers);
+                    (used, hold.amount - used)
+                }
+                Settle::Release => (Decimal::ZERO, after.release(&hold.reservation)),
+                Settle::Pending => (Decimal::ZERO, Decimal::ZERO),
+            };
+            if after != before {
+                save(&mut tx, &hold.quota, before, after).await?;
+            }
+            if let Settle::Issued(issued) = &settle {
+                for (customer, coupon) in issued {
+                    insert_coupon(
+                        &mut tx,
+                        &hold,
+                        coupon,
+                        customer,
+                        face_value,
+                        &hold.reservation,
+                    )
+                    .await?;
+                }
+            }
+            if let Some(d) = outcome.detail.as_object_mut() {
+                let state = match settle {
+                    Settle::Pending => "pending",
+                    _ => "settled",
+                };
+                d.insert(
+                    "delegation".into(),
+                    json!({"quota_id": hold.quota, "slice": hold.node,
+                           "reservation": hold.reservation, "state": state,
+                           "used": used.to_string(), "released": released.to_string()}),
+                );
+            }
+            append_in(&mut tx, backend, vec![outcome], &signer).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Records which slice a voucher came from (once; a repeated settlement changes nothing).
+pub(crate) async fn insert_coupon(
+    conn: &mut sqlx::AnyConnection,
+    hold: &Hold,
+    coupon: &str,
+    customer: &str,
+    face_value: Decimal,
+    request_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ledger_coupons (coupon_id, quota_id, node, customer_id, face_value, \
+         request_id, upstream_quota, acting, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (coupon_id) DO NOTHING",
+    )
+    .bind(coupon.to_owned())
+    .bind(hold.quota.clone())
+    .bind(hold.node.clone())
+    .bind(customer.to_owned())
+    .bind(face_value.to_string())
+    .bind(request_id.to_owned())
+    .bind(hold.upstream_quota.clone())
+    .bind(hold.acting.clone())
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Notes that a voucher was reclaimed through Tiergate; reconciliation credits what the
+    /// vendor returned to the slice it came from. Returns whether the voucher is the ledger's.
+    pub async fn ledger_reclaim_seen(&self, coupon: &str) -> Result<bool, StoreError> {
+        let coupon = coupon.to_owned();
+        self.on_rt(move |pool| async move {
+            let done = sqlx::query(
+                "UPDATE ledger_coupons SET reclaim_seen = $1 WHERE coupon_id = $2 AND reclaim_seen IS NULL",
+            )
+            .bind(now_ms())
+            .bind(coupon)
+            .execute(&pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
+    }
+}
