@@ -20,6 +20,8 @@ pub struct Admin {
     pub graph: Arc<LiveGraph>,
     /// Audit records for auditors.
     pub audit: crate::admin_audit::AuditApi,
+    /// Delegations for distributors and resellers.
+    pub delegations: crate::admin_delegation::DelegationApi,
 }
 
 fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -47,6 +49,12 @@ impl ServeHttp for Admin {
             "/healthz" => text(StatusCode::OK, plain, b"ok\n".to_vec()),
             "/audit/records" => {
                 let (status, body) = self.audit.answer(session).await;
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                text(status, "application/json;charset=UTF-8", body)
+            }
+            p if p == "/delegations" || p.starts_with("/delegations/") => {
+                let (status, body) = self.delegations.answer(session).await;
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 text(status, "application/json;charset=UTF-8", body)

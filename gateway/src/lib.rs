@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod admin_audit;
+pub mod admin_delegation;
 pub mod audit;
 pub mod cli;
 pub mod credentials;

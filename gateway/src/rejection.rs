@@ -31,6 +31,12 @@ pub enum Rejection {
     /// The caller's delegation does not allow this voucher request.
     #[error("{0}")]
     Delegation(Refusal),
+    /// A delegation change the ledger refuses (the message says why).
+    #[error("{0}")]
+    GrantRefused(String),
+    /// The partner API refused a call Tiergate made itself.
+    #[error("the partner API refused: {0}")]
+    UpstreamRefused(String),
     /// The idempotency key header is unusable.
     #[error("{0}")]
     InvalidIdempotencyKey(String),
@@ -92,6 +98,8 @@ impl Rejection {
             Rejection::Denied(d) => (403, d.code(), "denied"),
             Rejection::Delegation(r) => (403, delegation_code(r), "over_delegation"),
             Rejection::InvalidIdempotencyKey(_) => (400, "TG.4003", "invalid"),
+            Rejection::GrantRefused(_) => (409, "TG.3012", "refused"),
+            Rejection::UpstreamRefused(_) => (502, "TG.5007", "upstream_error"),
             Rejection::IdempotencyUnknown => (409, "TG.3010", "idempotency"),
             Rejection::IdempotencyMismatch => (422, "TG.3011", "idempotency"),
             Rejection::BodyTooLarge { .. } => (413, "TG.4001", "invalid"),

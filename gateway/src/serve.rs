@@ -173,13 +173,22 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     };
     let admin_app = Admin {
         metrics: metrics.clone(),
-        store,
-        graph,
+        store: store.clone(),
+        graph: graph.clone(),
         audit: crate::admin_audit::AuditApi {
             credentials: credentials.clone(),
             audit: audit.clone(),
             skew,
             retention: config.audit.retention,
+        },
+        delegations: crate::admin_delegation::DelegationApi {
+            credentials: credentials.clone(),
+            audit: audit.clone(),
+            skew,
+            client: Arc::new(UpstreamClient::new(config.upstream.clone(), upstream_addr)),
+            key: UpstreamKey::from(&config.distributor),
+            graph: graph.clone(),
+            store: store.clone(),
         },
     };
     let mut admin_service = Service::new("tiergate-admin".into(), admin_app);

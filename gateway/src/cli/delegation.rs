@@ -1,14 +1,13 @@
 //! `tiergate delegation grant|adjust|suspend|resume|revoke|show`: slices of a voucher quota,
 //! every change audited.
 
-use crate::audit::record::{Entry, Kind};
+use crate::ledger::changes::{Author, Change, tree};
 use clap::{Args, Subcommand};
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use tiergate_config::Config;
-use tiergate_policy::ledger::{Ledger, Limits, Status};
+use tiergate_policy::ledger::{Limits, Status};
 
 /// What `tiergate delegation` does.
 #[derive(Subcommand)]
@@ -137,137 +136,73 @@ fn limits(a: &GrantArgs) -> Result<Limits, String> {
     })
 }
 
-/// The tree as JSON: one entry per slice.
-pub fn tree(l: &Ledger) -> Value {
-    let slices: Vec<Value> = l
-        .nodes()
-        .map(|(id, n)| {
-            json!({
-                "id": id, "parent": n.parent, "grantee": n.grantee,
-                "status": n.status, "granted": n.limits.total.to_string(),
-                "reserved": n.reserved.to_string(), "used": n.used.to_string(),
-                "remaining": l.remaining(id).to_string(),
-            })
-        })
-        .collect();
-    json!({"slices": slices})
-}
-
-/// A change to a quota's ledger.
-type Change = Box<dyn FnOnce(&mut Ledger) -> Result<(), String> + Send>;
-
 /// Runs a delegation command.
 pub fn run(c: Config, action: Action) -> Result<(), String> {
-    let at = match &action {
-        Action::Grant(g) => &g.at,
-        Action::Adjust { at, .. }
-        | Action::Suspend(at)
-        | Action::Resume(at)
-        | Action::Revoke(at) => at,
-        Action::Show { quota, json } => {
-            let quota = quota.clone();
-            let json_out = *json;
-            return super::runtime()?.block_on(async move {
-                let audit = super::audit::open(&c).await?;
-                let store = audit.store();
-                let l = store.ledger_view(&quota).await.map_err(|e| e.to_string())?;
-                let mut t = tree(&l);
-                let links = store
-                    .ledger_links(&quota)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                for s in t["slices"].as_array_mut().into_iter().flatten() {
-                    if let Some((u, _)) = links.iter().find(|(_, n)| s["id"] == n.as_str()) {
-                        s["upstream_quota"] = json!(u);
-                    }
-                }
-                if json_out {
-                    println!("{t}");
-                } else {
-                    for s in t["slices"].as_array().into_iter().flatten() {
-                        println!(
-                            "{} ({}, {}) granted {} reserved {} used {} remaining {}",
-                            s["id"].as_str().unwrap_or_default(),
-                            s["grantee"].as_str().unwrap_or_default(),
-                            s["status"].as_str().unwrap_or_default(),
-                            s["granted"].as_str().unwrap_or_default(),
-                            s["reserved"].as_str().unwrap_or_default(),
-                            s["used"].as_str().unwrap_or_default(),
-                            s["remaining"].as_str().unwrap_or_default()
-                        );
-                    }
-                }
-                Ok(())
-            });
-        }
+    let status = |at: At, status: Status| {
+        let change = Change::Status { id: at.id, status };
+        (at.quota, change, None)
     };
-    let (quota, id) = (at.quota.clone(), at.id.clone());
-    let mut link = None;
-    let (operation, detail, change): (&str, Value, Change) = match action {
+    let (quota, change, link) = match action {
+        Action::Show { quota, json } => return show(c, quota, json),
         Action::Grant(g) => {
-            link = g.upstream_quota.clone();
-            let lim = limits(&g)?;
-            let detail = json!({"parent": g.parent, "grantee": g.grantee, "limits": lim,
-                                "upstream_quota": g.upstream_quota});
-            let (q, i) = (quota.clone(), id.clone());
-            let f = move |l: &mut Ledger| {
-                l.grant(&i, g.parent.as_deref(), &g.grantee, &q, lim)
-                    .map_err(|e| e.to_string())
+            let change = Change::Grant {
+                id: g.at.id.clone(),
+                parent: g.parent.clone(),
+                grantee: g.grantee.clone(),
+                limits: Box::new(limits(&g)?),
             };
-            ("grant", detail, Box::new(f))
+            (g.at.quota.clone(), change, g.upstream_quota.clone())
         }
-        Action::Adjust { total, .. } => {
-            let t = money(&total)?;
-            let i = id.clone();
-            (
-                "adjust",
-                json!({"total": t.to_string()}),
-                Box::new(move |l: &mut Ledger| l.adjust(&i, t).map_err(|e| e.to_string())),
-            )
+        Action::Adjust { at, total } => {
+            let total = money(&total)?;
+            (at.quota, Change::Adjust { id: at.id, total }, None)
         }
-        Action::Suspend(_) | Action::Resume(_) | Action::Revoke(_) => {
-            let (name, status) = match action {
-                Action::Suspend(_) => ("suspend", Status::Suspended),
-                Action::Resume(_) => ("resume", Status::Active),
-                _ => ("revoke", Status::Revoked),
-            };
-            let i = id.clone();
-            (
-                name,
-                Value::Null,
-                Box::new(move |l: &mut Ledger| l.set_status(&i, status).map_err(|e| e.to_string())),
-            )
-        }
-        Action::Show { .. } => return Ok(()),
+        Action::Suspend(at) => status(at, Status::Suspended),
+        Action::Resume(at) => status(at, Status::Active),
+        Action::Revoke(at) => status(at, Status::Revoked),
     };
     super::runtime()?.block_on(async move {
         // The ledger lives in the audit log's database (reservations commit with their intents).
         let audit = super::audit::open(&c).await?;
-        let store = audit.store();
-        store
-            .ledger_apply(&quota, change)
-            .await
-            .map_err(|e| e.to_string())??;
-        if let Some(u) = link {
-            store
-                .ledger_link(&u, &quota, &id)
-                .await
-                .map_err(|e| format!("linking {u}: {e}"))?;
-        }
-        let entry = Entry {
-            kind: Some(Kind::Delegation),
-            operation: Some(operation.to_owned()),
-            acting: Some(id.clone()),
-            outcome: Some("ok".into()),
+        let (id, operation) = (change.id().to_owned(), change.operation());
+        let author = Author {
             source: Some("cli".into()),
-            detail: json!({"quota_id": quota, "delegation": id, "change": detail}),
-            ..Entry::default()
+            ..Author::default()
         };
         audit
-            .append(entry)
+            .store()
+            .ledger_change(&quota, change, link, author, audit.signer())
             .await
-            .map_err(|e| format!("audit: {e}"))?;
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         println!("{operation} {id} on {quota}: ok");
+        Ok(())
+    })
+}
+
+fn show(c: Config, quota: String, json_out: bool) -> Result<(), String> {
+    super::runtime()?.block_on(async move {
+        let audit = super::audit::open(&c).await?;
+        let t = tree(audit.store(), &quota, |_, _| true)
+            .await
+            .map_err(|e| e.to_string())?;
+        if json_out {
+            println!("{t}");
+            return Ok(());
+        }
+        for s in t["slices"].as_array().into_iter().flatten() {
+            let f = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
+            println!(
+                "{} ({}, {}) granted {} reserved {} used {} remaining {}",
+                f("id"),
+                f("grantee"),
+                f("status"),
+                f("granted"),
+                f("reserved"),
+                f("used"),
+                f("remaining")
+            );
+        }
         Ok(())
     })
 }

@@ -6,30 +6,6 @@ use crate::store::{Store, StoreError, now_ms};
 use sqlx::Row;
 
 impl Store {
-    /// Records that `upstream_quota` is the slice `node` of `quota`'s ledger.
-    pub async fn ledger_link(
-        &self,
-        upstream_quota: &str,
-        quota: &str,
-        node: &str,
-    ) -> Result<(), StoreError> {
-        let (u, q, n) = (upstream_quota.to_owned(), quota.to_owned(), node.to_owned());
-        self.on_rt(move |pool| async move {
-            sqlx::query(
-                "INSERT INTO ledger_aliases (upstream_quota, quota_id, node, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(u)
-            .bind(q)
-            .bind(n)
-            .bind(now_ms())
-            .execute(&pool)
-            .await
-            .map(|_| ())
-        })
-        .await
-    }
-
     /// The vendor quotas issued for slices of `quota`: (upstream quota, slice).
     pub async fn ledger_links(&self, quota: &str) -> Result<Vec<(String, String)>, StoreError> {
         let q = quota.to_owned();
@@ -46,4 +22,25 @@ impl Store {
         })
         .await
     }
+}
+
+/// Records, inside the caller's transaction, that `upstream_quota` is the slice `node` of
+/// `quota`'s ledger.
+pub(crate) async fn link_in(
+    conn: &mut sqlx::AnyConnection,
+    upstream_quota: &str,
+    quota: &str,
+    node: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ledger_aliases (upstream_quota, quota_id, node, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(upstream_quota.to_owned())
+    .bind(quota.to_owned())
+    .bind(node.to_owned())
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await
+    .map(drop)
 }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use tiergate_policy::ledger::{Ledger, Node, Reservation};
 
 pub mod aliases;
+pub mod changes;
 pub mod reconcile;
 pub mod requests;
 

@@ -1,0 +1,349 @@
+//! `/delegations` on the admin listener: distributors and resellers manage slices of voucher
+//! quota as the tier they are, signed with their Tiergate credential (the same AK/SK scheme).
+//!
+//! - `GET /delegations?quota_id=Q`: the tree (a reseller sees its own slices and below).
+//! - `POST /delegations`: grant `{quota_id, id, parent?, grantee, limits: {total, ...},
+//!   upstream_quota?, issue_upstream?}`. A reseller grants only below its own slice. With
+//!   `issue_upstream` the distributor also issues the slice's total to the reseller upstream
+//!   (`indirect-partner-adjust`) and records the new vendor quota as the slice's.
+//! - `POST /delegations/{id}/adjust|suspend|resume|revoke` with `{quota_id, total?}`: a
+//!   reseller changes only slices strictly below its own.
+//!
+//! Every change is written to the audit log in the change's own transaction.
+
+use crate::audit::Audit;
+use crate::audit::record::{Entry, Kind};
+use crate::credentials::{Credential, Credentials};
+use crate::filters::authn;
+use crate::filters::body::MAX_BODY;
+use crate::filters::resign::UpstreamKey;
+use crate::ledger::changes::{Author, Change, tree};
+use crate::rejection::Rejection;
+use crate::upstream::UpstreamClient;
+use pingora::protocols::http::ServerSession;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tiergate_policy::ledger::{Ledger, Limits, Status};
+use tiergate_policy::{Denied, Tier};
+
+/// What the admin delegation API needs.
+pub struct DelegationApi {
+    /// Credential lookups.
+    pub credentials: Arc<Credentials>,
+    /// The audit log (and the ledger, in its database).
+    pub audit: Audit,
+    /// Accepted clock skew.
+    pub skew: time::Duration,
+    /// The partner API, for issuing quota to a reseller in the same step.
+    pub client: Arc<UpstreamClient>,
+    /// The distributor's vendor key.
+    pub key: UpstreamKey,
+    /// The relationship graph (a quota issued here is the reseller's from then on).
+    pub graph: Arc<crate::graph::LiveGraph>,
+    /// Where learned relationships are kept.
+    pub store: crate::store::Store,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantBody {
+    quota_id: String,
+    id: String,
+    #[serde(default)]
+    parent: Option<String>,
+    grantee: String,
+    limits: Limits,
+    #[serde(default)]
+    upstream_quota: Option<String>,
+    #[serde(default)]
+    issue_upstream: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    quota_id: String,
+    #[serde(default)]
+    total: Option<Decimal>,
+}
+
+fn invalid(e: impl std::fmt::Display) -> Rejection {
+    Rejection::InvalidBody(e.to_string())
+}
+
+fn not_yours(value: &str) -> Rejection {
+    Rejection::Denied(Denied::NotYours {
+        field: "delegation",
+        value: value.to_owned(),
+    })
+}
+
+/// Whether `id` is (`strictly`: lies below) a slice granted to `partner`.
+fn under(l: &Ledger, id: &str, partner: &str, strictly: bool) -> bool {
+    l.nodes().any(|(own, n)| {
+        n.grantee == partner && l.within(id, own) && (!strictly || own.as_str() != id)
+    })
+}
+
+impl DelegationApi {
+    /// Answers a request: (status, JSON body).
+    pub async fn answer(&self, session: &mut ServerSession) -> (u16, Vec<u8>) {
+        match self.handle(session).await {
+            Ok(v) => (200, v.to_string().into_bytes()),
+            Err(r) => (r.answer().status, r.body()),
+        }
+    }
+
+    async fn handle(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+        let mut body = Vec::new();
+        while let Some(chunk) = session
+            .read_request_body()
+            .await
+            .map_err(|_| invalid("the body could not be read"))?
+        {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(Rejection::BodyTooLarge { limit: MAX_BODY });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let req = session.req_header();
+        let cred = authn::authenticate(&self.credentials, req, &body, now, self.skew).await?;
+        let p = &cred.principal;
+        if !matches!(p.tier, Tier::Distributor | Tier::CloudReseller) || p.role.is_some() {
+            return Err(Rejection::Denied(Denied::TierNotAllowed {
+                tier: p.tier,
+                operation: "delegations",
+            }));
+        }
+        let path = req.uri.path().to_owned();
+        let method = req.method.as_str().to_owned();
+        let query = req.uri.query().unwrap_or("").to_owned();
+        let source = session.client_addr().map(|a| a.to_string());
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (method.as_str(), parts.as_slice()) {
+            ("GET", ["delegations"]) => self.show(&cred, &query).await,
+            ("POST", ["delegations"]) => {
+                let g: GrantBody = serde_json::from_slice(&body).map_err(invalid)?;
+                self.grant(&cred, g, source).await
+            }
+            ("POST", ["delegations", id, action]) => {
+                let c: ChangeBody = serde_json::from_slice(&body).map_err(invalid)?;
+                let change = match (*action, c.total) {
+                    ("adjust", Some(total)) => Change::Adjust {
+                        id: (*id).to_owned(),
+                        total,
+                    },
+                    ("adjust", None) => return Err(invalid("`total` is required")),
+                    (a, _) => {
+                        let status = match a {
+                            "suspend" => Status::Suspended,
+                            "resume" => Status::Active,
+                            "revoke" => Status::Revoked,
+                            _ => return Err(no_route(&method, &path)),
+                        };
+                        Change::Status {
+                            id: (*id).to_owned(),
+                            status,
+                        }
+                    }
+                };
+                self.change(&cred, &c.quota_id, change, None, source).await
+            }
+            _ => Err(no_route(&method, &path)),
+        }
+    }
+
+    async fn show(&self, cred: &Credential, query: &str) -> Result<Value, Rejection> {
+        let quota = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("quota_id="))
+            .map(|v| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .ok_or_else(|| invalid("`quota_id` is required"))?;
+        let p = cred.principal.clone();
+        let all = p.tier == Tier::Distributor;
+        tree(self.audit.store(), &quota, move |l, id| {
+            all || under(l, id, &p.partner_id, false)
+        })
+        .await
+        .map_err(|_| Rejection::AuditUnavailable)
+    }
+
+    async fn grant(
+        &self,
+        cred: &Credential,
+        g: GrantBody,
+        source: Option<String>,
+    ) -> Result<Value, Rejection> {
+        let p = &cred.principal;
+        let distributor = p.tier == Tier::Distributor;
+        if !distributor {
+            let parent = g
+                .parent
+                .as_deref()
+                .ok_or_else(|| not_yours("(root of the quota)"))?;
+            let l = self.ledger(&g.quota_id).await?;
+            if !under(&l, parent, &p.partner_id, false)
+                || g.issue_upstream
+                || g.upstream_quota.is_some()
+            {
+                return Err(not_yours(parent));
+            }
+        }
+        let change = Change::Grant {
+            id: g.id.clone(),
+            parent: g.parent.clone(),
+            grantee: g.grantee.clone(),
+            limits: Box::new(g.limits.clone()),
+        };
+        if !g.issue_upstream {
+            return self
+                .change(cred, &g.quota_id, change, g.upstream_quota, source)
+                .await;
+        }
+        // One step: the vendor quota first (nothing to undo if the vendor refuses), then the
+        // slice linked to it. The vendor call is a money-moving call: audited both ways.
+        let upstream = self
+            .issue_upstream(
+                cred,
+                &g.quota_id,
+                &g.grantee,
+                g.limits.total,
+                source.clone(),
+            )
+            .await?;
+        self.change(cred, &g.quota_id, change, Some(upstream), source)
+            .await
+    }
+
+    async fn ledger(&self, quota: &str) -> Result<Ledger, Rejection> {
+        self.audit
+            .store()
+            .ledger_view(quota)
+            .await
+            .map_err(|_| Rejection::AuditUnavailable)
+    }
+
+    async fn change(
+        &self,
+        cred: &Credential,
+        quota: &str,
+        change: Change,
+        upstream_quota: Option<String>,
+        source: Option<String>,
+    ) -> Result<Value, Rejection> {
+        let p = &cred.principal;
+        if p.tier != Tier::Distributor && !matches!(change, Change::Grant { .. }) {
+            let l = self.ledger(quota).await?;
+            if !under(&l, change.id(), &p.partner_id, true) {
+                return Err(not_yours(change.id()));
+            }
+        }
+        let (id, operation) = (change.id().to_owned(), change.operation());
+        let author = Author {
+            principal: Some(p.partner_id.clone()),
+            tier: Some(p.tier.to_string()),
+            credential: Some(cred.access_key.clone()),
+            source,
+        };
+        self.audit
+            .store()
+            .ledger_change(quota, change, upstream_quota, author, self.audit.signer())
+            .await
+            .map_err(|_| Rejection::AuditUnavailable)?
+            .map_err(|e| Rejection::GrantRefused(e.to_string()))?;
+        let t = tree(self.audit.store(), quota, |l, n| {
+            n == id || l.within(n, &id)
+        })
+        .await
+        .map_err(|_| Rejection::AuditUnavailable)?;
+        Ok(json!({"operation": operation, "delegation": id, "tree": t}))
+    }
+
+    async fn issue_upstream(
+        &self,
+        cred: &Credential,
+        quota: &str,
+        reseller: &str,
+        total: Decimal,
+        source: Option<String>,
+    ) -> Result<String, Rejection> {
+        let body: Value = serde_json::from_str(&format!(
+            r#"{{"quota_id":{},"indirect_partner_ids":[{}],"quota_amount":{total}}}"#,
+            json!(quota),
+            json!(reseller)
+        ))
+        .map_err(invalid)?;
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let entry = |kind, outcome: &str, detail: Value| Entry {
+            kind: Some(kind),
+            request_id: Some(request_id.clone()),
+            principal: Some(cred.principal.partner_id.clone()),
+            tier: Some(cred.principal.tier.to_string()),
+            credential: Some(cred.access_key.clone()),
+            source: source.clone(),
+            operation: Some("update_coupon_quotas".into()),
+            acting: Some(reseller.to_owned()),
+            amount: Some(total.to_string()),
+            currency: Some("CNY".into()),
+            outcome: Some(outcome.to_owned()),
+            detail,
+            ..Entry::default()
+        };
+        self.audit
+            .append(entry(Kind::Intent, "forwarding", json!({"request": body})))
+            .await
+            .map_err(|_| Rejection::AuditUnavailable)?;
+        let path = "/v2/partners/coupon-quotas/indirect-partner-adjust";
+        let answer = self.client.call(&self.key, "POST", path, "", &body).await;
+        let issued = answer.as_ref().ok().and_then(|v| {
+            v["simple_quota_infos"]
+                .as_array()?
+                .iter()
+                .find(|i| i["id"] == reseller)?["quota_id"]
+                .as_str()
+                .map(str::to_owned)
+        });
+        let (outcome, detail) = match (&answer, &issued) {
+            (Ok(v), Some(_)) => ("ok", v.clone()),
+            (Ok(v), None) => ("vendor_error", v.clone()),
+            (Err(e), _) => ("vendor_error", json!({"error": e.to_string()})),
+        };
+        if let Err(e) = self
+            .audit
+            .append(entry(Kind::Outcome, outcome, detail))
+            .await
+        {
+            tracing::error!(error = %e, "could not audit a quota issued upstream");
+        }
+        if let Some(q) = &issued {
+            let edges = vec![tiergate_policy::Edge::Quota {
+                id: q.clone(),
+                owner: reseller.to_owned(),
+            }];
+            self.graph.learn(&edges);
+            if let Err(e) = self.store.upsert_edges(edges).await {
+                tracing::warn!(error = %e, "could not store a learned quota");
+            }
+        }
+        issued.ok_or_else(|| {
+            Rejection::UpstreamRefused(match answer {
+                Ok(v) => v["error_details"].to_string(),
+                Err(e) => e.to_string(),
+            })
+        })
+    }
+}
+
+fn no_route(method: &str, path: &str) -> Rejection {
+    Rejection::NoSuchRoute {
+        method: method.to_owned(),
+        path: path.to_owned(),
+    }
+}
