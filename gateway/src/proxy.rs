@@ -6,6 +6,7 @@ use crate::filters::resign::UpstreamKey;
 use crate::filters::{audit, authn, authz, body, ledger, resign, route};
 use crate::graph::{LiveGraph, learn};
 use crate::idempotency::{self, Claim};
+use crate::ledger::funds::FundReserved;
 use crate::ledger::requests::{Hold, Reserved};
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
@@ -62,6 +63,8 @@ pub struct Ctx {
     response_body: Option<BytesMut>,
     rejected: Option<(&'static str, &'static str, Option<&'static str>)>,
     hold: Option<Hold>,
+    /// The grantees whose fund caps hold an amount for this request.
+    fund_hold: Option<Vec<String>>,
     /// The idempotency key this request claimed.
     idempotency: Option<String>,
     /// The body of Tiergate's own answer, when it refused.
@@ -126,6 +129,24 @@ impl Gateway {
                     Ok(Reserved::Refused(r)) => return Err(Rejection::Delegation(r)),
                     Err(e) => {
                         tracing::error!(error = %e, "ledger store refused a reservation: call refused");
+                        return Err(Rejection::AuditUnavailable);
+                    }
+                }
+            } else if let Some(f) =
+                ledger::fund_ask(&credential, permit.route().operation, &forward.body)?
+            {
+                let store = self.audit.store();
+                let id = ctx.request_id.clone();
+                let signer = self.audit.signer();
+                match store
+                    .funds_reserve(f.grantees, id, f.direction, f.amount, intent, signer)
+                    .await
+                {
+                    Ok(FundReserved::Held(g)) => ctx.fund_hold = Some(g),
+                    Ok(FundReserved::Uncapped) => {}
+                    Ok(FundReserved::Refused(r)) => return Err(Rejection::FundCap(r)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "ledger store refused a fund hold: call refused");
                         return Err(Rejection::AuditUnavailable);
                     }
                 }
@@ -310,6 +331,7 @@ impl ProxyHttp for Gateway {
             response_body: None,
             rejected: None,
             hold: None,
+            fund_hold: None,
             idempotency: None,
             rejected_body: None,
             sent: true,
@@ -491,8 +513,17 @@ impl ProxyHttp for Gateway {
                 answer,
                 latency,
             );
-            let written = match ctx.hold.take() {
-                Some(hold) => {
+            let written = match (ctx.hold.take(), ctx.fund_hold.take()) {
+                (_, Some(grantees)) => {
+                    let moved = ledger::funds_moved(status, ctx.sent);
+                    let id = ctx.request_id.clone();
+                    self.audit
+                        .store()
+                        .funds_settle(grantees, id, moved, outcome, self.audit.signer())
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                (Some(hold), None) => {
                     let settle = ledger::settlement(status, ctx.sent, answer);
                     let store = self.audit.store();
                     store
@@ -500,7 +531,7 @@ impl ProxyHttp for Gateway {
                         .await
                         .map_err(|e| e.to_string())
                 }
-                None => self
+                (None, None) => self
                     .audit
                     .append(outcome)
                     .await

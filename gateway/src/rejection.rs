@@ -31,6 +31,9 @@ pub enum Rejection {
     /// The caller's delegation does not allow this voucher request.
     #[error("{0}")]
     Delegation(Refusal),
+    /// A fund adjustment over the caller's caps.
+    #[error("{0}")]
+    FundCap(tiergate_policy::ledger::funds::FundRefusal),
     /// A delegation change the ledger refuses (the message says why).
     #[error("{0}")]
     GrantRefused(String),
@@ -99,6 +102,7 @@ impl Rejection {
             Rejection::Delegation(r) => (403, delegation_code(r), "over_delegation"),
             Rejection::InvalidIdempotencyKey(_) => (400, "TG.4003", "invalid"),
             Rejection::GrantRefused(_) => (409, "TG.3012", "refused"),
+            Rejection::FundCap(r) => (403, fund_code(r), "over_delegation"),
             Rejection::UpstreamRefused(_) => (502, "TG.5007", "upstream_error"),
             Rejection::IdempotencyUnknown => (409, "TG.3010", "idempotency"),
             Rejection::IdempotencyMismatch => (422, "TG.3011", "idempotency"),
@@ -131,6 +135,14 @@ impl Rejection {
             Rejection::Denied(d) => Some(d.rule()),
             _ => None,
         }
+    }
+}
+
+fn fund_code(r: &tiergate_policy::ledger::funds::FundRefusal) -> &'static str {
+    use tiergate_policy::ledger::funds::FundRefusal;
+    match r {
+        FundRefusal::OverOperation { .. } => "TG.3013",
+        FundRefusal::OverPeriod { .. } => "TG.3014",
     }
 }
 

@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 7,
+        sql: include_str!("../migrations/0007_fund_caps.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 const CREDENTIAL_COLUMNS: &str = "access_key, partner_id, tier, distributor_id, secret_ciphertext, \

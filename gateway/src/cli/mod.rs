@@ -3,6 +3,7 @@
 pub mod audit;
 mod credentials;
 mod delegation;
+mod funds;
 mod ledger;
 mod policy;
 mod tls;
@@ -57,6 +58,14 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         action: delegation::Action,
+    },
+    /// Caps on fund adjustments to customers, per grantee.
+    Funds {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: funds::Action,
     },
     /// The delegation ledger against the vendor's records.
     Ledger {
@@ -127,6 +136,7 @@ pub fn main() -> ExitCode {
             load(&config).and_then(|c| delegation::run(c, action))
         }
         Command::Ledger { config, action } => load(&config).and_then(|c| ledger::run(c, action)),
+        Command::Funds { config, action } => load(&config).and_then(|c| funds::run(c, action)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

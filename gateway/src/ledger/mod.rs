@@ -14,6 +14,7 @@ use tiergate_policy::ledger::{Ledger, Node, Reservation};
 
 pub mod aliases;
 pub mod changes;
+pub mod funds;
 pub mod reconcile;
 pub mod requests;
 

@@ -7,6 +7,7 @@
 //! granted on` (a live child counts its whole slice, a revoked one what it had spent).
 //! Issuance per calendar day and month (GMT+08:00) never exceeds any cap on the path to the root.
 
+pub mod funds;
 mod limits;
 mod refusal;
 mod select;
