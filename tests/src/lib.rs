@@ -7,4 +7,5 @@
 #![forbid(unsafe_code)]
 
 pub mod harness;
+pub mod ledger;
 pub mod sim;

@@ -6,18 +6,12 @@
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tiergate_tests::harness::{Cred, Db, Gateway, call, fixture, sdk, sdk1, start_sim};
-use tiergate_tests::sim::{Faults, Simulator};
+use tiergate_tests::ledger::{dec, grant, settled, slices, staff, vendor_issued};
+use tiergate_tests::sim::Faults;
 
 type R = Result<(), String>;
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str()
-        .and_then(|s| Decimal::from_str(s).ok())
-        .unwrap_or(Decimal::MIN)
-}
 
 fn issue(gw: &Gateway, c: &Cred, quota: &str, face: &str, customers: &[&str]) -> Value {
     let mut v = call(
@@ -45,58 +39,11 @@ fn reclaim(gw: &Gateway, c: &Cred, coupon: &str) -> Value {
     v
 }
 
-fn grant(gw: &Gateway, quota: &str, args: &[&str]) -> Result<String, String> {
-    let mut all = vec!["grant", "--quota", quota];
-    all.extend_from_slice(args);
-    gw.command("delegation", &all, &[])
-}
-
-/// The slices of a quota by id.
-fn slices(gw: &Gateway, quota: &str) -> Result<Value, String> {
-    let out = gw.command("delegation", &["show", "--quota", quota, "--json"], &[])?;
-    let t: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
-    let mut by_id = serde_json::Map::new();
-    for s in t["slices"].as_array().into_iter().flatten() {
-        by_id.insert(s["id"].as_str().unwrap_or_default().to_owned(), s.clone());
-    }
-    Ok(Value::Object(by_id))
-}
-
-/// The slices once every reservation is settled. Settlement is written right after the
-/// answer has gone out (with the audit outcome), so a client can be a moment ahead of it.
-fn settled(gw: &Gateway, quota: &str) -> Result<Value, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let t = slices(gw, quota)?;
-        let held = t
-            .as_object()
-            .into_iter()
-            .flat_map(|m| m.values())
-            .any(|s| dec(&s["reserved"]) != Decimal::ZERO);
-        if !held {
-            return Ok(t);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("still held after 10 s: {t}"));
-        }
-    }
-}
-
 fn reconcile(gw: &Gateway, args: &[&str]) -> Result<Value, String> {
     let mut all = vec!["reconcile", "--json"];
     all.extend_from_slice(args);
     let out = gw.command("ledger", &all, &[])?;
     serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
-}
-
-/// What the simulator holds as issued (usable vouchers' face value) from a quota.
-fn vendor_issued(sim: &Simulator, quota: &str) -> Decimal {
-    sim.world()
-        .coupons
-        .values()
-        .filter(|c| c.quota_id == quota && c.status == 1)
-        .map(|c| c.face_value)
-        .sum()
 }
 
 fn coupon_of(out: &Value, i: usize) -> String {
@@ -145,18 +92,7 @@ async fn vouchers_draw_on_the_callers_slice_and_settle_as_the_vendor_did() -> R 
     ];
     grant(&gw, "q-dist-1", &alice)?;
     let res1 = gw.issue("res-1")?;
-    let staff = gw.issue_with(
-        "res-1",
-        &[
-            "--staff",
-            "alice",
-            "--reseller",
-            "res-1",
-            "--role",
-            "operator",
-        ],
-        &[],
-    )?;
+    let staff = staff(&gw, "alice")?;
     let (a, b) = ("cust-r1-a", "cust-r1-b");
 
     let out = sdk(&[

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use tiergate_tests::harness::{
     Cred, Db, Gateway, HttpResponse, Signer, call, fixture, sdk1, start_sim,
 };
+use tiergate_tests::ledger::staff;
 
 type R = Result<(), String>;
 
@@ -55,18 +56,7 @@ async fn distributors_and_resellers_manage_their_own_slices_over_the_admin_api()
     let dist = gw.issue("dist-1")?;
     let res1 = gw.issue("res-1")?;
     let res2 = gw.issue("res-2")?;
-    let staff = gw.issue_with(
-        "res-1",
-        &[
-            "--staff",
-            "alice",
-            "--reseller",
-            "res-1",
-            "--role",
-            "operator",
-        ],
-        &[],
-    )?;
+    let staff = staff(&gw, "alice")?;
     let grant = |c: &Cred, body: Value| admin(&gw, c, "POST", "/delegations", "", &body);
 
     let r = grant(

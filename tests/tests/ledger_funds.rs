@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tiergate_tests::harness::{Cred, Db, Gateway, call, fixture, sdk, start_sim};
+use tiergate_tests::ledger::staff;
 
 type R = Result<(), String>;
 
@@ -60,18 +61,7 @@ async fn fund_adjustments_stay_within_each_grantees_caps() -> R {
     let sim = start_sim(fixture()?).await?;
     let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
     let res1 = gw.issue("res-1")?;
-    let alice = gw.issue_with(
-        "res-1",
-        &[
-            "--staff",
-            "alice",
-            "--reseller",
-            "res-1",
-            "--role",
-            "operator",
-        ],
-        &[],
-    )?;
+    let alice = staff(&gw, "alice")?;
     cap(
         &gw,
         &[

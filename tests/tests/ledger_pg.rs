@@ -5,65 +5,15 @@
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tiergate_tests::harness::{Cred, Db, Gateway, Signer, TempDb, fixture, start_sim};
+use tiergate_tests::ledger::{dec, grant, settled, slices, staff, vendor_issued};
 use tiergate_tests::sim::{Faults, Simulator};
 
 type R = Result<(), String>;
 
 const PATH: &str = "/v2/promotions/benefits/partner-coupons";
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str()
-        .and_then(|s| Decimal::from_str(s).ok())
-        .unwrap_or(Decimal::MIN)
-}
-
-fn grant(gw: &Gateway, quota: &str, args: &[&str]) -> R {
-    let mut all = vec!["grant", "--quota", quota];
-    all.extend_from_slice(args);
-    gw.command("delegation", &all, &[]).map(drop)
-}
-
-fn slices(gw: &Gateway, quota: &str) -> Result<Value, String> {
-    let out = gw.command("delegation", &["show", "--quota", quota, "--json"], &[])?;
-    let t: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
-    let mut by_id = serde_json::Map::new();
-    for s in t["slices"].as_array().into_iter().flatten() {
-        by_id.insert(s["id"].as_str().unwrap_or_default().to_owned(), s.clone());
-    }
-    Ok(Value::Object(by_id))
-}
-
-/// The slices once no reservation is held (settlement follows each answer by a moment).
-fn settled(gw: &Gateway, quota: &str) -> Result<Value, String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let t = slices(gw, quota)?;
-        let held = t
-            .as_object()
-            .into_iter()
-            .flat_map(|m| m.values())
-            .any(|s| dec(&s["reserved"]) != Decimal::ZERO);
-        if !held {
-            return Ok(t);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("still held after 30 s: {t}"));
-        }
-    }
-}
-
-fn vendor_issued(sim: &Simulator, quota: &str) -> Decimal {
-    sim.world()
-        .coupons
-        .values()
-        .filter(|c| c.quota_id == quota && c.status == 1)
-        .map(|c| c.face_value)
-        .sum()
-}
 
 fn body(quota: &str, customer: &str) -> Vec<u8> {
     json!({"quota_id": quota, "customer_ids": [customer], "face_value": 1})
@@ -133,19 +83,12 @@ async fn three_gateways_racing_never_oversubscribe_and_end_equal_to_the_vendor()
             ],
         )?;
     }
-    let staff = |name: &str| {
-        g.issue_with(
-            "res-1",
-            &["--staff", name, "--reseller", "res-1", "--role", "operator"],
-            &[],
-        )
-    };
-    // Who calls, from which quota, for which customer; each can issue exactly `cap` vouchers
+    // Who calls, from which quota, for which customer; each can issue at most `cap` vouchers
     // of 1.00 (res-1 itself: 3000 less what it granted on to alice and bob).
     let callers: Vec<(Cred, &str, &str, &str, i64)> = vec![
         (g.issue("res-1")?, "q-res-1", "cust-r1-a", "res-1", 1500),
-        (staff("alice")?, "q-res-1", "cust-r1-b", "alice", 1000),
-        (staff("bob")?, "q-res-1", "cust-r1-a", "bob", 500),
+        (staff(g, "alice")?, "q-res-1", "cust-r1-b", "alice", 1000),
+        (staff(g, "bob")?, "q-res-1", "cust-r1-a", "bob", 500),
         (g.issue("res-2")?, "q-res-2", "cust-r2-a", "res-2", 2000),
     ];
     let callers = Arc::new(callers);
