@@ -1,5 +1,7 @@
 //! Voucher reservations per second against the machine's PostgreSQL: one reservation and
-//! its commit, each a transaction under the quota's lock (the cost a voucher call adds).
+//! its commit, each a transaction under the quota's lock; and the same as the request path
+//! writes it, each with its audit record (intent, outcome) in the same transaction: the
+//! database cost a voucher call adds.
 // criterion's macros generate undocumented functions.
 #![allow(missing_docs)]
 
@@ -7,6 +9,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rust_decimal::Decimal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tiergate_config::Storage;
+use tiergate_gateway::audit::record::Entry;
+use tiergate_gateway::ledger::requests::{Reserved, Settle, VoucherAsk};
 use tiergate_gateway::store::Store;
 use tiergate_policy::ledger::{Ledger, Limits, VoucherRequest};
 use tiergate_tests::harness::TempDb;
@@ -64,6 +68,42 @@ fn bench(c: &mut Criterion) {
                 let _ = store
                     .ledger_apply("q", move |l: &mut Ledger| l.commit(&id, &["c1".to_owned()]))
                     .await;
+            })
+        })
+    });
+    let key = tiergate_tests::harness::AUDIT_KEY;
+    let Ok(signer) = tiergate_gateway::audit::sign::Signer::from_base64_pkcs8(key) else {
+        eprintln!("the demo audit key does not load");
+        return;
+    };
+    let signer = std::sync::Arc::new(signer);
+    c.bench_function("ledger_reserve_and_settle_with_audit_postgres", |b| {
+        b.iter(|| {
+            let id = format!("a{}", n.fetch_add(1, Ordering::Relaxed));
+            let ask = VoucherAsk {
+                upstream_quota: "q".into(),
+                acting: "res-1".into(),
+                staff: Some("alice".into()),
+                request: VoucherRequest {
+                    face_value: Decimal::from(1),
+                    customers: vec!["c1".into()],
+                    services: Vec::new(),
+                    products: Vec::new(),
+                    valid_from: None,
+                    valid_until: None,
+                },
+                reservation_id: id.clone(),
+            };
+            rt.block_on(async {
+                let intent = Entry::default();
+                if let Ok(Reserved::Held(h)) =
+                    store.ledger_reserve(ask, intent, signer.clone()).await
+                {
+                    let issued = Settle::Issued(vec![("c1".into(), format!("CP{id}"))]);
+                    let _ = store
+                        .ledger_settle(h, issued, Entry::default(), signer.clone())
+                        .await;
+                }
             })
         })
     });
