@@ -208,7 +208,20 @@ impl DelegationApi {
                 .await;
         }
         // One step: the vendor quota first (nothing to undo if the vendor refuses), then the
-        // slice linked to it. The vendor call is a money-moving call: audited both ways.
+        // slice linked to it. The grant is tried on the current tree before anything is issued,
+        // so the vendor is not asked for a slice the ledger would refuse. The vendor call is a
+        // money-moving call: audited both ways.
+        let mut trial = self.ledger(&g.quota_id).await?;
+        let (id, parent) = (g.id.clone(), g.parent.clone());
+        trial
+            .grant(
+                &id,
+                parent.as_deref(),
+                &g.grantee,
+                &g.quota_id,
+                g.limits.clone(),
+            )
+            .map_err(|e| Rejection::GrantRefused(e.to_string()))?;
         let upstream = self
             .issue_upstream(
                 cred,

@@ -141,6 +141,19 @@ impl FundAccount {
             });
         }
         let (day, month) = periods(now);
+        // Past periods no longer limit anything; holds in flight keep theirs until settled.
+        let held: Vec<String> = self
+            .holds
+            .values()
+            .flat_map(|h| {
+                let d = h.direction.as_str();
+                [format!("{d}:{}", h.periods.0), format!("{d}:{}", h.periods.1)]
+            })
+            .collect();
+        self.moved.retain(|k, _| {
+            let p = k.split_once(':').map_or("", |(_, p)| p);
+            p.starts_with(&month) || held.contains(k)
+        });
         let keys = [
             format!("{}:{day}", d.as_str()),
             format!("{}:{month}", d.as_str()),
@@ -235,5 +248,16 @@ mod tests {
         );
         let tomorrow = datetime!(2026-11-22 10:00 UTC);
         assert_eq!(a.reserve("r", "5", d, Decimal::from(100), tomorrow), Ok(()));
+        // A new month forgets the old periods, except those of holds still in flight.
+        a.settle("5", true);
+        let next_month = datetime!(2026-12-02 10:00 UTC);
+        assert_eq!(a.reserve("r", "6", d, Decimal::from(1), next_month), Ok(()));
+        assert!(
+            a.moved
+                .keys()
+                .all(|k| k.contains("2026-12") || k.starts_with("reclaim:")),
+            "{:?}",
+            a.moved
+        );
     }
 }
