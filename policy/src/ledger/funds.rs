@@ -147,7 +147,10 @@ impl FundAccount {
             .values()
             .flat_map(|h| {
                 let d = h.direction.as_str();
-                [format!("{d}:{}", h.periods.0), format!("{d}:{}", h.periods.1)]
+                [
+                    format!("{d}:{}", h.periods.0),
+                    format!("{d}:{}", h.periods.1),
+                ]
             })
             .collect();
         self.moved.retain(|k, _| {
