@@ -32,6 +32,7 @@ pub fn convert(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let mut e = Errors(Vec::new());
+    let ratelimit = crate::ratelimit::convert(f.ratelimit, &mut e.0);
     let listen = e.take("listen", addr(&f.listen));
     let admin_listen = e.take("admin_listen", addr(&f.admin_listen));
     if let (Some(a), Some(b)) = (listen, admin_listen)
@@ -206,6 +207,7 @@ pub fn convert(
             graph: crate::GraphSettings { sync_interval },
             tls: tls_settings,
             audit,
+            ratelimit,
         }),
         _ => Err(ConfigErrors(e.0)),
     }

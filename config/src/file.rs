@@ -24,6 +24,8 @@ pub struct File {
     pub audit: AuditSection,
     #[serde(default)]
     pub graph: GraphSection,
+    #[serde(default)]
+    pub ratelimit: crate::ratelimit::Section,
     #[serde(default = "default_skew")]
     pub clock_skew: String,
     #[serde(default = "default_log")]

@@ -10,6 +10,7 @@ mod convert;
 mod duration;
 mod errors;
 mod file;
+pub mod ratelimit;
 mod secret;
 
 pub use duration::parse_duration;
@@ -52,6 +53,8 @@ pub struct Config {
     pub tls: TlsSettings,
     /// The audit log.
     pub audit: AuditSettings,
+    /// Rate limits (per principal, per tier, and the shared upstream budget).
+    pub ratelimit: ratelimit::RateLimits,
 }
 
 /// The audit log's settings.

@@ -16,6 +16,7 @@ pub mod filters;
 pub mod graph;
 pub mod idempotency;
 pub mod ledger;
+pub mod limiter;
 pub mod metrics;
 pub mod proxy;
 pub mod rejection;

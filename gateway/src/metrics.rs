@@ -18,6 +18,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The registry, for metrics kept by other parts (the limiter).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Registers every metric.
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();

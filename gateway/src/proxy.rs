@@ -47,6 +47,8 @@ pub struct Gateway {
     pub audit: Audit,
     /// Wakes the ledger's reconciliation (a reclaim to credit).
     pub reconcile: Arc<tokio::sync::Notify>,
+    /// Rate limits.
+    pub limiter: Arc<crate::limiter::Limiter>,
 }
 
 /// Per-request state: what each stage proved so far.
@@ -69,6 +71,8 @@ pub struct Ctx {
     idempotency: Option<String>,
     /// The body of Tiergate's own answer, when it refused.
     rejected_body: Option<Bytes>,
+    /// The rate limit closest to refusing (or the one that refused), for the headers.
+    limit: Option<crate::limiter::Verdict>,
     /// Whether the request may have reached the vendor (false: the connection was refused).
     sent: bool,
 }
@@ -104,6 +108,16 @@ impl Gateway {
         )
         .await?;
         ctx.credential = Some(credential.clone());
+        let own_key = credential.upstream.is_some();
+        let verdict = self
+            .limiter
+            .check(&credential.principal, route, own_key)
+            .await;
+        let admitted = verdict.allowed;
+        ctx.limit = Some(verdict.clone());
+        if !admitted {
+            return Err(Rejection::RateLimited(verdict));
+        }
         let (permit, forward) = authz::authorize(
             &credential.principal,
             route,
@@ -306,6 +320,7 @@ impl Gateway {
         h.insert_header("content-type", "application/json;charset=UTF-8")?;
         h.insert_header("content-length", body.len().to_string())?;
         h.insert_header("x-request-id", &ctx.request_id)?;
+        limit_headers(&mut h, ctx.limit.as_ref(), true)?;
         session.set_keepalive(None);
         session.write_response_header(Box::new(h), false).await?;
         session.write_response_body(Some(body), true).await?;
@@ -334,6 +349,7 @@ impl ProxyHttp for Gateway {
             fund_hold: None,
             idempotency: None,
             rejected_body: None,
+            limit: None,
             sent: true,
         }
     }
@@ -427,6 +443,15 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         if resp.headers.get("x-request-id").is_none() {
             resp.insert_header("x-request-id", &ctx.request_id)?;
+        }
+        limit_headers(resp, ctx.limit.as_ref(), false)?;
+        if resp.status.as_u16() == 429
+            && let Some(route) = ctx.route
+        {
+            // The vendor's own limit: hold this API back for every caller, in every gateway.
+            self.limiter
+                .vendor_throttled(route.operation, std::time::Duration::from_secs(1))
+                .await;
         }
         ctx.learn =
             resp.status.is_success() && ctx.route.is_some_and(|r| learn::teaches(r.operation));
@@ -578,4 +603,25 @@ impl ProxyHttp for Gateway {
             "request"
         );
     }
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds, rounded up) and, on
+/// a refusal, `Retry-After`.
+fn limit_headers(
+    h: &mut ResponseHeader,
+    v: Option<&crate::limiter::Verdict>,
+    refused: bool,
+) -> Result<()> {
+    let Some(v) = v.filter(|v| v.limit > 0) else {
+        return Ok(());
+    };
+    let secs = |d: std::time::Duration| d.as_millis().div_ceil(1000).to_string();
+    h.insert_header("ratelimit-limit", v.limit.to_string())?;
+    h.insert_header("ratelimit-remaining", v.remaining.to_string())?;
+    h.insert_header("ratelimit-reset", secs(v.reset))?;
+    if refused && !v.allowed {
+        let retry = v.retry_after.max(std::time::Duration::from_millis(1));
+        h.insert_header("retry-after", secs(retry))?;
+    }
+    Ok(())
 }

@@ -31,6 +31,9 @@ pub enum Rejection {
     /// The caller's delegation does not allow this voucher request.
     #[error("{0}")]
     Delegation(Refusal),
+    /// A rate limit refused the call.
+    #[error("rate limit `{}` exceeded: retry after {} ms", .0.name, .0.retry_after.as_millis())]
+    RateLimited(crate::limiter::Verdict),
     /// A fund adjustment over the caller's caps.
     #[error("{0}")]
     FundCap(tiergate_policy::ledger::funds::FundRefusal),
@@ -102,6 +105,8 @@ impl Rejection {
             Rejection::Delegation(r) => (403, delegation_code(r), "over_delegation"),
             Rejection::InvalidIdempotencyKey(_) => (400, "TG.4003", "invalid"),
             Rejection::GrantRefused(_) => (409, "TG.3012", "refused"),
+            Rejection::RateLimited(v) if v.upstream => (429, "TG.6002", "rate_limited"),
+            Rejection::RateLimited(_) => (429, "TG.6001", "rate_limited"),
             Rejection::FundCap(r) => (403, fund_code(r), "over_delegation"),
             Rejection::UpstreamRefused(_) => (502, "TG.5007", "upstream_error"),
             Rejection::IdempotencyUnknown => (409, "TG.3010", "idempotency"),

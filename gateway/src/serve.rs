@@ -105,6 +105,10 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         graceful_shutdown_timeout_seconds: Some(config.server.shutdown_timeout.as_secs()),
         ..ServerConf::default()
     };
+    let limiter = Arc::new(crate::limiter::Limiter::new(
+        config.ratelimit.clone(),
+        metrics.registry(),
+    )?);
     let wake = Arc::new(tokio::sync::Notify::new());
     // A call may take up to the upstream timeout; twice that and a minute bounds any in flight.
     let in_flight = config.upstream.timeout * 2 + std::time::Duration::from_secs(60);
@@ -133,6 +137,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         store: store.clone(),
         audit: audit.clone(),
         reconcile: wake.clone(),
+        limiter: limiter.clone(),
     };
     let sync = SyncService {
         client: UpstreamClient::new(config.upstream.clone(), upstream_addr),
@@ -197,6 +202,10 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     server.add_service(admin_service);
     server.add_service(background_service("graph sync", sync));
     server.add_service(background_service("ledger reconciliation", reconcile));
+    if config.ratelimit.redis.is_some() {
+        let beat = crate::limiter::Heartbeat(limiter.clone());
+        server.add_service(background_service("rate limit heartbeat", beat));
+    }
     let keeper = crate::audit::keeper::Keeper {
         audit: audit.clone(),
         interval: config.audit.checkpoint_interval,

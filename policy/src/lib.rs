@@ -12,6 +12,7 @@ pub mod decide;
 pub mod graph;
 pub mod ids;
 pub mod ledger;
+pub mod limit;
 pub mod opset;
 pub mod principal;
 pub mod routes;

@@ -1,0 +1,73 @@
+//! The limiter's metrics: decisions by limit, outcome and mode; Redis round trips and their
+//! latency; lease sizes; decisions near the limit.
+
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
+
+/// Limiter metrics.
+pub struct LimitMetrics {
+    /// Decisions.
+    pub decisions: IntCounterVec,
+    /// Redis calls by result.
+    pub redis_calls: IntCounterVec,
+    /// Redis call latency.
+    pub redis_seconds: Histogram,
+    /// Lease sizes asked for.
+    pub lease_size: Histogram,
+    /// Admissions with under a tenth of the burst left.
+    pub near_limit: IntCounterVec,
+}
+
+impl LimitMetrics {
+    /// Registers them in `r`.
+    pub fn new(r: &Registry) -> Result<Self, prometheus::Error> {
+        let decisions = IntCounterVec::new(
+            Opts::new(
+                "tiergate_ratelimit_decisions_total",
+                "Rate-limit decisions by limit, outcome (admitted, refused, shadow_refused) and mode (local, strict, leased, fallback_share, fallback_open, fallback_closed).",
+            ),
+            &["limit", "outcome", "mode"],
+        )?;
+        let redis_calls = IntCounterVec::new(
+            Opts::new(
+                "tiergate_ratelimit_redis_calls_total",
+                "Redis round trips by the limiter, by result.",
+            ),
+            &["result"],
+        )?;
+        let redis_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "tiergate_ratelimit_redis_seconds",
+                "Latency of the limiter's Redis round trips.",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+            ]),
+        )?;
+        let lease_size = Histogram::with_opts(
+            HistogramOpts::new(
+                "tiergate_ratelimit_lease_size",
+                "Admissions asked for per Redis call.",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+        )?;
+        let near_limit = IntCounterVec::new(
+            Opts::new(
+                "tiergate_ratelimit_near_limit_total",
+                "Admissions that left under a tenth of the burst, by limit.",
+            ),
+            &["limit"],
+        )?;
+        r.register(Box::new(decisions.clone()))?;
+        r.register(Box::new(redis_calls.clone()))?;
+        r.register(Box::new(redis_seconds.clone()))?;
+        r.register(Box::new(lease_size.clone()))?;
+        r.register(Box::new(near_limit.clone()))?;
+        Ok(Self {
+            decisions,
+            redis_calls,
+            redis_seconds,
+            lease_size,
+            near_limit,
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! The rate-limit stage: which limits apply to a request (the caller's, by partner or tier
+//! and route class, and the vendor budget of the API that all callers share), and whether
+//! each admits it, in Redis (strict or leased) or in process (no Redis configured, or the
+//! bounded fallback while Redis is unreachable).
+
+pub mod local;
+pub mod metrics;
+pub mod redis;
+
+use local::Local;
+use metrics::LimitMetrics;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tiergate_config::ratelimit::{Fallback, Limit, Mode, RateLimits, RouteClass};
+use tiergate_policy::limit::Quota;
+use tiergate_policy::{Method, Principal, Route};
+
+/// The class of a route.
+pub fn class_of(route: &Route) -> RouteClass {
+    let op = route.operation;
+    if route.money_moving {
+        RouteClass::Money
+    } else if route.method == Method::Get
+        || op.starts_with("list_")
+        || op.starts_with("query_")
+        || op.starts_with("show_")
+        || op.contains("query")
+    {
+        RouteClass::List
+    } else {
+        RouteClass::Customer
+    }
+}
+
+/// What one limit said.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Admitted (a shadow limit always admits).
+    pub allowed: bool,
+    /// Which limit (`partner:res-1:all`, `tier:cloud_reseller:money`, `upstream:op`).
+    pub name: String,
+    /// Whether it is the vendor budget shared by all callers.
+    pub upstream: bool,
+    /// `RateLimit-Limit`: requests per period.
+    pub limit: u32,
+    /// `RateLimit-Remaining`.
+    pub remaining: u32,
+    /// `RateLimit-Reset`.
+    pub reset: Duration,
+    /// `Retry-After` (refusals).
+    pub retry_after: Duration,
+    /// How it was decided.
+    pub mode: &'static str,
+}
+
+/// The limiter.
+pub struct Limiter {
+    cfg: RateLimits,
+    local: Local,
+    shared: Option<redis::Shared>,
+    metrics: LimitMetrics,
+    backoff: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+}
+
+fn scaled(q: &Quota, live: u32) -> Quota {
+    let div = |n: std::num::NonZeroU32| {
+        std::num::NonZeroU32::new(n.get() / live.max(1)).unwrap_or(std::num::NonZeroU32::MIN)
+    };
+    Quota {
+        rate: div(q.rate),
+        period: q.period,
+        burst: div(q.burst),
+    }
+}
+
+impl Limiter {
+    /// A limiter for the configuration; with Redis when one is configured.
+    pub fn new(cfg: RateLimits, registry: &prometheus::Registry) -> Result<Self, String> {
+        let shared = cfg
+            .redis
+            .as_deref()
+            .map(|url| redis::Shared::new(url, &cfg.prefix))
+            .transpose()?;
+        let metrics = LimitMetrics::new(registry).map_err(|e| format!("metrics: {e}"))?;
+        Ok(Self {
+            cfg,
+            local: Local::default(),
+            shared,
+            metrics,
+            backoff: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// The limits that apply to a call, in the order they are checked: (name, key, limit,
+    /// whether it is the vendor budget). A tier's limit is each partner's own, under one name.
+    fn limits(
+        &self,
+        p: &Principal,
+        route: &Route,
+        own_key: bool,
+    ) -> Vec<(String, String, Limit, bool)> {
+        let class = class_of(route);
+        let mut out = Vec::new();
+        for c in [class, RouteClass::All] {
+            if let Some(l) = self.cfg.principals.get(&(p.partner_id.clone(), c)) {
+                let name = format!("partner:{}:{}", p.partner_id, c.as_str());
+                out.push((name.clone(), name, *l, false));
+            } else if let Some(l) = self.cfg.tiers.get(&(p.tier, c)) {
+                let name = format!("tier:{}:{}", p.tier, c.as_str());
+                let key = format!("{name}:{}", p.partner_id);
+                out.push((name, key, *l, false));
+            }
+        }
+        // Callers with their own vendor key spend their own vendor budget, not the distributor's.
+        if !own_key {
+            let l = self
+                .cfg
+                .upstream_routes
+                .get(route.operation)
+                .unwrap_or(&self.cfg.upstream);
+            let name = format!("upstream:{}", route.operation);
+            out.push((name.clone(), name, *l, true));
+        }
+        out
+    }
+
+    fn lease_size(&self, q: &Quota, live: u32) -> u32 {
+        let per_sec = f64::from(q.rate.get()) / q.period.as_secs_f64().max(1e-9);
+        let n = (per_sec * self.cfg.max_error * 10.0 / f64::from(live.max(1))).floor();
+        let cap = (q.burst.get() / live.max(1)).clamp(1, 100);
+        (n as u32).clamp(1, cap)
+    }
+
+    /// Checks every limit of a call; the first refusal (or, all admitting, the tightest
+    /// admission) is the answer.
+    pub async fn check(&self, p: &Principal, route: &Route, own_key: bool) -> Verdict {
+        let mut tightest: Option<Verdict> = None;
+        for (name, key, limit, upstream) in self.limits(p, route, own_key) {
+            let mut v = self.decide(&name, &key, &limit).await;
+            v.upstream = upstream;
+            let outcome = match (v.allowed, limit.shadow) {
+                (true, _) => "admitted",
+                (false, true) => "shadow_refused",
+                (false, false) => "refused",
+            };
+            self.metrics
+                .decisions
+                .with_label_values(&[name.as_str(), outcome, v.mode])
+                .inc();
+            if v.allowed && v.remaining < limit.quota.burst.get().div_ceil(10) {
+                self.metrics
+                    .near_limit
+                    .with_label_values(&[name.as_str()])
+                    .inc();
+            }
+            if !v.allowed && limit.shadow {
+                v.allowed = true;
+            }
+            if !v.allowed {
+                return v;
+            }
+            if tightest.as_ref().is_none_or(|t| v.remaining < t.remaining) {
+                tightest = Some(v);
+            }
+        }
+        tightest.unwrap_or(Verdict {
+            allowed: true,
+            name: String::new(),
+            upstream: false,
+            limit: 0,
+            remaining: u32::MAX,
+            reset: Duration::ZERO,
+            retry_after: Duration::ZERO,
+            mode: "none",
+        })
+    }
+
+    async fn decide(&self, name: &str, key: &str, limit: &Limit) -> Verdict {
+        let q = &limit.quota;
+        let verdict = |allowed, remaining, reset, retry_after, mode| Verdict {
+            allowed,
+            name: name.to_owned(),
+            upstream: false,
+            limit: q.rate.get(),
+            remaining,
+            reset,
+            retry_after,
+            mode,
+        };
+        if let Some(until) = self.backed_off(key) {
+            let left = until.saturating_duration_since(Instant::now());
+            return verdict(false, 0, left, left, "backoff");
+        }
+        let Some(shared) = &self.shared else {
+            let d = self.local.decide(key, q);
+            let ns = Duration::from_nanos;
+            return verdict(
+                d.allowed,
+                d.remaining,
+                ns(d.reset_after),
+                ns(d.retry_after),
+                "local",
+            );
+        };
+        let key = format!("{}:rl:{key}", self.cfg.prefix);
+        let started = Instant::now();
+        let result = match limit.mode {
+            Mode::Strict => shared.take(&key, q, 1).await.map(|g| (g, true, "strict")),
+            Mode::Leased => {
+                let n = self.lease_size(q, shared.live());
+                shared.leased(&key, q, n).await.map(|(g, trip)| {
+                    if trip {
+                        self.metrics.lease_size.observe(f64::from(n));
+                    }
+                    (g, trip, "leased")
+                })
+            }
+        };
+        match result {
+            Ok((g, trip, mode)) => {
+                if trip {
+                    self.metrics.redis_calls.with_label_values(&["ok"]).inc();
+                    self.metrics
+                        .redis_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                }
+                verdict(
+                    g.granted > 0,
+                    g.remaining,
+                    g.reset_after,
+                    g.retry_after,
+                    mode,
+                )
+            }
+            Err(e) => {
+                if !shared.is_down() || started.elapsed() > Duration::ZERO {
+                    self.metrics.redis_calls.with_label_values(&["error"]).inc();
+                }
+                tracing::debug!(error = %e, limit = name, "rate limit: Redis unavailable, falling back");
+                match limit.fallback {
+                    Fallback::Open => verdict(
+                        true,
+                        q.burst.get(),
+                        Duration::ZERO,
+                        Duration::ZERO,
+                        "fallback_open",
+                    ),
+                    Fallback::Closed => verdict(
+                        false,
+                        0,
+                        Duration::from_secs(1),
+                        Duration::from_secs(1),
+                        "fallback_closed",
+                    ),
+                    Fallback::Share => {
+                        let d = self.local.decide(&key, &scaled(q, shared.live()));
+                        let ns = Duration::from_nanos;
+                        verdict(
+                            d.allowed,
+                            d.remaining,
+                            ns(d.reset_after),
+                            ns(d.retry_after),
+                            "fallback_share",
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    fn backed_off(&self, name: &str) -> Option<Instant> {
+        let b = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        b.get(name).copied().filter(|t| Instant::now() < *t)
+    }
+
+    /// The vendor answered 429 for `operation`: hold that API back for everyone.
+    pub async fn vendor_throttled(&self, operation: &str, for_: Duration) {
+        let name = format!("upstream:{operation}");
+        self.backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone(), Instant::now() + for_);
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared
+                .back_off(&format!("{}:rl:{name}", self.cfg.prefix), for_)
+                .await
+        {
+            tracing::warn!(error = %e, operation, "could not share the vendor's 429 through Redis");
+        }
+    }
+
+    /// Keeps this gateway's membership in Redis fresh (for lease sizes and fallback shares).
+    pub async fn heartbeat(&self) {
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.heartbeat().await
+        {
+            tracing::debug!(error = %e, "rate limit heartbeat failed");
+        }
+    }
+}
+
+/// The heartbeat as a background service.
+pub struct Heartbeat(pub Arc<Limiter>);
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for Heartbeat {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        loop {
+            self.0.heartbeat().await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Rate limits through the gateway: per caller (tier default, partner override) and the
+//! vendor budget per API shared by every caller; 429 in the vendor envelope with `TG.` codes,
+//! `Retry-After` and `RateLimit-*` headers; in process and in Redis across gateways.
+
+use std::time::Duration;
+use tiergate_tests::harness::{Cred, Gateway, HttpResponse, Signer, fixture, start_sim};
+
+type R = Result<(), String>;
+
+/// A cheap list call (vouchers the caller issued).
+const LIST: &str = "/v2/promotions/benefits/partner-coupons";
+
+fn get(gw: &Gateway, c: &Cred) -> Result<HttpResponse, String> {
+    Signer {
+        addr: gw.addr,
+        ak: &c.ak,
+        sk: &c.sk,
+    }
+    .send("GET", LIST, "limit=10&offset=0", b"")
+}
+
+fn statuses(gw: &Gateway, c: &Cred, n: usize) -> Result<Vec<HttpResponse>, String> {
+    (0..n).map(|_| get(gw, c)).collect()
+}
+
+fn code(r: &HttpResponse) -> String {
+    r.json()["error_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_over_its_limit_gets_429_with_retry_after_and_ratelimit_headers() -> R {
+    let sim = start_sim(fixture()?).await?;
+    // Slow limits (per minute), so the test's own pace cannot refill them.
+    let gw = Gateway::start_with(
+        sim.addr(),
+        r#"[ratelimit.tiers.cloud_reseller]
+all = { rate = "5/m", burst = 5 }
+[[ratelimit.principals]]
+partner = "res-2"
+rate = "2/m"
+burst = 2
+[ratelimit.upstream]
+rate = "1000/s"
+burst = 1000
+"#,
+    )?;
+    let (res1, res2) = (gw.issue("res-1")?, gw.issue("res-2")?);
+    let out = statuses(&gw, &res1, 7)?;
+    let ok: Vec<u16> = out.iter().map(|r| r.status).collect();
+    assert_eq!(
+        ok,
+        [200, 200, 200, 200, 200, 429, 429],
+        "the burst, then refusals"
+    );
+    assert_eq!(out[4].header("ratelimit-limit"), Some("5"));
+    assert_eq!(out[4].header("ratelimit-remaining"), Some("0"));
+    let refused = &out[5];
+    assert_eq!(code(refused), "TG.6001", "{:?}", refused.json());
+    assert_eq!(
+        refused.header("retry-after"),
+        Some("12"),
+        "one interval of 5/min"
+    );
+    let reset: u64 = refused
+        .header("ratelimit-reset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((48..=60).contains(&reset), "{reset}");
+    let later: u64 = out[6]
+        .header("ratelimit-reset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(later + 1 >= reset, "the reset never moves backwards");
+    // Another reseller has its own limit (a partner override here).
+    let out = statuses(&gw, &res2, 3)?;
+    assert_eq!(
+        out.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [200, 200, 429]
+    );
+    // Refusals are counted by limit, outcome and mode.
+    let m = tiergate_tests::harness::http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body);
+    assert!(
+        text.contains(r#"tiergate_ratelimit_decisions_total{limit="tier:cloud_reseller:all",mode="local",outcome="refused"} 2"#),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_vendor_budget_is_shared_by_every_caller_and_a_shadow_limit_only_counts() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start_with(
+        sim.addr(),
+        r#"[ratelimit.tiers.cloud_reseller]
+all = { rate = "1/m", burst = 1, shadow = true }
+[ratelimit.upstream]
+rate = "3/m"
+burst = 3
+"#,
+    )?;
+    let (res1, res2) = (gw.issue("res-1")?, gw.issue("res-2")?);
+    let mut out = statuses(&gw, &res1, 2)?;
+    out.extend(statuses(&gw, &res2, 2)?);
+    let got: Vec<u16> = out.iter().map(|r| r.status).collect();
+    assert_eq!(
+        got,
+        [200, 200, 200, 429],
+        "3 per minute for the API, whoever calls"
+    );
+    assert_eq!(code(&out[3]), "TG.6002", "{:?}", out[3].json());
+    let m = tiergate_tests::harness::http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body);
+    assert!(text.contains(r#"outcome="shadow_refused""#), "{text}");
+    Ok(())
+}
+
+/// A gateway sharing limits through the machine's Redis under its own key prefix.
+fn redis_gateway(sim: std::net::SocketAddr, prefix: &str, extra: &str) -> Result<Gateway, String> {
+    let url =
+        std::env::var("TIERGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    Gateway::start_with(
+        sim,
+        &format!("[ratelimit]\nredis = \"{url}\"\nprefix = \"{prefix}\"\n{extra}"),
+    )
+}
+
+fn redis_up() -> R {
+    let addr = std::env::var("TIERGATE_TEST_REDIS")
+        .ok()
+        .and_then(|u| {
+            u.strip_prefix("redis://")
+                .map(|s| s.trim_end_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| "127.0.0.1:6379".into());
+    std::net::TcpStream::connect_timeout(
+        &addr
+            .parse()
+            .map_err(|_| format!("bad Redis address {addr}"))?,
+        Duration::from_secs(2),
+    )
+    .map(drop)
+    .map_err(|e| format!("Redis at {addr} is required for this test and is not reachable: {e}"))
+}
+
+/// A simulator without the vendor's 10/s (each gateway's graph sync spends it at start).
+async fn unlimited_sim() -> Result<tiergate_tests::sim::Simulator, String> {
+    let mut f = fixture()?;
+    f.rate_limit_per_second = 0;
+    start_sim(f).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_limits_hold_across_gateways_through_redis() -> R {
+    redis_up()?;
+    let sim = unlimited_sim().await?;
+    let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
+    let extra = r#"mode = "strict"
+[ratelimit.tiers.cloud_reseller]
+all = { rate = "6/m", burst = 6 }
+[ratelimit.upstream]
+rate = "1000/s"
+burst = 1000
+"#;
+    let a = redis_gateway(sim.addr(), &prefix, extra)?;
+    let b = redis_gateway(sim.addr(), &prefix, extra)?;
+    // Each gateway keeps its own credentials here; the limit is res-1's wherever it calls.
+    let (on_a, on_b) = (a.issue("res-1")?, b.issue("res-1")?);
+    let mut got = Vec::new();
+    for i in 0..10 {
+        let (gw, c) = if i % 2 == 0 { (&a, &on_a) } else { (&b, &on_b) };
+        got.push(get(gw, c)?.status);
+    }
+    assert_eq!(got.iter().filter(|s| **s == 200).count(), 6, "{got:?}");
+    assert_eq!(got.iter().filter(|s| **s == 429).count(), 4, "{got:?}");
+    let m = tiergate_tests::harness::http(a.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body);
+    assert!(text.contains(r#"mode="strict""#), "{text}");
+    Ok(())
+}
