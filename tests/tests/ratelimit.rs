@@ -181,3 +181,202 @@ burst = 1000
     assert!(text.contains(r#"mode="strict""#), "{text}");
     Ok(())
 }
+
+fn decisions(gw: &Gateway, mode: &str) -> Result<u64, String> {
+    let m = tiergate_tests::harness::http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body);
+    Ok(text
+        .lines()
+        .filter(|l| {
+            l.starts_with("tiergate_ratelimit_decisions_total")
+                && l.contains(&format!("mode=\"{mode}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_redis_gone_each_gateway_enforces_its_share_and_recovers_by_itself() -> R {
+    redis_up()?;
+    let target = std::env::var("TIERGATE_TEST_REDIS")
+        .ok()
+        .and_then(|u| {
+            u.strip_prefix("redis://")
+                .map(|s| s.trim_end_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| "127.0.0.1:6379".into());
+    let redis = tiergate_tests::forward::Forwarder::start(
+        target
+            .parse()
+            .map_err(|_| format!("bad Redis address {target}"))?,
+    )
+    .await?;
+    let sim = unlimited_sim().await?;
+    let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
+    let gw = Gateway::start_with(
+        sim.addr(),
+        &format!(
+            r#"[ratelimit]
+redis = "redis://{}"
+prefix = "{prefix}"
+mode = "strict"
+[ratelimit.tiers.cloud_reseller]
+all = {{ rate = "6/m", burst = 6 }}
+[ratelimit.upstream]
+rate = "1000/s"
+burst = 1000
+"#,
+            redis.addr
+        ),
+    )?;
+    let res1 = gw.issue("res-1")?;
+    let first: Vec<u16> = statuses(&gw, &res1, 2)?.iter().map(|r| r.status).collect();
+    assert_eq!(first, [200, 200]);
+    assert_eq!(
+        decisions(&gw, "strict")?,
+        4,
+        "two calls, two limits each, in Redis"
+    );
+
+    // Redis goes away mid-run: no 5xx, and the gateway keeps to its share (it is alone: all).
+    redis.cut();
+    let out = statuses(&gw, &res1, 9)?;
+    let got: Vec<u16> = out.iter().map(|r| r.status).collect();
+    assert!(got.iter().all(|s| *s == 200 || *s == 429), "{got:?}");
+    assert_eq!(
+        got.iter().filter(|s| **s == 200).count(),
+        6,
+        "the fallback share: {got:?}"
+    );
+    assert!(decisions(&gw, "fallback_share")? > 0);
+
+    // Redis returns: the gateway goes back to it by itself, and the global limit holds again
+    // (two of its six were spent before the cut).
+    redis.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let before = decisions(&gw, "strict")?;
+    let mut after_recovery = Vec::new();
+    while decisions(&gw, "strict")? == before {
+        if std::time::Instant::now() > deadline {
+            return Err("the gateway did not go back to Redis".into());
+        }
+        after_recovery.push(get(&gw, &res1)?.status);
+    }
+    let more: Vec<u16> = statuses(&gw, &res1, 6)?.iter().map(|r| r.status).collect();
+    let admitted = more.iter().filter(|s| **s == 200).count();
+    assert!(admitted <= 4, "Redis' count holds again: {more:?}");
+    Ok(())
+}
+
+fn metric_sum(gw: &Gateway, prefix: &str) -> Result<f64, String> {
+    let m = tiergate_tests::harness::http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body);
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_gateways_at_five_times_a_leased_limit_admit_within_one_percent() -> R {
+    redis_up()?;
+    let sim = unlimited_sim().await?;
+    let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
+    let extra = r#"mode = "leased"
+max_error = 0.01
+[[ratelimit.principals]]
+partner = "res-1"
+rate = "100/s"
+burst = 100
+[ratelimit.upstream]
+rate = "100000/s"
+burst = 100000
+"#;
+    let gws: Vec<Gateway> = (0..3)
+        .map(|_| redis_gateway(sim.addr(), &prefix, extra))
+        .collect::<Result<_, _>>()?;
+    let creds: Vec<Cred> = gws
+        .iter()
+        .map(|g| g.issue("res-1"))
+        .collect::<Result<_, _>>()?;
+    const SECONDS: u64 = 30;
+    const THREADS: u64 = 30;
+    // 500 requests per second in all: five times the limit, spread evenly over the gateways.
+    let pace = Duration::from_micros(1_000_000 * THREADS / 500);
+    let start = std::time::Instant::now();
+    let end = start + Duration::from_secs(SECONDS);
+    let handles: Vec<_> = (0..THREADS as usize)
+        .map(|t| {
+            let g = t % gws.len();
+            let (addr, ak, sk) = (gws[g].addr, creds[g].ak.clone(), creds[g].sk.clone());
+            std::thread::spawn(move || {
+                let signer = Signer {
+                    addr,
+                    ak: &ak,
+                    sk: &sk,
+                };
+                let mut next = start + pace.mul_f64(t as f64 / THREADS as f64);
+                let (mut ok, mut refused, mut other) = (0u64, 0u64, 0u64);
+                while next < end {
+                    // Open loop: each request at its planned time, whatever the last took.
+                    if let Some(wait) = next.checked_duration_since(std::time::Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    match signer
+                        .send("GET", LIST, "limit=10&offset=0", b"")
+                        .map(|r| r.status)
+                    {
+                        Ok(200) => ok += 1,
+                        Ok(429) => refused += 1,
+                        _ => other += 1,
+                    }
+                    next += pace;
+                }
+                (ok, refused, other)
+            })
+        })
+        .collect();
+    let (mut ok, mut refused, mut other) = (0, 0, 0);
+    for h in handles {
+        let (a, b, c) = h.join().map_err(|_| "a load thread panicked")?;
+        ok += a;
+        refused += b;
+        other += c;
+    }
+    let elapsed = start.elapsed().as_secs_f64().min(SECONDS as f64);
+    let expected = 100.0 + 100.0 * elapsed;
+    let total = ok + refused + other;
+    assert_eq!(other, 0, "no errors: {ok} admitted, {refused} refused");
+    let error = (ok as f64 - expected).abs() / expected;
+    assert!(
+        error <= 0.01,
+        "admitted {ok} of {total}, limit {expected:.0}: {:.2}% off",
+        error * 100.0
+    );
+    let mut trips = 0.0;
+    for g in &gws {
+        trips += metric_sum(g, "tiergate_ratelimit_redis_calls_total")?;
+    }
+    let per_request = trips / total as f64;
+    eprintln!(
+        "leased: {ok} admitted of {total} (limit {expected:.0}, {:.2}% off), {trips} Redis round trips ({per_request:.3} per request)",
+        error * 100.0
+    );
+    assert!(
+        per_request <= 0.1,
+        "{trips} Redis round trips for {total} requests\n{}",
+        debug_metrics(&gws[0])?
+    );
+    Ok(())
+}
+
+fn debug_metrics(gw: &Gateway) -> Result<String, String> {
+    let m = tiergate_tests::harness::http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let text = String::from_utf8_lossy(&m.body).into_owned();
+    Ok(text
+        .lines()
+        .filter(|l| l.contains("ratelimit") && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}

@@ -126,7 +126,10 @@ impl Limiter {
 
     fn lease_size(&self, q: &Quota, live: u32) -> u32 {
         let per_sec = f64::from(q.rate.get()) / q.period.as_secs_f64().max(1e-9);
-        let n = (per_sec * self.cfg.max_error * 10.0 / f64::from(live.max(1))).floor();
+        // Admissions granted by Redis are never exceeded; what a lease can do is shift them
+        // in time (spent up to a lease later) and lapse unused. Sized so that both stay
+        // within `max_error` of what passes in a 20 s window.
+        let n = (per_sec * self.cfg.max_error * 20.0 / f64::from(live.max(1))).floor();
         let cap = (q.burst.get() / live.max(1)).clamp(1, 100);
         (n as u32).clamp(1, cap)
     }
@@ -205,10 +208,14 @@ impl Limiter {
         let key = format!("{}:rl:{key}", self.cfg.prefix);
         let started = Instant::now();
         let result = match limit.mode {
-            Mode::Strict => shared.take(&key, q, 1).await.map(|g| (g, true, "strict")),
+            Mode::Strict => shared
+                .take(&key, q, 1, 1)
+                .await
+                .map(|g| (g, true, "strict")),
             Mode::Leased => {
-                let n = self.lease_size(q, shared.live());
-                shared.leased(&key, q, n).await.map(|(g, trip)| {
+                let live = shared.live();
+                let n = self.lease_size(q, live);
+                shared.leased(&key, q, n, live).await.map(|(g, trip)| {
                     if trip {
                         self.metrics.lease_size.observe(f64::from(n));
                     }

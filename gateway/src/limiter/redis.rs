@@ -12,6 +12,8 @@ use tiergate_policy::limit::Quota;
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(100);
 /// After a failure, Redis is tried again this much later.
 pub const RETRY_AFTER_DOWN: Duration = Duration::from_secs(1);
+/// The shortest life of a lease.
+pub const LEASE_MIN_LIFE: Duration = Duration::from_millis(250);
 /// A gateway not seen for this long is not counted as live.
 pub const LIVENESS: Duration = Duration::from_secs(5);
 
@@ -37,6 +39,10 @@ struct Lease {
     valid_until: Instant,
     blocked_until: Instant,
     reset_at: Instant,
+    /// A request of this gateway is fetching the next lease (single flight).
+    refreshing_since: Option<Instant>,
+    /// The last answer gave less than a full lease: the limit binds.
+    binding: bool,
 }
 
 /// The Redis side.
@@ -109,7 +115,13 @@ impl Shared {
 
     /// Runs the script for `want` admissions on `key`; `Err` when Redis cannot answer (and
     /// marks it down for a moment).
-    pub async fn take(&self, key: &str, quota: &Quota, want: u32) -> Result<Grant, String> {
+    pub async fn take(
+        &self,
+        key: &str,
+        quota: &Quota,
+        want: u32,
+        least: u32,
+    ) -> Result<Grant, String> {
         if self.is_down() {
             return Err("redis marked down".into());
         }
@@ -118,7 +130,7 @@ impl Shared {
             let interval = quota.interval_us();
             let tolerance = interval.saturating_mul(u64::from(quota.burst.get()) - 1);
             let mut invocation = self.script.key(key);
-            invocation.arg(interval).arg(tolerance).arg(want);
+            invocation.arg(interval).arg(tolerance).arg(want).arg(least);
             let call = invocation.invoke_async::<(u64, u64, u64, u64)>(&mut conn);
             tokio::time::timeout(CALL_TIMEOUT, call)
                 .await
@@ -148,6 +160,7 @@ impl Shared {
         key: &str,
         quota: &Quota,
         lease: u32,
+        live: u32,
     ) -> Result<(Grant, bool), String> {
         let now = Instant::now();
         {
@@ -165,32 +178,94 @@ impl Shared {
                         false,
                     ));
                 }
-                if now < l.blocked_until {
+                // Refused a moment ago, or another request of this gateway is already
+                // fetching the next lease: refuse here, without a round trip (under a flood
+                // the lease it brings is spent by the requests that follow).
+                // (Only while the limit binds: a limit with room is never refused this way.)
+                let refreshing = l.binding
+                    && l.refreshing_since
+                        .is_some_and(|t| now.duration_since(t) < CALL_TIMEOUT);
+                if now < l.blocked_until || refreshing {
+                    let interval = Duration::from_micros(quota.interval_us());
                     return Ok((
                         Grant {
                             granted: 0,
                             remaining: 0,
                             reset_after: l.reset_at.saturating_duration_since(now),
-                            retry_after: l.blocked_until - now,
+                            retry_after: l
+                                .blocked_until
+                                .saturating_duration_since(now)
+                                .max(interval),
                         },
                         false,
                     ));
                 }
+                l.refreshing_since = Some(now);
+            } else {
+                leases.insert(
+                    key.to_owned(),
+                    Lease {
+                        tokens: 0,
+                        valid_until: now,
+                        blocked_until: now,
+                        reset_at: now,
+                        refreshing_since: Some(now),
+                        binding: false,
+                    },
+                );
             }
         }
-        let g = self.take(key, quota, lease.max(1)).await?;
+        // At least half a lease or nothing: small partial grants under contention would cost
+        // a round trip for every admission or two.
+        let taken = self
+            .take(key, quota, lease.max(1), lease.div_ceil(2).max(1))
+            .await;
+        let g = match taken {
+            Ok(g) => g,
+            Err(e) => {
+                if let Some(l) = self
+                    .leases
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_mut(key)
+                {
+                    l.refreshing_since = None;
+                }
+                return Err(e);
+            }
+        };
         let interval = Duration::from_micros(quota.interval_us());
         let lease_state = Lease {
             tokens: g.granted.saturating_sub(1),
-            // Unused admissions lapse: a lease covers the time it represents, no longer.
-            valid_until: now + interval * g.granted.max(1),
-            blocked_until: now + g.retry_after,
+            // Unused admissions lapse: a lease covers the time it represents (at least a
+            // quarter second, or a fast limit would re-lease on every request).
+            valid_until: now + (interval * g.granted.max(1)).max(LEASE_MIN_LIFE),
+            // Refused: ask again when this gateway's turn could come (half a lease for each
+            // live gateway), not at every interval: a flood then costs about one round trip
+            // per lease, not one per request.
+            blocked_until: if g.granted == 0 {
+                now + g.retry_after.max(interval * lease.max(1) * live.max(1))
+            } else {
+                now
+            },
             reset_at: now + g.reset_after,
+            refreshing_since: None,
+            binding: g.granted < lease.max(1),
         };
-        self.leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), lease_state);
+        {
+            // Requests racing on an empty lease each bring one back: keep every admission
+            // (overwriting would drop what another lease had left).
+            let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            let merged = match leases.get(key) {
+                Some(old) if old.tokens > 0 && now < old.valid_until => Lease {
+                    tokens: old.tokens + lease_state.tokens,
+                    valid_until: old.valid_until.max(lease_state.valid_until),
+                    ..lease_state
+                },
+                _ => lease_state,
+            };
+            leases.insert(key.to_owned(), merged);
+        }
         let shown = Grant {
             granted: g.granted.min(1),
             remaining: g.remaining + lease_state.tokens,
