@@ -171,3 +171,59 @@ fn the_default_tls_policy_is_the_vendors_on_a_plain_listener() -> Result<(), Con
     assert!(c.tls.certificates.is_empty());
     Ok(())
 }
+
+#[test]
+fn rate_limits_default_to_the_vendor_budget_and_report_bad_values_with_their_paths() {
+    let c = Config::parse(GOOD, Path::new("/etc/tg")).map_err(|e| e.to_string());
+    assert!(c.is_ok(), "{c:?}");
+    let Ok(c) = c else { return };
+    assert!(c.ratelimit.redis.is_none(), "in process by default");
+    assert_eq!(
+        c.ratelimit.upstream.quota.rate.get(),
+        10,
+        "the vendor's 10/s per API"
+    );
+    assert_eq!(c.ratelimit.upstream.quota.period, Duration::from_secs(1));
+
+    let text = format!(
+        "{GOOD}\n[ratelimit]\nredis = \"http://x\"\nmode = \"fast\"\nmax_error = 2.0\n\
+         [ratelimit.tiers.cloud_reseller]\nmoney = {{ rate = \"5/s\", burst = 0 }}\nall = {{ rate = \"ten\" }}\n\
+         [ratelimit.tiers.emperor]\nall = {{ rate = \"1/s\" }}\n\
+         [ratelimit.upstream]\nroutes = {{ no_such_call = {{ rate = \"1/s\" }} }}\n"
+    );
+    let e = Config::parse(&text, Path::new("/etc/tg")).map(drop);
+    assert!(e.is_err(), "accepted bad limits");
+    let Err(e) = e else { return };
+    let paths: Vec<&str> = e.0.iter().map(|x| x.path.as_str()).collect();
+    for p in [
+        "ratelimit.redis",
+        "ratelimit.mode",
+        "ratelimit.max_error",
+        "ratelimit.tiers.cloud_reseller.money.burst",
+        "ratelimit.tiers.cloud_reseller.all.rate",
+        "ratelimit.tiers.emperor",
+        "ratelimit.upstream.routes.no_such_call",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from {paths:?}");
+    }
+}
+
+#[test]
+fn rates_read_per_second_minute_hour_or_any_duration() {
+    use crate::ratelimit::parse_rate;
+    assert_eq!(
+        parse_rate("10/s").map(|(n, p)| (n.get(), p)),
+        Ok((10, Duration::from_secs(1)))
+    );
+    assert_eq!(
+        parse_rate("600/m").map(|(n, p)| (n.get(), p)),
+        Ok((600, Duration::from_secs(60)))
+    );
+    assert_eq!(
+        parse_rate("5/100ms").map(|(n, p)| (n.get(), p)),
+        Ok((5, Duration::from_millis(100)))
+    );
+    assert!(parse_rate("0/s").is_err());
+    assert!(parse_rate("10").is_err());
+    assert!(parse_rate("10/0s").is_err());
+}
