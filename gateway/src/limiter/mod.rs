@@ -3,6 +3,7 @@
 //! each admits it, in Redis (strict or leased) or in process (no Redis configured, or the
 //! bounded fallback while Redis is unreachable).
 
+mod fair;
 pub mod local;
 pub mod metrics;
 pub mod redis;
@@ -60,6 +61,7 @@ pub struct Limiter {
     shared: Option<redis::Shared>,
     metrics: LimitMetrics,
     backoff: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    active: fair::Active,
 }
 
 fn scaled(q: &Quota, live: u32) -> Quota {
@@ -88,6 +90,7 @@ impl Limiter {
             shared,
             metrics,
             backoff: std::sync::Mutex::new(std::collections::HashMap::new()),
+            active: fair::Active::default(),
         })
     }
 
@@ -118,6 +121,18 @@ impl Limiter {
                 .upstream_routes
                 .get(route.operation)
                 .unwrap_or(&self.cfg.upstream);
+            // Fair sharing: while several partners draw on one vendor API, each may use its
+            // share of the budget first, so a flood from one never starves the others.
+            let n = self.active.partners(route.operation);
+            if n > 1 {
+                let share = Limit {
+                    quota: scaled(&l.quota, n),
+                    ..*l
+                };
+                let name = format!("upstream-share:{}", route.operation);
+                let key = format!("{name}:{}", p.partner_id);
+                out.push((name, key, share, true));
+            }
             let name = format!("upstream:{}", route.operation);
             out.push((name.clone(), name, *l, true));
         }
@@ -137,6 +152,16 @@ impl Limiter {
     /// Checks every limit of a call; the first refusal (or, all admitting, the tightest
     /// admission) is the answer.
     pub async fn check(&self, p: &Principal, route: &Route, own_key: bool) -> Verdict {
+        if !own_key {
+            self.active
+                .announce(
+                    self.shared.as_ref(),
+                    &self.cfg.prefix,
+                    route.operation,
+                    &p.partner_id,
+                )
+                .await;
+        }
         let mut tightest: Option<Verdict> = None;
         for (name, key, limit, upstream) in self.limits(p, route, own_key) {
             let mut v = self.decide(&name, &key, &limit).await;

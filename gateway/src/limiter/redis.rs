@@ -299,6 +299,30 @@ impl Shared {
         Ok(())
     }
 
+    /// Marks `member` active in the set `key` (scores: Redis time, ms) and counts the members
+    /// active within `window`.
+    pub async fn active(&self, key: &str, member: &str, window: Duration) -> Result<u32, String> {
+        if self.is_down() {
+            return Err("redis marked down".into());
+        }
+        let mut conn = self.connection().await?;
+        let script = redis::Script::new(
+            "local t = redis.call('TIME') \
+             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+             redis.call('ZADD', KEYS[1], now, ARGV[1]) \
+             redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2])) \
+             redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2) \
+             return redis.call('ZCARD', KEYS[1])",
+        );
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let mut call = script.key(key);
+        call.arg(member).arg(ms);
+        tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<u32>(&mut conn))
+            .await
+            .map_err(|_| "redis call timed out".to_owned())?
+            .map_err(|e| e.to_string())
+    }
+
     /// Registers this gateway as live and reads how many are.
     pub async fn heartbeat(&self) -> Result<u32, String> {
         let mut conn = self.connection().await?;
