@@ -1,46 +1,73 @@
-//! In-process GCRA state: the embedded default without Redis, and each gateway's fallback
-//! share while Redis is unreachable. One map of theoretical arrival times, on a monotonic
-//! clock.
+//! In-process limits with governor's keyed GCRA: the embedded default without Redis, and each
+//! gateway's fallback share while Redis is unreachable. One keyed limiter per distinct quota.
 
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota as GovQuota, RateLimiter};
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tiergate_policy::limit::{Decision, Quota};
 
-/// Limits kept in this process.
-pub struct Local {
-    start: Instant,
-    tats: Mutex<HashMap<String, u64>>,
-}
+type Keyed =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
-impl Default for Local {
-    fn default() -> Self {
-        Self {
-            start: Instant::now(),
-            tats: Mutex::new(HashMap::new()),
-        }
-    }
+/// Limits kept in this process.
+#[derive(Default)]
+pub struct Local {
+    limiters: Mutex<HashMap<(u64, u32), Arc<Keyed>>>,
+    clock: DefaultClock,
 }
 
 impl Local {
-    /// Nanoseconds since this store began.
-    pub fn now_ns(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    fn limiter(&self, q: &Quota) -> Arc<Keyed> {
+        let id = (q.interval_ns(), q.burst.get());
+        let mut all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        all.entry(id)
+            .or_insert_with(|| {
+                let period = Duration::from_nanos(id.0);
+                let quota = GovQuota::with_period(period)
+                    .unwrap_or_else(|| GovQuota::per_second(NonZeroU32::MIN))
+                    .allow_burst(q.burst);
+                Arc::new(RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>())
+            })
+            .clone()
     }
 
     /// One decision on `key` under `quota`.
     pub fn decide(&self, key: &str, quota: &Quota) -> Decision {
-        let now = self.now_ns();
-        let mut tats = self.tats.lock().unwrap_or_else(|p| p.into_inner());
-        let tat = tats.get(key).copied().unwrap_or(0);
-        let d = quota.decide(tat, now, 1);
-        if d.allowed {
-            tats.insert(key.to_owned(), d.tat);
-        }
+        let limiter = self.limiter(quota);
+        let t = quota.interval_ns();
+        let burst = quota.burst.get();
+        let decision = match limiter.check_key(&key.to_owned()) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                Decision {
+                    allowed: true,
+                    tat: 0,
+                    remaining,
+                    reset_after: t.saturating_mul(u64::from(burst - remaining.min(burst))),
+                    retry_after: 0,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+                Decision {
+                    allowed: false,
+                    tat: 0,
+                    remaining: 0,
+                    reset_after: t.saturating_mul(u64::from(burst - 1)).saturating_add(wait),
+                    retry_after: wait,
+                }
+            }
+        };
         // Keys whose state has run out carry nothing: drop them now and then.
-        if tats.len() > 100_000 {
-            tats.retain(|_, t| *t > now);
+        if limiter.len() > 100_000 {
+            limiter.retain_recent();
         }
-        d
+        decision
     }
 }
