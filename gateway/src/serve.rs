@@ -110,12 +110,19 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         metrics.registry(),
     )?);
     let wake = Arc::new(tokio::sync::Notify::new());
+    let distributor_principal = tiergate_policy::Principal {
+        partner_id: config.distributor.partner_id.clone(),
+        tier: tiergate_policy::Tier::Distributor,
+        distributor_id: Some(config.distributor.partner_id.clone()),
+        role: None,
+    };
     // A call may take up to the upstream timeout; twice that and a minute bounds any in flight.
     let in_flight = config.upstream.timeout * 2 + std::time::Duration::from_secs(60);
     let reconcile = crate::ledger::reconcile::Service {
         reconciler: crate::ledger::reconcile::Reconciler {
             audit: audit.clone(),
-            client: UpstreamClient::new(config.upstream.clone(), upstream_addr),
+            client: UpstreamClient::new(config.upstream.clone(), upstream_addr)
+                .with_budget(limiter.clone(), distributor_principal.clone()),
             key: distributor_key.clone(),
             distributor: config.distributor.partner_id.clone(),
             horizon: in_flight,
@@ -140,7 +147,8 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         limiter: limiter.clone(),
     };
     let sync = SyncService {
-        client: UpstreamClient::new(config.upstream.clone(), upstream_addr),
+        client: UpstreamClient::new(config.upstream.clone(), upstream_addr)
+            .with_budget(limiter.clone(), distributor_principal.clone()),
         key: distributor_key,
         graph: graph.clone(),
         store: store.clone(),
@@ -190,7 +198,10 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
             credentials: credentials.clone(),
             audit: audit.clone(),
             skew,
-            client: Arc::new(UpstreamClient::new(config.upstream.clone(), upstream_addr)),
+            client: Arc::new(
+                UpstreamClient::new(config.upstream.clone(), upstream_addr)
+                    .with_budget(limiter.clone(), distributor_principal.clone()),
+            ),
             key: UpstreamKey::from(&config.distributor),
             graph: graph.clone(),
             store: store.clone(),

@@ -44,6 +44,10 @@ pub struct UpstreamClient {
     connector: Connector,
     upstream: Upstream,
     addr: SocketAddr,
+    budget: Option<(
+        std::sync::Arc<crate::limiter::Limiter>,
+        tiergate_policy::Principal,
+    )>,
 }
 
 impl UpstreamClient {
@@ -56,6 +60,43 @@ impl UpstreamClient {
             connector: Connector::new(Some(options)),
             upstream,
             addr,
+            budget: None,
+        }
+    }
+
+    /// Spends the vendor budget the gateway's own callers share: each call waits (up to the
+    /// upstream timeout) for its turn under the limits of `principal` (the distributor), so
+    /// Tiergate's own traffic (graph sync, reconciliation, quota issue) never pushes the
+    /// distributor's account over the vendor's limits.
+    pub fn with_budget(
+        mut self,
+        limiter: std::sync::Arc<crate::limiter::Limiter>,
+        principal: tiergate_policy::Principal,
+    ) -> Self {
+        self.budget = Some((limiter, principal));
+        self
+    }
+
+    async fn wait_for_budget(&self, method: &str, path: &str) -> Result<(), CallError> {
+        let Some((limiter, principal)) = &self.budget else {
+            return Ok(());
+        };
+        let Some(route) = tiergate_policy::find_route(method, path) else {
+            return Ok(());
+        };
+        let deadline = std::time::Instant::now() + self.upstream.timeout;
+        loop {
+            let v = limiter.check(principal, route, false).await;
+            if v.allowed {
+                return Ok(());
+            }
+            if std::time::Instant::now() + v.retry_after > deadline {
+                return Err(CallError::Transport(format!(
+                    "the vendor budget of {} is spent for now",
+                    route.operation
+                )));
+            }
+            tokio::time::sleep(v.retry_after).await;
         }
     }
 
@@ -77,6 +118,7 @@ impl UpstreamClient {
         query: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, CallError> {
+        self.wait_for_budget(method, path).await?;
         let t = |e: Box<pingora::Error>| CallError::Transport(e.to_string());
         let body = if body.is_null() {
             Bytes::new()
