@@ -479,3 +479,64 @@ burst = 4
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_redis_gone_two_gateways_each_keep_to_half() -> R {
+    redis_up()?;
+    let target = std::env::var("TIERGATE_TEST_REDIS")
+        .ok()
+        .and_then(|u| {
+            u.strip_prefix("redis://")
+                .map(|s| s.trim_end_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| "127.0.0.1:6379".into());
+    let redis = tiergate_tests::forward::Forwarder::start(
+        target
+            .parse()
+            .map_err(|_| format!("bad Redis address {target}"))?,
+    )
+    .await?;
+    let sim = unlimited_sim().await?;
+    let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
+    let extra = format!(
+        r#"[ratelimit]
+redis = "redis://{}"
+prefix = "{prefix}"
+[ratelimit.tiers.cloud_reseller]
+all = {{ rate = "6/m", burst = 6 }}
+[ratelimit.upstream]
+rate = "1000/s"
+burst = 1000
+"#,
+        redis.addr
+    );
+    let gws = [
+        Gateway::start_with(sim.addr(), &extra)?,
+        Gateway::start_with(sim.addr(), &extra)?,
+    ];
+    // Both must have seen each other in Redis before it goes (membership is refreshed each second).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    for g in &gws {
+        while metric_sum(g, "tiergate_ratelimit_live_gateways")? < 2.0 {
+            if std::time::Instant::now() > deadline {
+                return Err("the gateways never saw each other in Redis".into());
+            }
+            std::thread::yield_now();
+        }
+    }
+    redis.cut();
+    for g in &gws {
+        let c = g.issue("res-1")?;
+        let got: Vec<u16> = statuses(g, &c, 5)?.iter().map(|r| r.status).collect();
+        assert!(
+            got.iter().all(|s| *s == 200 || *s == 429),
+            "no 5xx: {got:?}"
+        );
+        assert_eq!(
+            got.iter().filter(|s| **s == 200).count(),
+            3,
+            "half of 6 each: {got:?}"
+        );
+    }
+    Ok(())
+}

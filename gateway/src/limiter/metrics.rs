@@ -1,7 +1,7 @@
 //! The limiter's metrics: decisions by limit, outcome and mode; Redis round trips and their
 //! latency; lease sizes; decisions near the limit.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Limiter metrics.
 pub struct LimitMetrics {
@@ -15,6 +15,8 @@ pub struct LimitMetrics {
     pub lease_size: Histogram,
     /// Admissions with under a tenth of the burst left.
     pub near_limit: IntCounterVec,
+    /// Gateways sharing the limits, as last seen in Redis.
+    pub live: IntGauge,
 }
 
 impl LimitMetrics {
@@ -57,6 +59,11 @@ impl LimitMetrics {
             ),
             &["limit"],
         )?;
+        let live = IntGauge::new(
+            "tiergate_ratelimit_live_gateways",
+            "Gateways sharing the limits through Redis, as last seen (fallback shares divide by it).",
+        )?;
+        r.register(Box::new(live.clone()))?;
         r.register(Box::new(decisions.clone()))?;
         r.register(Box::new(redis_calls.clone()))?;
         r.register(Box::new(redis_seconds.clone()))?;
@@ -68,6 +75,7 @@ impl LimitMetrics {
             redis_seconds,
             lease_size,
             near_limit,
+            live,
         })
     }
 }

@@ -323,10 +323,11 @@ impl Limiter {
 
     /// Keeps this gateway's membership in Redis fresh (for lease sizes and fallback shares).
     pub async fn heartbeat(&self) {
-        if let Some(shared) = &self.shared
-            && let Err(e) = shared.heartbeat().await
-        {
-            tracing::debug!(error = %e, "rate limit heartbeat failed");
+        if let Some(shared) = &self.shared {
+            match shared.heartbeat().await {
+                Ok(n) => self.metrics.live.set(i64::from(n)),
+                Err(e) => tracing::debug!(error = %e, "rate limit heartbeat failed"),
+            }
         }
     }
 }
