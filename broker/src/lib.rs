@@ -1,5 +1,7 @@
 //! Identity brokering for customers of resellers' platforms (SAML, sessions, tokens).
 //!
-//! Not built yet: this crate exists so the dependency direction
-//! (`gateway -> broker -> config, policy`) holds from the start.
+//! Built so far: short-lived EdDSA tokens with a JWKS and key rotation ([`tokens`]). SAML
+//! (Tiergate as the vendor's IdP and as every reseller IdP's SP) and browser sessions follow.
 #![forbid(unsafe_code)]
+
+pub mod tokens;
