@@ -7,6 +7,11 @@ use tiergate_tests::harness::{Cred, Gateway, HttpResponse, Signer, fixture, star
 
 type R = Result<(), String>;
 
+/// These tests measure limits in real time: one at a time, so that one's load (the 30 s run
+/// drives 500 requests a second) cannot starve another's gateways into a fallback.
+static ONE_AT_A_TIME: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
 /// A cheap list call (vouchers the caller issued).
 const LIST: &str = "/v2/promotions/benefits/partner-coupons";
 
@@ -32,6 +37,7 @@ fn code(r: &HttpResponse) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_caller_over_its_limit_gets_429_with_retry_after_and_ratelimit_headers() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let sim = start_sim(fixture()?).await?;
     // Slow limits (per minute), so the test's own pace cannot refill them.
     let gw = Gateway::start_with(
@@ -92,6 +98,7 @@ burst = 1000
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_vendor_budget_is_shared_by_every_caller_and_a_shadow_limit_only_counts() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let sim = start_sim(fixture()?).await?;
     let gw = Gateway::start_with(
         sim.addr(),
@@ -166,6 +173,7 @@ async fn unlimited_sim() -> Result<tiergate_tests::sim::Simulator, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn strict_limits_hold_across_gateways_through_redis() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
     redis_up()?;
     let sim = unlimited_sim().await?;
     let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
@@ -222,6 +230,7 @@ fn decisions(gw: &Gateway, mode: &str) -> Result<u64, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_redis_gone_each_gateway_enforces_its_share_and_recovers_by_itself() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
     redis_up()?;
     let target = std::env::var("TIERGATE_TEST_REDIS")
         .ok()
@@ -305,6 +314,7 @@ fn metric_sum(gw: &Gateway, prefix: &str) -> Result<f64, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_gateways_at_five_times_a_leased_limit_admit_within_one_percent() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
     redis_up()?;
     let sim = unlimited_sim().await?;
     let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
@@ -411,6 +421,7 @@ const RECORDS: &str = "/v2/promotions/benefits/partner-coupons/records/query";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flooding_reseller_does_not_starve_another_and_the_vendor_never_says_429() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
     // The simulator keeps the vendor's own 10 per second per API; the gateway shapes below it
     // (5/s with a burst of 4: never 10 in any second).
     let sim = start_sim(fixture()?).await?;
@@ -482,6 +493,7 @@ burst = 4
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_redis_gone_two_gateways_each_keep_to_half() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
     redis_up()?;
     let target = std::env::var("TIERGATE_TEST_REDIS")
         .ok()

@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tiergate_policy::limit::Quota;
 
-/// How long a Redis call may take before the gateway falls back to its share.
-pub const CALL_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long a Redis call may take before the gateway falls back to its share (generous: a
+/// busy gateway's own scheduling delay must not pass for an outage).
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failure, Redis is tried again this much later.
 pub const RETRY_AFTER_DOWN: Duration = Duration::from_secs(1);
 /// The shortest life of a lease.
