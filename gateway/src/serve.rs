@@ -116,8 +116,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         distributor_id: Some(config.distributor.partner_id.clone()),
         role: None,
     };
-    // A call may take up to the upstream timeout; twice that and a minute bounds any in flight.
-    let in_flight = config.upstream.timeout * 2 + std::time::Duration::from_secs(60);
+    let in_flight = crate::ledger::reconcile::in_flight(config.upstream.timeout);
     let reconcile = crate::ledger::reconcile::Service {
         reconciler: crate::ledger::reconcile::Reconciler {
             audit: audit.clone(),

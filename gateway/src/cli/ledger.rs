@@ -35,7 +35,7 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
     } = action;
     let horizon = match older_than {
         Some(d) => tiergate_config::parse_duration(&d).map_err(|e| format!("--older-than: {e}"))?,
-        None => c.upstream.timeout * 2 + std::time::Duration::from_secs(60),
+        None => crate::ledger::reconcile::in_flight(c.upstream.timeout),
     };
     let addr = crate::upstream::resolve(&c.upstream)?;
     super::runtime()?.block_on(async move {

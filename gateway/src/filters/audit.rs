@@ -6,7 +6,7 @@
 use crate::audit::record::{Entry, Kind};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
-use std::str::FromStr;
+use tiergate_policy::ledger::exact;
 use tiergate_policy::{IdKind, Permit, Principal, Route};
 
 /// Who asked, from where, as which request.
@@ -21,14 +21,6 @@ pub struct Caller<'a> {
     pub source: Option<String>,
 }
 
-fn decimal(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
-        Value::String(s) => Decimal::from_str(s).ok(),
-        _ => None,
-    }
-}
-
 fn count(v: &Value) -> Decimal {
     Decimal::from(v.as_array().map_or(0, Vec::len))
 }
@@ -38,12 +30,12 @@ pub fn amount(route: &Route, body: &Map<String, Value>) -> Option<Decimal> {
     let get = |k: &str| body.get(k).unwrap_or(&Value::Null);
     match route.operation {
         "create_partner_coupons" => {
-            decimal(get("face_value")).map(|f| f * count(get("customer_ids")))
+            exact(get("face_value")).map(|f| f * count(get("customer_ids")))
         }
         "update_coupon_quotas" => {
-            decimal(get("quota_amount")).map(|a| a * count(get("indirect_partner_ids")))
+            exact(get("quota_amount")).map(|a| a * count(get("indirect_partner_ids")))
         }
-        _ => decimal(get("amount")),
+        _ => exact(get("amount")),
     }
 }
 

@@ -26,6 +26,12 @@ use tiergate_policy::ledger::{Reservation, exact};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// How long a call may still be in flight: twice the upstream timeout and a minute. Older
+/// reservations are reconciled, older intents without an outcome marked unknown.
+pub fn in_flight(upstream_timeout: Duration) -> Duration {
+    upstream_timeout * 2 + Duration::from_secs(60)
+}
+
 /// Vendor and gateway clocks may disagree by this much when matching records to reservations.
 const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
 
@@ -82,6 +88,7 @@ impl VendorRecord {
     }
 }
 
+#[derive(Clone)]
 struct Pending {
     id: String,
     quota: String,
@@ -91,6 +98,7 @@ struct Pending {
     acting: String,
 }
 
+#[derive(Clone)]
 struct Open {
     coupon: String,
     quota: String,
@@ -150,10 +158,13 @@ impl Reconciler {
             .chain(open.iter().map(|o| o.quota.clone()))
             .collect();
         for quota in quotas {
-            let mine = |q: &String| *q == quota;
-            let p: Vec<&Pending> = pending.iter().filter(|p| mine(&p.quota)).collect();
-            let o: Vec<&Open> = open.iter().filter(|o| mine(&o.quota)).collect();
-            settle_quota(&self.audit, &quota, &p, &o, &records, &mut report).await?;
+            let p: Vec<Pending> = pending
+                .iter()
+                .filter(|p| p.quota == quota)
+                .cloned()
+                .collect();
+            let o: Vec<Open> = open.iter().filter(|o| o.quota == quota).cloned().collect();
+            settle_quota(&self.audit, &quota, p, o, &records, &mut report).await?;
         }
         Ok(report)
     }
@@ -166,8 +177,8 @@ fn urlencode(s: &str) -> String {
 async fn settle_quota(
     audit: &Audit,
     quota: &str,
-    pending: &[&Pending],
-    open: &[&Open],
+    pending: Vec<Pending>,
+    open: Vec<Open>,
     records: &BTreeMap<String, Vec<VendorRecord>>,
     report: &mut Report,
 ) -> Result<(), StoreError> {
@@ -175,28 +186,16 @@ async fn settle_quota(
     let backend = store.backend();
     let signer = audit.signer();
     let quota = quota.to_owned();
-    let pending: Vec<(String, Reservation, i64, String, String)> = pending
-        .iter()
-        .map(|p| {
-            (
-                p.id.clone(),
-                p.reservation.clone(),
-                p.created_at,
-                p.upstream_quota.clone(),
-                p.acting.clone(),
-            )
-        })
-        .collect();
-    let open: Vec<(String, String, String)> = open
-        .iter()
-        .map(|o| (o.coupon.clone(), o.node.clone(), o.upstream_quota.clone()))
-        .collect();
     let sources: BTreeSet<String> = pending
         .iter()
-        .map(|p| p.3.clone())
-        .chain(open.iter().map(|o| o.2.clone()))
+        .map(|p| p.upstream_quota.clone())
+        .chain(open.iter().map(|o| o.upstream_quota.clone()))
         .collect();
-    let records = records.clone();
+    // Only this ledger's vendor quotas go into the transaction.
+    let records: BTreeMap<String, Vec<VendorRecord>> = sources
+        .iter()
+        .filter_map(|q| records.get(q).map(|r| (q.clone(), r.clone())))
+        .collect();
     let part = store
         .on_rt(move |pool| async move {
             let mut part = Report::default();
@@ -213,7 +212,15 @@ async fn settle_quota(
                 known.insert(r.try_get("coupon_id")?);
             }
             let mut entries = Vec::new();
-            for (id, r, created_at, upstream_quota, acting) in pending {
+            for Pending {
+                id,
+                reservation: r,
+                created_at,
+                upstream_quota,
+                acting,
+                ..
+            } in pending
+            {
                 if after.reservation(&id).is_none() {
                     continue; // settled on the request path meanwhile
                 }
@@ -280,7 +287,13 @@ async fn settle_quota(
                     ..Entry::default()
                 });
             }
-            for (coupon, node, upstream_quota) in open {
+            for Open {
+                coupon,
+                node,
+                upstream_quota,
+                ..
+            } in open
+            {
                 let reclaim = records
                     .get(&upstream_quota)
                     .and_then(|rs| rs.iter().find(|v| v.operation == "2" && v.coupon == coupon));
