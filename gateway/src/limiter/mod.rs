@@ -265,9 +265,7 @@ impl Limiter {
                 )
             }
             Err(e) => {
-                if !shared.is_down() || started.elapsed() > Duration::ZERO {
-                    self.metrics.redis_calls.with_label_values(&["error"]).inc();
-                }
+                self.metrics.redis_calls.with_label_values(&["error"]).inc();
                 tracing::debug!(error = %e, limit = name, "rate limit: Redis unavailable, falling back");
                 match limit.fallback {
                     Fallback::Open => verdict(

@@ -20,6 +20,15 @@ pub const LIVENESS: Duration = Duration::from_secs(5);
 
 const GCRA: &str = include_str!("gcra.lua");
 
+/// A set of members with their last-seen time (Redis' clock, ms): add or refresh one, drop
+/// those older than the window, count the rest. ARGV: member, window (ms).
+const MEMBERS: &str = "local t = redis.call('TIME') \
+     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+     redis.call('ZADD', KEYS[1], now, ARGV[1]) \
+     redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2])) \
+     redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2) \
+     return redis.call('ZCARD', KEYS[1])";
+
 /// What Redis granted.
 #[derive(Debug, Clone, Copy)]
 pub struct Grant {
@@ -51,6 +60,7 @@ pub struct Shared {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     script: redis::Script,
+    members_script: redis::Script,
     down_until: Mutex<Option<Instant>>,
     leases: Mutex<HashMap<String, Lease>>,
     live: Mutex<u32>,
@@ -70,6 +80,7 @@ impl Shared {
             client,
             conn: tokio::sync::Mutex::new(None),
             script: redis::Script::new(GCRA),
+            members_script: redis::Script::new(MEMBERS),
             down_until: Mutex::new(None),
             leases: Mutex::new(HashMap::new()),
             live: Mutex::new(1),
@@ -306,17 +317,13 @@ impl Shared {
         if self.is_down() {
             return Err("redis marked down".into());
         }
+        self.touch(key, member, window).await
+    }
+
+    async fn touch(&self, key: &str, member: &str, window: Duration) -> Result<u32, String> {
         let mut conn = self.connection().await?;
-        let script = redis::Script::new(
-            "local t = redis.call('TIME') \
-             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
-             redis.call('ZADD', KEYS[1], now, ARGV[1]) \
-             redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2])) \
-             redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2) \
-             return redis.call('ZCARD', KEYS[1])",
-        );
         let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
-        let mut call = script.key(key);
+        let mut call = self.members_script.key(key);
         call.arg(member).arg(ms);
         tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<u32>(&mut conn))
             .await
@@ -324,29 +331,10 @@ impl Shared {
             .map_err(|e| e.to_string())
     }
 
-    /// Registers this gateway as live and reads how many are.
+    /// Registers this gateway as live and reads how many are (tried even while Redis is
+    /// marked down: membership is what the fallback shares divide by).
     pub async fn heartbeat(&self) -> Result<u32, String> {
-        let mut conn = self.connection().await?;
-        let script = redis::Script::new(
-            "local t = redis.call('TIME') \
-             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
-             redis.call('ZADD', KEYS[1], now, ARGV[1]) \
-             redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2])) \
-             redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2) \
-             return redis.call('ZCARD', KEYS[1])",
-        );
-        let window = u64::try_from(LIVENESS.as_millis()).unwrap_or(5000);
-        let n: u32 = tokio::time::timeout(
-            CALL_TIMEOUT,
-            script
-                .key(&self.members)
-                .arg(&self.id)
-                .arg(window)
-                .invoke_async::<u32>(&mut conn),
-        )
-        .await
-        .map_err(|_| "redis call timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
+        let n = self.touch(&self.members, &self.id, LIVENESS).await?;
         *self.live.lock().unwrap_or_else(|p| p.into_inner()) = n.max(1);
         Ok(n.max(1))
     }
