@@ -640,3 +640,29 @@ impl Signer<'_> {
 pub fn tls_fixtures() -> PathBuf {
     repo_root().join("tests/fixtures/tls")
 }
+
+/// A simulator without the vendor's 10 requests per second per API (for suites that drive
+/// more load than that; the gateways' graph sync spends it at start too).
+pub async fn start_unlimited_sim() -> Result<Simulator> {
+    let mut f = fixture()?;
+    f.rate_limit_per_second = 0;
+    start_sim(f).await
+}
+
+/// The machine's Redis (`TIERGATE_TEST_REDIS`, default `redis://127.0.0.1:6379`): its URL and
+/// its address, after checking that it answers; fails loudly when it does not.
+pub fn redis() -> Result<(String, SocketAddr)> {
+    let url =
+        std::env::var("TIERGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let host = url
+        .strip_prefix("redis://")
+        .map(|s| s.trim_end_matches('/'))
+        .unwrap_or_default();
+    let addr: SocketAddr = host
+        .parse()
+        .map_err(|_| format!("TIERGATE_TEST_REDIS `{url}` is not redis://IP:PORT"))?;
+    TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| {
+        format!("Redis at {addr} is required for this test and is not reachable: {e}")
+    })?;
+    Ok((url, addr))
+}

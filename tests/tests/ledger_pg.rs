@@ -7,9 +7,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tiergate_tests::harness::{Cred, Db, Gateway, Signer, TempDb, fixture, start_sim};
+use tiergate_tests::harness::{Cred, Db, Gateway, Signer, TempDb, start_unlimited_sim};
 use tiergate_tests::ledger::{dec, grant, settled, slices, staff, vendor_issued};
-use tiergate_tests::sim::{Faults, Simulator};
+use tiergate_tests::sim::Faults;
 
 type R = Result<(), String>;
 
@@ -21,17 +21,10 @@ fn body(quota: &str, customer: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// A simulator without the vendor's per-second limit (the rate-limit issue shapes traffic).
-async fn unlimited_sim() -> Result<Simulator, String> {
-    let mut f = fixture()?;
-    f.rate_limit_per_second = 0;
-    start_sim(f).await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn three_gateways_racing_never_oversubscribe_and_end_equal_to_the_vendor() -> R {
     let db = TempDb::create().await?;
-    let sim = unlimited_sim().await?;
+    let sim = start_unlimited_sim().await?;
     let gws: Vec<Gateway> = (0..3)
         .map(|_| Gateway::start(sim.addr(), Db::Postgres(db.url.clone())))
         .collect::<Result<_, _>>()?;
@@ -164,7 +157,7 @@ async fn three_gateways_racing_never_oversubscribe_and_end_equal_to_the_vendor()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gateway_killed_mid_batch_ends_equal_to_the_vendor_after_reconciliation() -> R {
     let db = TempDb::create().await?;
-    let sim = unlimited_sim().await?;
+    let sim = start_unlimited_sim().await?;
     let mut gw = Gateway::start(sim.addr(), Db::Postgres(db.url.clone()))?;
     grant(
         &gw,

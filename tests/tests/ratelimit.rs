@@ -3,7 +3,9 @@
 //! `Retry-After` and `RateLimit-*` headers; in process and in Redis across gateways.
 
 use std::time::Duration;
-use tiergate_tests::harness::{Cred, Gateway, HttpResponse, Signer, fixture, start_sim};
+use tiergate_tests::harness::{
+    Cred, Gateway, HttpResponse, Signer, fixture, redis, start_sim, start_unlimited_sim,
+};
 
 type R = Result<(), String>;
 
@@ -138,44 +140,18 @@ routes = { list_partner_coupons_record = { rate = "3/m", burst = 3 } }
 
 /// A gateway sharing limits through the machine's Redis under its own key prefix.
 fn redis_gateway(sim: std::net::SocketAddr, prefix: &str, extra: &str) -> Result<Gateway, String> {
-    let url =
-        std::env::var("TIERGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let (url, _) = redis()?;
     Gateway::start_with(
         sim,
         &format!("[ratelimit]\nredis = \"{url}\"\nprefix = \"{prefix}\"\n{extra}"),
     )
 }
 
-fn redis_up() -> R {
-    let addr = std::env::var("TIERGATE_TEST_REDIS")
-        .ok()
-        .and_then(|u| {
-            u.strip_prefix("redis://")
-                .map(|s| s.trim_end_matches('/').to_owned())
-        })
-        .unwrap_or_else(|| "127.0.0.1:6379".into());
-    std::net::TcpStream::connect_timeout(
-        &addr
-            .parse()
-            .map_err(|_| format!("bad Redis address {addr}"))?,
-        Duration::from_secs(2),
-    )
-    .map(drop)
-    .map_err(|e| format!("Redis at {addr} is required for this test and is not reachable: {e}"))
-}
-
-/// A simulator without the vendor's 10/s (each gateway's graph sync spends it at start).
-async fn unlimited_sim() -> Result<tiergate_tests::sim::Simulator, String> {
-    let mut f = fixture()?;
-    f.rate_limit_per_second = 0;
-    start_sim(f).await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn strict_limits_hold_across_gateways_through_redis() -> R {
     let _turn = ONE_AT_A_TIME.lock().await;
-    redis_up()?;
-    let sim = unlimited_sim().await?;
+    redis()?;
+    let sim = start_unlimited_sim().await?;
     let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
     let extra = r#"mode = "strict"
 [ratelimit.tiers.cloud_reseller]
@@ -231,21 +207,9 @@ fn decisions(gw: &Gateway, mode: &str) -> Result<u64, String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_redis_gone_each_gateway_enforces_its_share_and_recovers_by_itself() -> R {
     let _turn = ONE_AT_A_TIME.lock().await;
-    redis_up()?;
-    let target = std::env::var("TIERGATE_TEST_REDIS")
-        .ok()
-        .and_then(|u| {
-            u.strip_prefix("redis://")
-                .map(|s| s.trim_end_matches('/').to_owned())
-        })
-        .unwrap_or_else(|| "127.0.0.1:6379".into());
-    let redis = tiergate_tests::forward::Forwarder::start(
-        target
-            .parse()
-            .map_err(|_| format!("bad Redis address {target}"))?,
-    )
-    .await?;
-    let sim = unlimited_sim().await?;
+    let (_, target) = redis()?;
+    let redis = tiergate_tests::forward::Forwarder::start(target).await?;
+    let sim = start_unlimited_sim().await?;
     let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
     let gw = Gateway::start_with(
         sim.addr(),
@@ -315,8 +279,8 @@ fn metric_sum(gw: &Gateway, prefix: &str) -> Result<f64, String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn three_gateways_at_five_times_a_leased_limit_admit_within_one_percent() -> R {
     let _turn = ONE_AT_A_TIME.lock().await;
-    redis_up()?;
-    let sim = unlimited_sim().await?;
+    redis()?;
+    let sim = start_unlimited_sim().await?;
     let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
     let extra = r#"mode = "leased"
 max_error = 0.01
@@ -494,21 +458,9 @@ burst = 4
 #[tokio::test(flavor = "multi_thread")]
 async fn with_redis_gone_two_gateways_each_keep_to_half() -> R {
     let _turn = ONE_AT_A_TIME.lock().await;
-    redis_up()?;
-    let target = std::env::var("TIERGATE_TEST_REDIS")
-        .ok()
-        .and_then(|u| {
-            u.strip_prefix("redis://")
-                .map(|s| s.trim_end_matches('/').to_owned())
-        })
-        .unwrap_or_else(|| "127.0.0.1:6379".into());
-    let redis = tiergate_tests::forward::Forwarder::start(
-        target
-            .parse()
-            .map_err(|_| format!("bad Redis address {target}"))?,
-    )
-    .await?;
-    let sim = unlimited_sim().await?;
+    let (_, target) = redis()?;
+    let redis = tiergate_tests::forward::Forwarder::start(target).await?;
+    let sim = start_unlimited_sim().await?;
     let prefix = format!("tgtest{}", uuid::Uuid::new_v4().simple());
     let extra = format!(
         r#"[ratelimit]
