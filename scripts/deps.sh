@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tiergate needs on a fresh Debian machine, and nothing
-# that is already there: cmake (pingora's zlib-ng build), the vendor's Python SDK in .venv.
+# that is already there: cmake (pingora's zlib-ng build), libclang and libxmlsec1 (samael's
+# bindings for XML signatures), the xmlsec1 command (signs SAML test fixtures), the vendor's
+# Python SDK and pysaml2 (the reseller IdP in the SSO tests) in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,9 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+pkg-config --exists xmlsec1-openssl libxml-2.0 2>/dev/null || need+=(libxmlsec1-dev libxml2-dev)
+ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -140,6 +140,27 @@ impl Issuer {
             .filter(move |k| k.retired_at.is_none_or(|r| r >= horizon))
     }
 
+    /// The issuer a gateway configures: previous keys verify for one token lifetime after
+    /// start (the rotation window), the signing key signs.
+    pub fn from_settings(t: &tiergate_config::tokens::TokenSettings) -> Result<Self, TokenError> {
+        let mut me = Self {
+            issuer: t.issuer.clone(),
+            audience: t.audience.clone(),
+            ttl: t.ttl,
+            keys: Vec::new(),
+        };
+        for k in &t.previous_keys {
+            me.push(k.expose())?;
+        }
+        me.rotate(t.signing_key.expose())?;
+        Ok(me)
+    }
+
+    /// Token lifetime.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// A token for a principal.
     pub fn issue(
         &self,
@@ -148,6 +169,18 @@ impl Issuer {
         partner: &str,
         role: Option<&str>,
     ) -> Result<String, TokenError> {
+        self.issue_with_claims(sub, tier, partner, role)
+            .map(|(t, _)| t)
+    }
+
+    /// A token for a principal, and what it says.
+    pub fn issue_with_claims(
+        &self,
+        sub: &str,
+        tier: &str,
+        partner: &str,
+        role: Option<&str>,
+    ) -> Result<(String, Claims), TokenError> {
         let key = self
             .keys
             .iter()
@@ -169,7 +202,9 @@ impl Issuer {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        encode(&header, &claims, &key.encoding).map_err(|e| TokenError::Key(e.to_string()))
+        encode(&header, &claims, &key.encoding)
+            .map(|t| (t, claims))
+            .map_err(|e| TokenError::Key(e.to_string()))
     }
 
     /// Verifies a token: the key by `kid`, the algorithm that key's, issuer, audience and

@@ -33,6 +33,7 @@ pub fn convert(
 ) -> Result<Config, ConfigErrors> {
     let mut e = Errors(Vec::new());
     let ratelimit = crate::ratelimit::convert(f.ratelimit, &mut e.0);
+    let tokens = crate::tokens::convert(f.tokens, base, env, &mut e.0);
     let listen = e.take("listen", addr(&f.listen));
     let admin_listen = e.take("admin_listen", addr(&f.admin_listen));
     if let (Some(a), Some(b)) = (listen, admin_listen)
@@ -208,6 +209,7 @@ pub fn convert(
             tls: tls_settings,
             audit,
             ratelimit,
+            tokens,
         }),
         _ => Err(ConfigErrors(e.0)),
     }
@@ -218,7 +220,7 @@ fn addr(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8080"))
 }
 
-fn positive(s: &str) -> Result<Duration, String> {
+pub(crate) fn positive(s: &str) -> Result<Duration, String> {
     match parse_duration(s)? {
         d if d.is_zero() => Err("must be greater than zero".into()),
         d => Ok(d),
@@ -273,7 +275,7 @@ fn storage(url: &str, base: &Path) -> Result<Storage, String> {
     })
 }
 
-fn secret(
+pub(crate) fn secret(
     src: &SecretSource,
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,

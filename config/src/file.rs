@@ -26,6 +26,8 @@ pub struct File {
     pub graph: GraphSection,
     #[serde(default)]
     pub ratelimit: crate::ratelimit::Section,
+    #[serde(default)]
+    pub tokens: Option<crate::tokens::Section>,
     #[serde(default = "default_skew")]
     pub clock_skew: String,
     #[serde(default = "default_log")]

@@ -12,6 +12,7 @@ mod errors;
 mod file;
 pub mod ratelimit;
 mod secret;
+pub mod tokens;
 
 pub use duration::parse_duration;
 pub use errors::{ConfigError, ConfigErrors};
@@ -55,6 +56,8 @@ pub struct Config {
     pub audit: AuditSettings,
     /// Rate limits (per principal, per tier, and the shared upstream budget).
     pub ratelimit: ratelimit::RateLimits,
+    /// Bearer tokens for staff and auditors (absent: token mode off).
+    pub tokens: Option<tokens::TokenSettings>,
 }
 
 /// The audit log's settings.

@@ -227,3 +227,45 @@ fn rates_read_per_second_minute_hour_or_any_duration() {
     assert!(parse_rate("10").is_err());
     assert!(parse_rate("10/0s").is_err());
 }
+
+#[test]
+fn tokens_are_off_unless_configured() {
+    let c = Config::parse(GOOD, Path::new("/etc/tg")).map_err(|e| e.to_string());
+    assert!(c.is_ok_and(|c| c.tokens.is_none()));
+    let key = "MFECAQEwBQYDK2VwBCIEIDmdT4ji0OB2Kwxco+mLltCzxzi2onc04xySgnKE/IU4gSEAbDr8vyJYutrvwbHFMeyyE9cQXrVrocCsWb5EZ4wCrK4=";
+    let text = format!(
+        "{GOOD}\n[tokens]\nsigning_key = {{ value = \"{key}\" }}\nprevious_keys = [{{ value = \"{key}\" }}]\n"
+    );
+    let c = Config::parse(&text, Path::new("/etc/tg")).map_err(|e| e.to_string());
+    assert!(c.is_ok(), "{c:?}");
+    let Ok(c) = c else { return };
+    assert!(c.tokens.is_some(), "tokens configured");
+    let Some(t) = c.tokens else { return };
+    assert_eq!(t.ttl, Duration::from_secs(900));
+    assert_eq!(
+        (t.issuer.as_str(), t.audience.as_str()),
+        ("tiergate", "tiergate-admin")
+    );
+    assert_eq!(t.previous_keys.len(), 1);
+    assert_eq!(format!("{:?}", t.signing_key), "Secret(***)");
+}
+
+#[test]
+fn token_settings_errors_name_their_paths() {
+    let text = format!(
+        "{GOOD}\n[tokens]\nsigning_key = {{ value = \"not base64!\" }}\n\
+         previous_keys = [{{ env = \"TG_NOPE\" }}]\nttl = \"2d\"\naudience = \" \"\n"
+    );
+    let e = Config::parse(&text, Path::new("/etc/tg")).map(|_| ());
+    assert!(e.is_err(), "must be refused");
+    let Err(e) = e else { return };
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    for p in [
+        "tokens.signing_key",
+        "tokens.previous_keys[0]",
+        "tokens.ttl",
+        "tokens.audience",
+    ] {
+        assert!(paths.contains(&p), "{p} missing in {paths:?}");
+    }
+}

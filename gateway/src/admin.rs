@@ -1,5 +1,5 @@
 //! The admin listener: `/metrics`, `/healthz` (the process answers), `/readyz` (storage
-//! answers too).
+//! answers too), audit records, delegations and token mode.
 
 use crate::graph::LiveGraph;
 use crate::metrics::Metrics;
@@ -22,6 +22,8 @@ pub struct Admin {
     pub audit: crate::admin_audit::AuditApi,
     /// Delegations for distributors and resellers.
     pub delegations: crate::admin_delegation::DelegationApi,
+    /// Token mode: issuing tokens and the JWKS.
+    pub tokens: crate::admin_tokens::TokenApi,
 }
 
 fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -34,6 +36,11 @@ fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u
     r.headers_mut()
         .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
     r
+}
+
+fn json_answer(status: u16, body: Vec<u8>) -> Response<Vec<u8>> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    text(status, "application/json;charset=UTF-8", body)
 }
 
 #[async_trait]
@@ -49,15 +56,19 @@ impl ServeHttp for Admin {
             "/healthz" => text(StatusCode::OK, plain, b"ok\n".to_vec()),
             "/audit/records" => {
                 let (status, body) = self.audit.answer(session).await;
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                text(status, "application/json;charset=UTF-8", body)
+                json_answer(status, body)
+            }
+            "/tokens" => {
+                let (status, body) = self.tokens.issue(session).await;
+                json_answer(status, body)
+            }
+            "/.well-known/jwks.json" => {
+                let (status, body) = self.tokens.jwks();
+                json_answer(status, body)
             }
             p if p == "/delegations" || p.starts_with("/delegations/") => {
                 let (status, body) = self.delegations.answer(session).await;
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                text(status, "application/json;charset=UTF-8", body)
+                json_answer(status, body)
             }
             "/readyz" => match self.store.ping().await {
                 Ok(()) if !self.graph.ready() => {

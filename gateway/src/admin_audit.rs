@@ -6,7 +6,6 @@ use crate::audit::Audit;
 use crate::audit::store::Filter;
 use crate::cli::audit::records;
 use crate::credentials::Credentials;
-use crate::filters::authn;
 use crate::rejection::Rejection;
 use percent_encoding::percent_decode_str;
 use pingora::protocols::http::ServerSession;
@@ -25,6 +24,8 @@ pub struct AuditApi {
     pub audit: Audit,
     /// Accepted clock skew.
     pub skew: time::Duration,
+    /// Bearer tokens (token mode), if configured.
+    pub tokens: Option<std::sync::Arc<tiergate_broker::tokens::Issuer>>,
     /// Default query window.
     pub retention: Duration,
 }
@@ -50,10 +51,10 @@ impl AuditApi {
     }
 
     async fn records(&self, session: &mut ServerSession) -> Result<Vec<u8>, Rejection> {
-        let now = time::OffsetDateTime::now_utc();
+        let tokens = self.tokens.as_deref();
+        let req = session.req_header();
         let cred =
-            authn::authenticate(&self.credentials, session.req_header(), b"", now, self.skew)
-                .await?;
+            crate::admin_auth::authenticate(&self.credentials, tokens, req, b"", self.skew).await?;
         let p = &cred.principal;
         if p.tier != Tier::Auditor {
             return Err(Rejection::Denied(Denied::TierNotAllowed {

@@ -14,8 +14,6 @@
 use crate::audit::Audit;
 use crate::audit::record::{Entry, Kind};
 use crate::credentials::{Credential, Credentials};
-use crate::filters::authn;
-use crate::filters::body::MAX_BODY;
 use crate::filters::resign::UpstreamKey;
 use crate::ledger::changes::{Author, Change, tree};
 use crate::rejection::Rejection;
@@ -36,6 +34,8 @@ pub struct DelegationApi {
     pub audit: Audit,
     /// Accepted clock skew.
     pub skew: time::Duration,
+    /// Bearer tokens (token mode), if configured.
+    pub tokens: Option<Arc<tiergate_broker::tokens::Issuer>>,
     /// The partner API, for issuing quota to a reseller in the same step.
     pub client: Arc<UpstreamClient>,
     /// The distributor's vendor key.
@@ -97,20 +97,12 @@ impl DelegationApi {
     }
 
     async fn handle(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
-        let mut body = Vec::new();
-        while let Some(chunk) = session
-            .read_request_body()
-            .await
-            .map_err(|_| invalid("the body could not be read"))?
-        {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(Rejection::BodyTooLarge { limit: MAX_BODY });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let now = time::OffsetDateTime::now_utc();
+        let body = crate::admin_body::read(session).await?;
         let req = session.req_header();
-        let cred = authn::authenticate(&self.credentials, req, &body, now, self.skew).await?;
+        let tokens = self.tokens.as_deref();
+        let cred =
+            crate::admin_auth::authenticate(&self.credentials, tokens, req, &body, self.skew)
+                .await?;
         let p = &cred.principal;
         if !matches!(p.tier, Tier::Distributor | Tier::CloudReseller) || p.role.is_some() {
             return Err(Rejection::Denied(Denied::TierNotAllowed {

@@ -8,7 +8,10 @@
 
 pub mod admin;
 pub mod admin_audit;
+pub mod admin_auth;
+pub mod admin_body;
 pub mod admin_delegation;
+pub mod admin_tokens;
 pub mod audit;
 pub mod cli;
 pub mod credentials;

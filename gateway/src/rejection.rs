@@ -22,6 +22,12 @@ pub enum Rejection {
     /// No active credential has this access key.
     #[error("unknown or revoked access key")]
     UnknownAccessKey,
+    /// A bearer token that is not (or no longer) good.
+    #[error("bearer token refused: {0}")]
+    BadToken(String),
+    /// Token mode is not configured on this gateway.
+    #[error("token mode is off on this gateway (no [tokens] section)")]
+    TokensOff,
     /// `X-Domain-Id` names another account than the credential's.
     #[error("X-Domain-Id does not match the credential's partner")]
     WrongDomain,
@@ -100,6 +106,8 @@ impl Rejection {
             Rejection::Unauthenticated(e) => (401, auth_code(e), "unauthenticated"),
             Rejection::UnknownAccessKey => (401, "TG.1003", "unauthenticated"),
             Rejection::WrongDomain => (401, "TG.1008", "unauthenticated"),
+            Rejection::BadToken(_) => (401, "TG.1009", "unauthenticated"),
+            Rejection::TokensOff => (404, "TG.1010", "unauthenticated"),
             Rejection::NoSuchRoute { .. } => (404, "TG.2001", "no_route"),
             Rejection::Denied(d) => (403, d.code(), "denied"),
             Rejection::Delegation(r) => (403, delegation_code(r), "over_delegation"),

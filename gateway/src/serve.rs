@@ -183,6 +183,13 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
             metrics: metrics.clone(),
         })
     };
+    let tokens = match &config.tokens {
+        Some(t) => Some(Arc::new(
+            tiergate_broker::tokens::Issuer::from_settings(t)
+                .map_err(|e| format!("tokens.signing_key: {e}"))?,
+        )),
+        None => None,
+    };
     let admin_app = Admin {
         metrics: metrics.clone(),
         store: store.clone(),
@@ -192,6 +199,13 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
             audit: audit.clone(),
             skew,
             retention: config.audit.retention,
+            tokens: tokens.clone(),
+        },
+        tokens: crate::admin_tokens::TokenApi {
+            credentials: credentials.clone(),
+            issuer: tokens.clone(),
+            audit: audit.clone(),
+            skew,
         },
         delegations: crate::admin_delegation::DelegationApi {
             credentials: credentials.clone(),
@@ -202,6 +216,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
                     .with_budget(limiter.clone(), distributor_principal.clone()),
             ),
             key: UpstreamKey::from(&config.distributor),
+            tokens,
             graph: graph.clone(),
             store: store.clone(),
         },

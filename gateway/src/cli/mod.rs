@@ -7,6 +7,7 @@ mod funds;
 mod ledger;
 mod policy;
 mod tls;
+mod tokens;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -80,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         action: tls::Action,
     },
+    /// Keys for token mode (bearer tokens for staff and auditors).
+    Tokens {
+        #[command(subcommand)]
+        action: tokens::Action,
+    },
     /// Ask the tier policy.
     Policy {
         /// Configuration file.
@@ -132,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Policy { config, action } => load(&config).and_then(|c| policy::run(c, action)),
         Command::Tls { action } => tls::run(action),
         Command::Audit { action } => audit::run(action),
+        Command::Tokens { action } => tokens::run(action),
         Command::Delegation { config, action } => {
             load(&config).and_then(|c| delegation::run(c, action))
         }

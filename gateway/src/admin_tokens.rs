@@ -1,0 +1,103 @@
+//! Token mode on the admin listener.
+//!
+//! - `POST /tokens`, signed with a staff member's or an auditor's credential (AK/SK): a
+//!   short-lived bearer token for that credential (`{"access_token", "token_type",
+//!   "expires_in"}`), written to the audit log.
+//! - `GET /.well-known/jwks.json`: the keys that verify Tiergate's tokens (current and, during
+//!   a rotation, previous).
+
+use crate::audit::Audit;
+use crate::audit::record::{Entry, Kind};
+use crate::credentials::Credentials;
+use crate::filters::authn;
+use crate::rejection::Rejection;
+use pingora::protocols::http::ServerSession;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tiergate_broker::tokens::Issuer;
+use tiergate_policy::{Denied, Tier};
+
+/// What the token endpoints need.
+pub struct TokenApi {
+    /// Credential lookups.
+    pub credentials: Arc<Credentials>,
+    /// The issuer; `None` when `[tokens]` is not configured.
+    pub issuer: Option<Arc<Issuer>>,
+    /// The audit log.
+    pub audit: Audit,
+    /// Accepted clock skew.
+    pub skew: time::Duration,
+}
+
+impl TokenApi {
+    /// `GET /.well-known/jwks.json`: (status, JSON body).
+    pub fn jwks(&self) -> (u16, Vec<u8>) {
+        match &self.issuer {
+            Some(i) => (200, i.jwks().to_string().into_bytes()),
+            None => (404, Rejection::TokensOff.body()),
+        }
+    }
+
+    /// `POST /tokens`: (status, JSON body).
+    pub async fn issue(&self, session: &mut ServerSession) -> (u16, Vec<u8>) {
+        match self.try_issue(session).await {
+            Ok(v) => (200, v.to_string().into_bytes()),
+            Err(r) => (r.answer().status, r.body()),
+        }
+    }
+
+    async fn try_issue(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+        let issuer = self.issuer.as_ref().ok_or(Rejection::TokensOff)?;
+        if session.req_header().method != http::Method::POST {
+            return Err(Rejection::NoSuchRoute {
+                method: session.req_header().method.to_string(),
+                path: "/tokens".into(),
+            });
+        }
+        let body = crate::admin_body::read(session).await?;
+        let now = time::OffsetDateTime::now_utc();
+        let cred = authn::authenticate(
+            &self.credentials,
+            session.req_header(),
+            &body,
+            now,
+            self.skew,
+        )
+        .await?;
+        let p = &cred.principal;
+        // Token mode is for people: partner staff and auditors. Partners' own machine
+        // credentials keep signing every request.
+        if p.tier != Tier::Auditor && p.role.is_none() {
+            return Err(Rejection::Denied(Denied::TierNotAllowed {
+                tier: p.tier,
+                operation: "tokens",
+            }));
+        }
+        let tier = p.tier.to_string();
+        let (token, claims) = issuer
+            .issue_with_claims(&cred.access_key, &tier, &p.partner_id, p.role.as_deref())
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not sign a token");
+                Rejection::Internal("token signing failed")
+            })?;
+        self.audit
+            .append(Entry {
+                kind: Some(Kind::Credential),
+                operation: Some("token_issued".into()),
+                principal: Some(p.partner_id.clone()),
+                tier: Some(tier),
+                credential: Some(cred.access_key.clone()),
+                source: session.client_addr().map(|a| a.to_string()),
+                outcome: Some("ok".into()),
+                detail: json!({"jti": claims.jti, "expires": claims.exp, "role": claims.role}),
+                ..Entry::default()
+            })
+            .await
+            .map_err(|_| Rejection::AuditUnavailable)?;
+        Ok(json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": claims.exp.saturating_sub(claims.iat),
+        }))
+    }
+}
