@@ -4,4 +4,5 @@
 //! (Tiergate as the vendor's IdP and as every reseller IdP's SP) and browser sessions follow.
 #![forbid(unsafe_code)]
 
+pub mod saml;
 pub mod tokens;

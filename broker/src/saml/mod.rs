@@ -1,0 +1,4 @@
+//! SAML: Tiergate as the SP every reseller IdP trusts ([`sp`]), with a strict structural
+//! [`scan`] in front of samael's signature verification.
+
+pub mod scan;
