@@ -2,3 +2,4 @@
 //! [`scan`] in front of samael's signature verification.
 
 pub mod scan;
+pub mod sp;

@@ -310,3 +310,37 @@ pub fn scan(xml: &str) -> Result<Scan, ScanError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Any XML Tiergate reads (metadata, requests): well-formed, without DTDs, entity references
+/// beyond the predefined ones, or processing instructions.
+pub fn plain_xml(xml: &str) -> Result<(), ScanError> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut depth = 0usize;
+    loop {
+        match reader
+            .read_event()
+            .map_err(|e| ScanError::Malformed(e.to_string()))?
+        {
+            Event::Start(_) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ScanError::TooDeep);
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::GeneralRef(r) => {
+                let name = r
+                    .decode()
+                    .map_err(|e| ScanError::Malformed(e.to_string()))?;
+                let predefined = matches!(name.as_ref(), "lt" | "gt" | "amp" | "apos" | "quot");
+                if !predefined && !matches!(r.resolve_char_ref(), Ok(Some(_))) {
+                    return Err(ScanError::Entity(name.into_owned()));
+                }
+            }
+            Event::DocType(_) => return Err(ScanError::Dtd),
+            Event::PI(_) => return Err(ScanError::ProcessingInstruction),
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}

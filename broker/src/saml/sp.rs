@@ -1,0 +1,305 @@
+//! Tiergate as the SP of every reseller's IdP: one SP entity (one ACS), one registration per
+//! reseller IdP with that IdP's signing certificates pinned from its registered metadata.
+//!
+//! A Response is accepted only when, in this order: it is small enough and base64; the
+//! structural [`scan`](super::scan) passes; samael verifies a signature over it (or its
+//! Assertion) made by one of the pinned certificates, with the algorithms allowed here, and
+//! reduces the document to what is signed; and the signed content then says, exactly, our
+//! Destination, Recipient and Audience, the registered Issuer, times within three minutes'
+//! skew, the expected `InResponseTo` (or none, for an IdP-initiated login the registration
+//! allows), and the same NameID the scan read as canonical text. The assertion id's single use
+//! is the caller's to enforce ([`super::replay`]), until [`Login::expires`].
+
+use super::scan::{Scan, ScanError, scan};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use samael::crypto::AllowedSignatureAlgorithm;
+use samael::metadata::EntityDescriptor;
+use samael::schema::Assertion;
+use samael::service_provider::ServiceProviderBuilder;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// The largest `SAMLResponse` form field accepted (base64 characters).
+pub const MAX_RESPONSE: usize = 256 * 1024;
+/// Clock skew accepted either side.
+pub const SKEW: chrono::Duration = chrono::Duration::seconds(180);
+
+/// Tiergate's SP endpoint.
+#[derive(Debug, Clone)]
+pub struct Sp {
+    /// Our SP entity id (the Audience every reseller IdP must name).
+    pub entity_id: String,
+    /// Our ACS URL (Destination and Recipient).
+    pub acs_url: String,
+}
+
+/// A reseller's IdP, as registered.
+#[derive(Debug, Clone)]
+pub struct ResellerIdp {
+    /// The reseller it signs users in for.
+    pub reseller: String,
+    /// Its metadata, with the signing certificates pinned to this reseller.
+    pub metadata: EntityDescriptor,
+    /// Whether logins it starts itself (no AuthnRequest of ours) are accepted.
+    pub idp_initiated: bool,
+}
+
+/// Why a registration's metadata was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    /// DTDs or processing instructions, or not well-formed.
+    #[error("metadata: {0}")]
+    Unsafe(String),
+    /// Not an IdP's EntityDescriptor.
+    #[error("metadata: {0}")]
+    Invalid(String),
+}
+
+impl ResellerIdp {
+    /// A registration from the reseller IdP's metadata XML.
+    pub fn from_metadata(
+        reseller: &str,
+        xml: &str,
+        idp_initiated: bool,
+    ) -> Result<Self, MetadataError> {
+        super::scan::plain_xml(xml).map_err(|e| MetadataError::Unsafe(e.to_string()))?;
+        let metadata =
+            EntityDescriptor::from_str(xml).map_err(|e| MetadataError::Invalid(e.to_string()))?;
+        let me = Self {
+            reseller: reseller.to_owned(),
+            metadata,
+            idp_initiated,
+        };
+        if me.entity_id().is_empty() {
+            return Err(MetadataError::Invalid("no entityID".into()));
+        }
+        if me.sso_url().is_none() {
+            return Err(MetadataError::Invalid(
+                "no SingleSignOnService with the HTTP-Redirect binding".into(),
+            ));
+        }
+        if me.signing_certificates() == 0 {
+            return Err(MetadataError::Invalid(
+                "no signing certificate: unsigned logins are never accepted".into(),
+            ));
+        }
+        Ok(me)
+    }
+
+    /// The IdP's entity id.
+    pub fn entity_id(&self) -> &str {
+        self.metadata.entity_id.as_deref().unwrap_or_default()
+    }
+
+    /// Where AuthnRequests go (HTTP-Redirect binding).
+    pub fn sso_url(&self) -> Option<String> {
+        self.idp().and_then(|d| {
+            d.single_sign_on_services
+                .iter()
+                .find(|s| s.binding == samael::metadata::HTTP_REDIRECT_BINDING)
+                .map(|s| s.location.clone())
+        })
+    }
+
+    fn idp(&self) -> Option<&samael::metadata::IdpSsoDescriptor> {
+        self.metadata.idp_sso_descriptors.as_ref()?.first()
+    }
+
+    fn signing_certificates(&self) -> usize {
+        self.idp().map_or(0, |d| {
+            d.key_descriptors
+                .iter()
+                .filter(|k| k.is_signing())
+                .filter_map(|k| k.key_info.x509_data.as_ref())
+                .map(|x| x.certificates.len())
+                .sum()
+        })
+    }
+}
+
+/// What the Response must answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// Our AuthnRequest with this id (taken from the outstanding requests, single use).
+    Request(&'a str),
+    /// Nothing: an IdP-initiated login.
+    Unsolicited,
+}
+
+/// A verified sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The reseller whose IdP signed it.
+    pub reseller: String,
+    /// The user, as that IdP names them (canonical text of the signed NameID).
+    pub name_id: String,
+    /// The Assertion's id (single use until `expires`).
+    pub assertion_id: String,
+    /// When the assertion stops being valid (plus skew): the replay cache keeps it until then.
+    pub expires: DateTime<Utc>,
+    /// Attributes by name.
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+/// Why a Response was refused (each is audited with its reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Larger than [`MAX_RESPONSE`].
+    #[error("SAMLResponse over {MAX_RESPONSE} bytes")]
+    TooLarge,
+    /// Not base64 or not UTF-8.
+    #[error("SAMLResponse is not base64 of UTF-8 XML")]
+    Encoding,
+    /// The structural scan refused it.
+    #[error("{0}")]
+    Scan(#[from] ScanError),
+    /// No signature by the reseller's pinned key (or a disallowed algorithm).
+    #[error("not signed by the registered IdP's key")]
+    Signature,
+    /// samael refused the signed content (times, issuer, recipient, InResponseTo, status).
+    #[error("{0}")]
+    Invalid(String),
+    /// The Response's Destination is missing or not our ACS.
+    #[error("Destination must be exactly {0}")]
+    Destination(String),
+    /// Conditions or AudienceRestriction missing, or the Audience is not us.
+    #[error("the Assertion must be restricted to the audience {0} with NotBefore and NotOnOrAfter")]
+    Audience(String),
+    /// InResponseTo does not match what is expected.
+    #[error("InResponseTo does not answer an outstanding request of ours")]
+    InResponseTo,
+    /// An IdP-initiated login the registration does not allow.
+    #[error("IdP-initiated logins are not enabled for this IdP")]
+    Unsolicited,
+    /// The signed NameID is not the canonical text the scan read.
+    #[error("the NameID is ambiguous (comments or markup inside it)")]
+    NameId,
+    /// The assertion was used before.
+    #[error("assertion already used")]
+    Replayed,
+}
+
+/// Decodes and scans a `SAMLResponse` form value: the XML and what it claims (untrusted).
+pub fn decode(form_value: &str) -> Result<(String, Scan), Refusal> {
+    if form_value.len() > MAX_RESPONSE {
+        return Err(Refusal::TooLarge);
+    }
+    let compact: String = form_value
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| Refusal::Encoding)?;
+    let xml = String::from_utf8(bytes).map_err(|_| Refusal::Encoding)?;
+    let s = scan(&xml)?;
+    Ok((xml, s))
+}
+
+const ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// Verifies a decoded Response from `idp` (CPU work: run it off the async threads).
+pub fn verify(
+    xml: &str,
+    claimed: &Scan,
+    sp: &Sp,
+    idp: &ResellerIdp,
+    expect: Expect<'_>,
+) -> Result<Login, Refusal> {
+    if claimed.destination.as_deref() != Some(sp.acs_url.as_str()) {
+        return Err(Refusal::Destination(sp.acs_url.clone()));
+    }
+    let ids: Vec<&str> = match expect {
+        Expect::Request(id) if claimed.in_response_to.as_deref() == Some(id) => vec![id],
+        Expect::Request(_) => return Err(Refusal::InResponseTo),
+        Expect::Unsolicited if !idp.idp_initiated => return Err(Refusal::Unsolicited),
+        Expect::Unsolicited if claimed.in_response_to.is_some() => {
+            return Err(Refusal::InResponseTo);
+        }
+        Expect::Unsolicited => Vec::new(),
+    };
+    let provider = ServiceProviderBuilder::default()
+        .entity_id(sp.entity_id.clone())
+        .acs_url(sp.acs_url.clone())
+        .idp_metadata(idp.metadata.clone())
+        .allow_idp_initiated(matches!(expect, Expect::Unsolicited))
+        .max_clock_skew(SKEW)
+        .max_issue_delay(SKEW)
+        .allowed_signature_algorithms(ALGORITHMS.to_vec())
+        .build()
+        .map_err(|e| Refusal::Invalid(e.to_string()))?;
+    if idp.signing_certificates() == 0 {
+        // samael would skip verification without certificates: never let it.
+        return Err(Refusal::Signature);
+    }
+    let assertion = provider
+        .parse_xml_response(xml, Some(&ids))
+        .map_err(|e| match e {
+            samael::service_provider::Error::FailedToValidateSignature => Refusal::Signature,
+            other => Refusal::Invalid(other.to_string()),
+        })?;
+    let expires = audience_and_times(&assertion, sp)?;
+    let name_id = assertion
+        .subject
+        .as_ref()
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| n.value.clone())
+        .unwrap_or_default();
+    if name_id.is_empty() || Some(&name_id) != claimed.name_id.as_ref() {
+        return Err(Refusal::NameId);
+    }
+    if claimed.assertion_id.as_deref() != Some(assertion.id.as_str()) {
+        return Err(Refusal::Invalid(
+            "the signed Assertion is not the one sent".into(),
+        ));
+    }
+    Ok(Login {
+        reseller: idp.reseller.clone(),
+        name_id,
+        assertion_id: assertion.id.clone(),
+        expires: expires + SKEW,
+        attributes: attributes(&assertion),
+    })
+}
+
+/// Requires Conditions with both times and an AudienceRestriction naming us in every
+/// restriction (samael checks only what is present); answers when the assertion expires.
+fn audience_and_times(a: &Assertion, sp: &Sp) -> Result<DateTime<Utc>, Refusal> {
+    let refused = || Refusal::Audience(sp.entity_id.clone());
+    let c = a.conditions.as_ref().ok_or_else(refused)?;
+    let (Some(_), Some(until)) = (c.not_before, c.not_on_or_after) else {
+        return Err(refused());
+    };
+    let restrictions = c.audience_restrictions.as_deref().unwrap_or_default();
+    if restrictions.is_empty()
+        || !restrictions
+            .iter()
+            .all(|r| r.audience.iter().any(|x| x == &sp.entity_id))
+    {
+        return Err(refused());
+    }
+    Ok(until)
+}
+
+fn attributes(a: &Assertion) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in a.attribute_statements.iter().flatten() {
+        for attr in &s.attributes {
+            let Some(name) = &attr.name else { continue };
+            let values = attr.values.iter().filter_map(|v| v.value.clone());
+            out.entry(name.clone()).or_default().extend(values);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
