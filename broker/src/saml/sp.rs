@@ -107,14 +107,8 @@ impl ResellerIdp {
     }
 
     fn signing_certificates(&self) -> usize {
-        self.idp().map_or(0, |d| {
-            d.key_descriptors
-                .iter()
-                .filter(|k| k.is_signing())
-                .filter_map(|k| k.key_info.x509_data.as_ref())
-                .map(|x| x.certificates.len())
-                .sum()
-        })
+        self.idp()
+            .map_or(0, |d| super::signing_certs(&d.key_descriptors).len())
     }
 }
 
