@@ -5,4 +5,5 @@
 #![forbid(unsafe_code)]
 
 pub mod saml;
+pub mod target;
 pub mod tokens;
