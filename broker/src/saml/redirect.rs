@@ -109,6 +109,20 @@ pub fn verify(
     param: &'static str,
     key: &PKey<Public>,
 ) -> Result<Redirect, RedirectError> {
+    let (message, relay_state) = verify_signed(query, param, key)?;
+    Ok(Redirect {
+        xml: inflate(&message)?,
+        relay_state,
+    })
+}
+
+/// Verifies a query (or form body) signed the Redirect-binding way, carrying `param`: its
+/// value and RelayState, decoded but otherwise as sent.
+pub fn verify_signed(
+    query: &str,
+    param: &'static str,
+    key: &PKey<Public>,
+) -> Result<(String, Option<String>), RedirectError> {
     if query.len() > MAX_QUERY {
         return Err(RedirectError::TooLarge);
     }
@@ -136,10 +150,7 @@ pub fn verify(
     if !ok {
         return Err(RedirectError::Signature);
     }
-    Ok(Redirect {
-        xml: inflate(&decoded(message)?)?,
-        relay_state: relay.map(decoded).transpose()?,
-    })
+    Ok((decoded(message)?, relay.map(decoded).transpose()?))
 }
 
 /// A signed redirect query for `xml` (RSA-SHA256).
@@ -153,8 +164,19 @@ pub fn sign(
     enc.write_all(xml.as_bytes())
         .map_err(|_| RedirectError::Encoding)?;
     let deflated = enc.finish().map_err(|_| RedirectError::Encoding)?;
+    sign_value(param, &STANDARD.encode(deflated), relay_state, key)
+}
+
+/// `param=value[&RelayState=..]&SigAlg=..&Signature=..`, signed RSA-SHA256 over the encoded
+/// bytes.
+pub fn sign_value(
+    param: &'static str,
+    value: &str,
+    relay_state: Option<&str>,
+    key: &PKey<Private>,
+) -> Result<String, RedirectError> {
     let pct = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-    let mut q = format!("{param}={}", pct(&STANDARD.encode(deflated)));
+    let mut q = format!("{param}={}", pct(value));
     if let Some(r) = relay_state {
         q.push_str(&format!("&RelayState={}", pct(r)));
     }
