@@ -245,6 +245,31 @@ impl State {
     }
 }
 
+fn decode(bytes: &[u8]) -> Result<String, ScanError> {
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|e| ScanError::Malformed(e.to_string()))
+}
+
+/// The character a reference stands for: the five predefined entities and character
+/// references; anything else would need a DTD.
+fn reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, ScanError> {
+    let name = r
+        .decode()
+        .map_err(|e| ScanError::Malformed(e.to_string()))?;
+    Ok(match name.as_ref() {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => match r.resolve_char_ref() {
+            Ok(Some(c)) => c,
+            _ => return Err(ScanError::Entity(name.into_owned())),
+        },
+    })
+}
+
 /// Scans a decoded Response.
 pub fn scan(xml: &str) -> Result<Scan, ScanError> {
     let mut reader = NsReader::from_str(xml);
@@ -264,37 +289,11 @@ pub fn scan(xml: &str) -> Result<Scan, ScanError> {
                 st.close();
             }
             Event::End(_) => st.close(),
-            Event::Text(t) => {
-                if st.in_name_id.is_some() {
-                    let s = t
-                        .decode()
-                        .map_err(|e| ScanError::Malformed(e.to_string()))?;
-                    st.text.push_str(&s);
-                }
-            }
-            Event::CData(t) => {
-                if st.in_name_id.is_some() {
-                    let s = t
-                        .decode()
-                        .map_err(|e| ScanError::Malformed(e.to_string()))?;
-                    st.text.push_str(&s);
-                }
-            }
+            Event::Text(t) if st.in_name_id.is_some() => st.text.push_str(&decode(&t)?),
+            Event::CData(t) if st.in_name_id.is_some() => st.text.push_str(&decode(&t)?),
+            Event::Text(_) | Event::CData(_) => {}
             Event::GeneralRef(r) => {
-                let name = r
-                    .decode()
-                    .map_err(|e| ScanError::Malformed(e.to_string()))?;
-                let ch = match name.as_ref() {
-                    "lt" => '<',
-                    "gt" => '>',
-                    "amp" => '&',
-                    "apos" => '\'',
-                    "quot" => '"',
-                    _ => match r.resolve_char_ref() {
-                        Ok(Some(c)) => c,
-                        _ => return Err(ScanError::Entity(name.into_owned())),
-                    },
-                };
+                let ch = reference(&r)?;
                 if st.in_name_id.is_some() {
                     st.text.push(ch);
                 }
@@ -329,13 +328,7 @@ pub fn plain_xml(xml: &str) -> Result<(), ScanError> {
             }
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::GeneralRef(r) => {
-                let name = r
-                    .decode()
-                    .map_err(|e| ScanError::Malformed(e.to_string()))?;
-                let predefined = matches!(name.as_ref(), "lt" | "gt" | "amp" | "apos" | "quot");
-                if !predefined && !matches!(r.resolve_char_ref(), Ok(Some(_))) {
-                    return Err(ScanError::Entity(name.into_owned()));
-                }
+                reference(&r)?;
             }
             Event::DocType(_) => return Err(ScanError::Dtd),
             Event::PI(_) => return Err(ScanError::ProcessingInstruction),
