@@ -26,4 +26,10 @@ status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+# The SAML Response reader, fuzzed for a bounded time (a crash fails the run and shows it).
+if ! bash scripts/fuzz.sh "${TIERGATE_FUZZ_SECONDS:-30}" >"$log" 2>&1; then
+  cat "$log"
+  exit 1
+fi
+grep -E '^(Done|stat::number_of_executed_units)' "$log" || true
