@@ -139,6 +139,14 @@ pub fn convert(
             None
         }
     };
+    let sso = crate::sso::convert(
+        f.sso,
+        base,
+        env,
+        &resellers,
+        ratelimit.redis.as_deref(),
+        &mut e.0,
+    );
     match (
         listen,
         admin_listen,
@@ -210,6 +218,7 @@ pub fn convert(
             audit,
             ratelimit,
             tokens,
+            sso,
         }),
         _ => Err(ConfigErrors(e.0)),
     }

@@ -28,6 +28,8 @@ pub struct File {
     pub ratelimit: crate::ratelimit::Section,
     #[serde(default)]
     pub tokens: Option<crate::tokens::Section>,
+    #[serde(default)]
+    pub sso: Option<crate::sso::Section>,
     #[serde(default = "default_skew")]
     pub clock_skew: String,
     #[serde(default = "default_log")]

@@ -12,6 +12,7 @@ mod errors;
 mod file;
 pub mod ratelimit;
 mod secret;
+pub mod sso;
 pub mod tokens;
 
 pub use duration::parse_duration;
@@ -58,6 +59,8 @@ pub struct Config {
     pub ratelimit: ratelimit::RateLimits,
     /// Bearer tokens for staff and auditors (absent: token mode off).
     pub tokens: Option<tokens::TokenSettings>,
+    /// The identity broker (absent: SSO off).
+    pub sso: Option<sso::SsoSettings>,
 }
 
 /// The audit log's settings.

@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod rejection;
 pub mod secrets;
 pub mod serve;
+pub mod sso;
 pub mod store;
 pub mod tls;
 pub mod upstream;

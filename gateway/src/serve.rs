@@ -223,8 +223,31 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     };
     let mut admin_service = Service::new("tiergate-admin".into(), admin_app);
     admin_service.add_tcp(&admin.to_string());
+    let sso_service = match &config.sso {
+        Some(settings) => {
+            let bound = pick(settings.listen)
+                .map_err(|e| format!("sso.listen {}: {e}", settings.listen))?;
+            let parts = crate::sso::Parts {
+                store: store.clone(),
+                graph: graph.clone(),
+                audit: audit.clone(),
+                distributor: config.distributor.partner_id.clone(),
+            };
+            // Built on the storage runtime, which outlives the server: the Redis connection's
+            // driver task lives there.
+            let sso = storage_rt.block_on(crate::sso::Sso::build(settings, bound, parts))?;
+            let mut svc = Service::new("tiergate-sso".into(), crate::sso::SsoApp(Arc::new(sso)));
+            svc.add_tcp(&bound.to_string());
+            println!("tiergate sso on {bound}");
+            Some(svc)
+        }
+        None => None,
+    };
     server.add_service(proxy);
     server.add_service(admin_service);
+    if let Some(svc) = sso_service {
+        server.add_service(svc);
+    }
     server.add_service(background_service("graph sync", sync));
     server.add_service(background_service("ledger reconciliation", reconcile));
     if config.ratelimit.redis.is_some() {

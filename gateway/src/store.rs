@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 8,
+        sql: include_str!("../migrations/0008_sso_bindings.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 const CREDENTIAL_COLUMNS: &str = "access_key, partner_id, tier, distributor_id, secret_ciphertext, \

@@ -88,6 +88,8 @@ pub struct Gateway {
     pub addr: SocketAddr,
     /// The admin listener.
     pub admin: SocketAddr,
+    /// The identity broker's listener, when `[sso]` is configured.
+    pub sso: Option<SocketAddr>,
     /// The config file.
     pub config: PathBuf,
     child: Child,
@@ -216,6 +218,7 @@ checkpoint_interval = "1h"
             .map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        let mut sso = None;
         let (addr, admin) = loop {
             let line = match lines.next() {
                 Some(Ok(l)) => l,
@@ -224,6 +227,9 @@ checkpoint_interval = "1h"
                     return Err(format!("tiergate exited before listening: {status}"));
                 }
             };
+            if let Some(rest) = line.strip_prefix("tiergate sso on ") {
+                sso = rest.parse().ok();
+            }
             if let Some(rest) = line.strip_prefix("tiergate listening on ") {
                 let (a, b) = rest.split_once(" admin ").ok_or("bad listening line")?;
                 break (
@@ -237,6 +243,7 @@ checkpoint_interval = "1h"
         let gw = Gateway {
             addr,
             admin,
+            sso,
             config,
             child,
             _dir: dir,

@@ -10,3 +10,4 @@ pub mod forward;
 pub mod harness;
 pub mod ledger;
 pub mod sim;
+pub mod sso;

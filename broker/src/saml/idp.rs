@@ -152,6 +152,18 @@ impl Idp {
         })
     }
 
+    /// Our certificate, DER base64 (published in both metadata files).
+    pub fn cert_b64(&self) -> &str {
+        &self.cert_b64
+    }
+
+    /// Our signing key (also signs the AuthnRequests we send reseller IdPs).
+    pub fn signing_key(&self) -> Result<PKey<Private>, IdpError> {
+        openssl::rsa::Rsa::private_key_from_der(&self.key_der)
+            .and_then(PKey::from_rsa)
+            .map_err(|e| IdpError::Signing(e.to_string()))
+    }
+
     /// The IdP metadata for the vendor.
     pub fn metadata(&self) -> String {
         format!(

@@ -107,6 +107,26 @@ impl OneTime {
         }
     }
 
+    /// What is under `id`, left in place.
+    pub async fn get(&self, space: &str, id: &str) -> Result<Option<String>, String> {
+        match self {
+            Self::Redis { conn, prefix } => conn
+                .clone()
+                .get(format!("{prefix}{space}:{id}"))
+                .await
+                .map_err(|e| e.to_string()),
+            Self::Memory(m) => {
+                let now = Instant::now();
+                let Ok(m) = m.lock() else {
+                    return Err("store poisoned".into());
+                };
+                Ok(m.get(&format!("{space}:{id}"))
+                    .filter(|(_, until)| *until > now)
+                    .map(|(v, _)| v.clone()))
+            }
+        }
+    }
+
     /// Takes what is under `id`, once.
     pub async fn take(&self, space: &str, id: &str) -> Result<Option<String>, String> {
         match self {

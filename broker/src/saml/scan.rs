@@ -97,6 +97,8 @@ pub struct Scan {
     pub assertion_id: Option<String>,
     /// The NameID's canonical text.
     pub name_id: Option<String>,
+    /// The Assertion's Issuer (which registration to verify an unsolicited Response with).
+    pub issuer: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -155,6 +157,8 @@ struct State {
     name_ids: usize,
     /// Depth of the open NameID, while inside it.
     in_name_id: Option<usize>,
+    /// Depth of the Assertion's open Issuer, while inside it.
+    in_issuer: Option<usize>,
     text: String,
 }
 
@@ -207,9 +211,17 @@ impl State {
                 self.text.clear();
             }
             (Ns::Assertion, "EncryptedID" | "BaseID", 3) => return Err(ScanError::NameId),
+            (Ns::Assertion, "Issuer", 2) if self.inside_assertion() => {
+                self.in_issuer = Some(depth);
+                self.text.clear();
+            }
             _ => {}
         }
-        if self.in_name_id.is_some_and(|d| d < depth) {
+        if self
+            .in_name_id
+            .or(self.in_issuer)
+            .is_some_and(|d| d < depth)
+        {
             // Markup inside a NameID: its text would not be one string.
             return Err(ScanError::NameId);
         }
@@ -230,6 +242,14 @@ impl State {
             self.in_name_id = None;
             self.scan.name_id = Some(std::mem::take(&mut self.text));
         }
+        if self.in_issuer.is_some_and(|d| d == self.stack.len()) {
+            self.in_issuer = None;
+            self.scan.issuer = Some(std::mem::take(&mut self.text));
+        }
+    }
+
+    fn capturing(&self) -> bool {
+        self.in_name_id.is_some() || self.in_issuer.is_some()
     }
 
     fn finish(self) -> Result<Scan, ScanError> {
@@ -289,12 +309,12 @@ pub fn scan(xml: &str) -> Result<Scan, ScanError> {
                 st.close();
             }
             Event::End(_) => st.close(),
-            Event::Text(t) if st.in_name_id.is_some() => st.text.push_str(&decode(&t)?),
-            Event::CData(t) if st.in_name_id.is_some() => st.text.push_str(&decode(&t)?),
+            Event::Text(t) if st.capturing() => st.text.push_str(&decode(&t)?),
+            Event::CData(t) if st.capturing() => st.text.push_str(&decode(&t)?),
             Event::Text(_) | Event::CData(_) => {}
             Event::GeneralRef(r) => {
                 let ch = reference(&r)?;
-                if st.in_name_id.is_some() {
+                if st.capturing() {
                     st.text.push(ch);
                 }
             }

@@ -34,6 +34,33 @@ pub struct Sp {
     pub acs_url: String,
 }
 
+impl Sp {
+    /// The SP metadata every reseller IdP imports (`cert_b64`: our signing certificate, DER
+    /// base64; AuthnRequests are signed, assertions must be).
+    pub fn metadata(&self, cert_b64: &str) -> String {
+        use quick_xml::escape::escape;
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{e}"><md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{a}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>"#,
+            e = escape(&self.entity_id),
+            a = escape(&self.acs_url),
+        )
+    }
+
+    /// An AuthnRequest with id `id` for the IdP SSO URL `destination` (to be sent signed on
+    /// the Redirect binding).
+    pub fn authn_request(&self, id: &str, destination: &str) -> String {
+        use quick_xml::escape::escape;
+        format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{d}" AssertionConsumerServiceURL="{a}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{e}</saml:Issuer><samlp:NameIDPolicy AllowCreate="true"/></samlp:AuthnRequest>"#,
+            id = escape(id),
+            now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            d = escape(destination),
+            a = escape(&self.acs_url),
+            e = escape(&self.entity_id),
+        )
+    }
+}
+
 /// A reseller's IdP, as registered.
 #[derive(Debug, Clone)]
 pub struct ResellerIdp {

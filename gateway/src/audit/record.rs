@@ -29,6 +29,8 @@ pub enum Kind {
     Access,
     /// The audit system itself: start, stop, verification runs, checkpoints.
     System,
+    /// A federated sign-in, its refusal, or a binding of a platform user.
+    Identity,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Delegation => "delegation",
             Kind::Access => "access",
             Kind::System => "system",
+            Kind::Identity => "identity",
         }
     }
 }

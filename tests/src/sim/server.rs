@@ -72,6 +72,9 @@ struct Shared {
     rate: Mutex<HashMap<(String, &'static str), VecDeque<Instant>>>,
     busy: Mutex<HashSet<String>>,
     api_requests: AtomicU64,
+    /// The vendor's SAML SP (made on first use: it generates a key).
+    vendor: tokio::sync::Mutex<Option<super::saml::Vendor>>,
+    addr: SocketAddr,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -131,6 +134,8 @@ pub fn serve(listener: TcpListener, world: World) -> std::io::Result<Simulator> 
         rate: Mutex::default(),
         busy: Mutex::default(),
         api_requests: AtomicU64::new(0),
+        vendor: tokio::sync::Mutex::new(None),
+        addr,
     });
     let s = shared.clone();
     // Connections live in a JoinSet owned by the accept task, so stopping the simulator
@@ -185,6 +190,22 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<
         }
     };
     let path = parts.uri.path().to_owned();
+    if path.starts_with("/authui/") || path.starts_with("/__sim/saml/") {
+        let query = parts.uri.query().unwrap_or("");
+        let method = parts.method.as_str();
+        let (status, ct, headers, body) =
+            super::saml::Vendor::handle(&s.vendor, s.addr, method, &path, query, &body).await;
+        let mut r = Response::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        r.headers_mut()
+            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        for (name, value) in headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                r.headers_mut().insert(name, v);
+            }
+        }
+        return Ok(r);
+    }
     if let Some(ctl) = path.strip_prefix("/__sim/") {
         return Ok(control(&s, parts.method.as_str(), ctl, &body, request_id));
     }

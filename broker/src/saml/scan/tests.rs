@@ -34,6 +34,7 @@ fn a_plain_response_is_read() {
             in_response_to: Some("req-1".into()),
             assertion_id: Some("a1".into()),
             name_id: Some("alice".into()),
+            issuer: Some("idp".into()),
         })
     );
 }

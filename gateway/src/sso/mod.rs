@@ -1,0 +1,207 @@
+//! The identity broker's browser-facing listener (`[sso]`), mounting `tiergate_broker`:
+//!
+//! - `GET /saml/idp/metadata`: Tiergate's IdP metadata, for the vendor.
+//! - `GET /saml/sp/metadata`: Tiergate's SP metadata, for every reseller IdP.
+//! - `GET /saml/idp/sso`: the vendor's AuthnRequest (Redirect binding). The reseller IdP is
+//!   chosen by the `idp` hint, else the remembered choice (cookie), else a discovery page; the
+//!   browser goes there with our signed AuthnRequest.
+//! - `POST /saml/sp/acs`: a reseller IdP's Response (POST binding), SP- or IdP-initiated; on
+//!   success a browser session and a signed Response posted on to the vendor's ACS.
+//! - `POST /saml/notify`: the vendor's bind notifications, recorded and forwarded.
+//! - `GET /session/whoami`: the signed-in identity.
+//!
+//! Every sign-in, refusal (with its reason) and binding is audited.
+
+mod bindings;
+mod login;
+mod notify;
+mod web;
+
+use crate::audit::Audit;
+use crate::audit::record::{Entry, Kind};
+use crate::graph::LiveGraph;
+use crate::store::Store;
+use async_trait::async_trait;
+use http::{Response, StatusCode};
+use openssl::pkey::{PKey, Private};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tiergate_broker::saml::idp::{Idp, VendorSp};
+use tiergate_broker::saml::replay::OneTime;
+use tiergate_broker::saml::sp::{ResellerIdp, Sp};
+use tiergate_broker::target::Allowlist;
+use tiergate_config::sso::SsoSettings;
+
+/// A registered reseller IdP and where its bind notifications go.
+pub struct Registration {
+    /// The IdP.
+    pub idp: ResellerIdp,
+    /// The reseller platform's notification URL.
+    pub notify_url: Option<String>,
+}
+
+/// The broker as the listener serves it.
+pub struct Sso {
+    idp: Idp,
+    key: PKey<Private>,
+    vendor: VendorSp,
+    sp: Sp,
+    resellers: Vec<Registration>,
+    targets: Allowlist,
+    once: OneTime,
+    store: Store,
+    graph: Arc<LiveGraph>,
+    audit: Audit,
+    x_account_type: String,
+    distributor: String,
+    session_ttl: std::time::Duration,
+    secure: bool,
+}
+
+/// What building the broker needs besides its settings.
+pub struct Parts {
+    /// Storage (the binding table).
+    pub store: Store,
+    /// The relationship graph (which reseller a customer belongs to).
+    pub graph: Arc<LiveGraph>,
+    /// The audit log.
+    pub audit: Audit,
+    /// The distributor's partner id.
+    pub distributor: String,
+}
+
+impl Sso {
+    /// Builds the broker from `[sso]`, its listener bound at `bound`; errors name the setting.
+    pub async fn build(s: &SsoSettings, bound: SocketAddr, p: Parts) -> Result<Self, String> {
+        let public = s
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let idp = Idp::new(
+            &format!("{public}/saml/idp/metadata"),
+            &format!("{public}/saml/idp/sso"),
+            s.idp_key.expose().as_bytes(),
+            s.idp_cert.as_bytes(),
+        )
+        .map_err(|e| format!("sso.idp_key / sso.idp_cert: {e}"))?;
+        let key = idp.signing_key().map_err(|e| format!("sso.idp_key: {e}"))?;
+        let vendor = VendorSp::from_metadata(&s.vendor_metadata)
+            .map_err(|e| format!("sso.vendor_metadata: {e}"))?;
+        let mut resellers = Vec::new();
+        for (i, r) in s.resellers.iter().enumerate() {
+            let idp = ResellerIdp::from_metadata(&r.reseller, &r.metadata, r.idp_initiated)
+                .map_err(|e| format!("sso.resellers[{i}].metadata: {e}"))?;
+            resellers.push(Registration {
+                idp,
+                notify_url: r.notify_url.clone(),
+            });
+        }
+        let targets =
+            Allowlist::new(&s.allowed_targets).map_err(|e| format!("sso.allowed_targets: {e}"))?;
+        let once = match &s.redis {
+            Some(url) => OneTime::redis(url, "tiergate:sso:")
+                .await
+                .map_err(|e| format!("sso.redis: {e}"))?,
+            None => OneTime::memory(),
+        };
+        Ok(Self {
+            sp: Sp {
+                entity_id: format!("{public}/saml/sp/metadata"),
+                acs_url: format!("{public}/saml/sp/acs"),
+            },
+            secure: public.starts_with("https://"),
+            idp,
+            key,
+            vendor,
+            resellers,
+            targets,
+            once,
+            store: p.store,
+            graph: p.graph,
+            audit: p.audit,
+            x_account_type: s.x_account_type.clone(),
+            distributor: p.distributor,
+            session_ttl: s.session_ttl,
+        })
+    }
+
+    fn registration(&self, reseller: &str) -> Option<&Registration> {
+        self.resellers.iter().find(|r| r.idp.reseller == reseller)
+    }
+
+    /// Writes an identity record; a failure is logged (the browser's answer does not wait on it
+    /// being readable, but it is never silent).
+    async fn record(
+        &self,
+        operation: &str,
+        outcome: &str,
+        who: Option<&str>,
+        detail: serde_json::Value,
+    ) {
+        let entry = Entry {
+            kind: Some(Kind::Identity),
+            operation: Some(operation.to_owned()),
+            principal: who.map(str::to_owned),
+            tier: who.map(|_| "cloud_reseller".to_owned()),
+            outcome: Some(outcome.to_owned()),
+            detail,
+            ..Entry::default()
+        };
+        if let Err(e) = self.audit.append(entry).await {
+            tracing::error!(error = %e, operation, "could not audit an identity event");
+        }
+    }
+
+    async fn whoami(&self, session: &ServerSession) -> Response<Vec<u8>> {
+        let sid = web::cookie(session.req_header(), login::SESSION_COOKIE);
+        let found = match sid {
+            Some(sid) => self.once.get("session", &sid).await,
+            None => Ok(None),
+        };
+        match found {
+            Ok(Some(s)) => web::answer(StatusCode::OK, "application/json", s.into_bytes(), &[]),
+            Ok(None) => web::answer(
+                StatusCode::UNAUTHORIZED,
+                "application/json",
+                json!({"error_code": "TG.7001", "error_msg": "not signed in"})
+                    .to_string()
+                    .into_bytes(),
+                &[],
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "session store");
+                web::refused(StatusCode::SERVICE_UNAVAILABLE, "session store unavailable")
+            }
+        }
+    }
+}
+
+/// The listener's app.
+pub struct SsoApp(pub Arc<Sso>);
+
+#[async_trait]
+impl ServeHttp for SsoApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let sso = &self.0;
+        let xml = "application/samlmetadata+xml";
+        let method = session.req_header().method.clone();
+        let path = session.req_header().uri.path().to_owned();
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/saml/idp/metadata") => {
+                web::answer(StatusCode::OK, xml, sso.idp.metadata().into_bytes(), &[])
+            }
+            ("GET", "/saml/sp/metadata") => {
+                let md = sso.sp.metadata(sso.idp.cert_b64());
+                web::answer(StatusCode::OK, xml, md.into_bytes(), &[])
+            }
+            ("GET", "/saml/idp/sso") => sso.vendor_login(session).await,
+            ("POST", "/saml/sp/acs") => sso.acs(session).await,
+            ("POST", "/saml/notify") => sso.notify(session).await,
+            ("GET", "/session/whoami") => sso.whoami(session).await,
+            _ => web::refused(StatusCode::NOT_FOUND, "not found"),
+        }
+    }
+}

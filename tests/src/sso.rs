@@ -1,0 +1,197 @@
+//! Pieces of the SSO chain for the end-to-end tests: keys and certificates, a reseller IdP
+//! (answering Tiergate's signed AuthnRequests with signed Responses), and a browser that
+//! follows redirects and posts forms by hand, keeping cookies.
+
+use crate::harness::{HttpResponse, Result, http};
+use base64::Engine;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use std::net::SocketAddr;
+use tiergate_broker::saml::idp::{Identity, Idp, Incoming, VendorSp};
+
+/// A key and a self-signed certificate.
+pub struct Pem {
+    /// PKCS#8 PEM key.
+    pub key: Vec<u8>,
+    /// PEM certificate.
+    pub cert: Vec<u8>,
+    /// DER certificate, base64.
+    pub cert_b64: String,
+}
+
+/// A fresh RSA-2048 key and certificate for `cn`.
+pub fn keypair(cn: &str) -> Result<Pem> {
+    let e = |x: openssl::error::ErrorStack| x.to_string();
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).map_err(e)?).map_err(e)?;
+    let mut name = openssl::x509::X509NameBuilder::new().map_err(e)?;
+    name.append_entry_by_text("CN", cn).map_err(e)?;
+    let name = name.build();
+    let mut b = openssl::x509::X509Builder::new().map_err(e)?;
+    b.set_version(2).map_err(e)?;
+    b.set_subject_name(&name).map_err(e)?;
+    b.set_issuer_name(&name).map_err(e)?;
+    b.set_pubkey(&key).map_err(e)?;
+    let (from, until) = (
+        openssl::asn1::Asn1Time::days_from_now(0).map_err(e)?,
+        openssl::asn1::Asn1Time::days_from_now(30).map_err(e)?,
+    );
+    b.set_not_before(&from).map_err(e)?;
+    b.set_not_after(&until).map_err(e)?;
+    b.sign(&key, MessageDigest::sha256()).map_err(e)?;
+    let cert = b.build();
+    Ok(Pem {
+        key: key.private_key_to_pem_pkcs8().map_err(e)?,
+        cert: cert.to_pem().map_err(e)?,
+        cert_b64: base64::engine::general_purpose::STANDARD.encode(cert.to_der().map_err(e)?),
+    })
+}
+
+/// A reseller's IdP.
+pub struct ResellerIdp {
+    idp: Idp,
+    /// Its metadata, for Tiergate's registration.
+    pub metadata: String,
+}
+
+impl ResellerIdp {
+    /// An IdP at a (never contacted) SSO URL, signing with a fresh key.
+    pub fn new(name: &str) -> Result<Self> {
+        let pem = keypair(name)?;
+        let entity = format!("https://idp.{name}.example/saml");
+        let sso = format!("http://127.0.0.1:9/{name}/sso");
+        let idp = Idp::new(&entity, &sso, &pem.key, &pem.cert).map_err(|e| e.to_string())?;
+        let metadata = idp.metadata();
+        Ok(Self { idp, metadata })
+    }
+
+    /// Signs a Response for `user` answering the AuthnRequest with id `id` whoever it was
+    /// sent to (an IdP misbehaving or attacking).
+    pub fn respond_to(&self, id: &str, tiergate: &str, user: &str) -> Result<String> {
+        let sp = VendorSp::from_metadata(tiergate).map_err(|e| e.to_string())?;
+        let incoming = Incoming {
+            id: id.to_owned(),
+            relay_state: None,
+        };
+        let who = Identity {
+            x_user_id: user.to_owned(),
+            x_account_type: "reseller-platform".into(),
+            partner_id: "res".into(),
+        };
+        self.idp
+            .respond(Some(&incoming), &sp, &who)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Answers Tiergate's AuthnRequest (the query of the redirect) for `user`, or signs the
+    /// user in unsolicited (`query` none); `tiergate` is Tiergate's SP metadata.
+    pub fn respond(&self, query: Option<&str>, tiergate: &str, user: &str) -> Result<String> {
+        let sp = VendorSp::from_metadata(tiergate).map_err(|e| e.to_string())?;
+        let incoming: Option<Incoming> = match query {
+            Some(q) => Some(self.idp.accept(q, &sp).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let who = Identity {
+            x_user_id: user.to_owned(),
+            x_account_type: "reseller-platform".into(),
+            partner_id: "res".into(),
+        };
+        self.idp
+            .respond(incoming.as_ref(), &sp, &who)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The value of a hidden form field in an HTML page, unescaped.
+pub fn form_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#x2F;", "/")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// `application/x-www-form-urlencoded`.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A browser: cookies kept per host address.
+#[derive(Default)]
+pub struct Browser {
+    cookies: Vec<(SocketAddr, String, String)>,
+}
+
+impl Browser {
+    fn cookie_header(&self, addr: SocketAddr) -> String {
+        self.cookies
+            .iter()
+            .filter(|(a, _, _)| *a == addr)
+            .map(|(_, k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, addr: SocketAddr, r: &HttpResponse) {
+        for (name, value) in &r.headers {
+            if name != "set-cookie" {
+                continue;
+            }
+            let Some((k, v)) = value.split(';').next().and_then(|c| c.split_once('=')) else {
+                continue;
+            };
+            self.cookies.retain(|(a, n, _)| !(*a == addr && n == k));
+            self.cookies.push((addr, k.to_owned(), v.to_owned()));
+        }
+    }
+
+    /// GET.
+    pub fn get(&mut self, addr: SocketAddr, path: &str) -> Result<HttpResponse> {
+        let c = self.cookie_header(addr);
+        let r = http(addr, "GET", path, &[("cookie", &c)], b"")?;
+        self.keep(addr, &r);
+        Ok(r)
+    }
+
+    /// POST a form.
+    pub fn post(&mut self, addr: SocketAddr, path: &str, body: &str) -> Result<HttpResponse> {
+        let c = self.cookie_header(addr);
+        let headers = [
+            ("cookie", c.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let r = http(addr, "POST", path, &headers, body.as_bytes())?;
+        self.keep(addr, &r);
+        Ok(r)
+    }
+}
+
+/// The ID of the AuthnRequest in a Redirect-binding query.
+pub fn request_id(query: &str) -> Result<String> {
+    let raw = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("SAMLRequest="))
+        .ok_or("no SAMLRequest")?;
+    let b64 = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|e| e.to_string())?;
+    let xml = tiergate_broker::saml::redirect::inflate(&b64).map_err(|e| e.to_string())?;
+    let start = xml.find(" ID=\"").ok_or("no ID")? + 5;
+    let end = xml[start..].find('"').ok_or("no ID")? + start;
+    Ok(xml[start..end].to_owned())
+}

@@ -1,0 +1,349 @@
+//! The identity broker end to end on loopback: the partner API simulator's vendor SP (samael)
+//! sends customers to Tiergate, Tiergate sends them to their reseller's IdP and on to the
+//! vendor's ACS, bind notifications come back; every refusal is checked and audited.
+
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tiergate_tests::harness::{Gateway, HttpResponse, fixture, http, start_sim};
+use tiergate_tests::sso::{Browser, ResellerIdp, form, form_field, keypair, request_id};
+
+type R = Result<(), String>;
+
+struct Chain {
+    sim: tiergate_tests::sim::Simulator,
+    gw: Gateway,
+    sso: SocketAddr,
+    res1: ResellerIdp,
+    res2: ResellerIdp,
+    /// Tiergate's SP metadata, as the reseller IdPs imported it.
+    sp_metadata: String,
+    _dir: tempfile::TempDir,
+}
+
+fn body(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+fn path_of(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    rest.find('/')
+        .map(|i| rest[i..].to_owned())
+        .unwrap_or_default()
+}
+
+async fn chain() -> Result<Chain, String> {
+    let sim = start_sim(fixture()?).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let write = |name: &str, data: &[u8]| -> Result<String, String> {
+        let p = dir.path().join(name);
+        std::fs::write(&p, data).map_err(|e| e.to_string())?;
+        Ok(p.display().to_string())
+    };
+    let ours = keypair("tiergate-idp")?;
+    let key = write("idp-key.pem", &ours.key)?;
+    let cert = write("idp-cert.pem", &ours.cert)?;
+    let vendor_md = http(sim.addr(), "GET", "/authui/saml/metadata", &[], b"")?;
+    assert_eq!(vendor_md.status, 200, "{}", body(&vendor_md));
+    let vendor = write("vendor-sp.xml", &vendor_md.body)?;
+    let res1 = ResellerIdp::new("res-1")?;
+    let res2 = ResellerIdp::new("res-2")?;
+    let m1 = write("res-1.xml", res1.metadata.as_bytes())?;
+    let m2 = write("res-2.xml", res2.metadata.as_bytes())?;
+    let extra = format!(
+        r#"[sso]
+listen = "127.0.0.1:0"
+idp_key = {{ file = "{key}" }}
+idp_cert = "{cert}"
+vendor_metadata = "{vendor}"
+x_account_type = "tiergate-dist-1"
+allowed_targets = ["https://console.vendor.example"]
+[[sso.resellers]]
+reseller = "res-1"
+metadata = "{m1}"
+idp_initiated = true
+[[sso.resellers]]
+reseller = "res-2"
+metadata = "{m2}"
+"#
+    );
+    let gw = Gateway::start_with(sim.addr(), &extra)?;
+    let sso = gw.sso.ok_or("no sso listener")?;
+    let idp_md = http(sso, "GET", "/saml/idp/metadata", &[], b"")?;
+    assert_eq!(idp_md.status, 200);
+    let sp_md = http(sso, "GET", "/saml/sp/metadata", &[], b"")?;
+    assert_eq!(sp_md.status, 200);
+    let register =
+        json!({"metadata": body(&idp_md), "notify_url": format!("http://{sso}/saml/notify")});
+    let r = http(
+        sim.addr(),
+        "POST",
+        "/__sim/saml/idp",
+        &[("content-type", "application/json")],
+        register.to_string().as_bytes(),
+    )?;
+    assert_eq!(r.status, 200, "{}", body(&r));
+    Ok(Chain {
+        sim,
+        gw,
+        sso,
+        res1,
+        res2,
+        sp_metadata: body(&sp_md),
+        _dir: dir,
+    })
+}
+
+impl Chain {
+    /// The vendor console's login link, through Tiergate, to `idp`'s redirect query.
+    fn to_reseller(&self, b: &mut Browser, idp: &str, service: &str) -> Result<String, String> {
+        let link = format!(
+            "/authui/saml/login?xAccountType=tiergate-dist-1&isFirstLogin=false&service={}",
+            percent_encoding::utf8_percent_encode(service, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let r = b.get(self.sim.addr(), &link)?;
+        assert_eq!(r.status, 302, "{}", body(&r));
+        let to_us = path_of(r.header("location").unwrap_or_default());
+        assert!(to_us.starts_with("/saml/idp/sso?"), "{to_us}");
+        let r = b.get(self.sso, &format!("{to_us}&idp={idp}"))?;
+        assert_eq!(r.status, 302, "{}", body(&r));
+        let to_idp = r.header("location").unwrap_or_default().to_owned();
+        assert!(
+            to_idp.contains(&format!("/{idp}/sso?SAMLRequest=")),
+            "{to_idp}"
+        );
+        Ok(to_idp
+            .split_once('?')
+            .map(|(_, q)| q.to_owned())
+            .unwrap_or_default())
+    }
+
+    /// Posts a reseller IdP's Response to Tiergate's ACS.
+    fn acs(
+        &self,
+        b: &mut Browser,
+        saml: &str,
+        relay: Option<&str>,
+    ) -> Result<HttpResponse, String> {
+        let mut fields = vec![("SAMLResponse", saml)];
+        if let Some(r) = relay {
+            fields.push(("RelayState", r));
+        }
+        b.post(self.sso, "/saml/sp/acs", &form(&fields))
+    }
+
+    /// Follows Tiergate's auto-posting form to the vendor ACS; the vendor's verdict.
+    fn to_vendor(&self, b: &mut Browser, page: &HttpResponse) -> Result<Value, String> {
+        let html = body(page);
+        let saml = form_field(&html, "SAMLResponse").ok_or("no SAMLResponse in the page")?;
+        let mut fields = vec![("SAMLResponse", saml.as_str())];
+        let relay = form_field(&html, "RelayState");
+        if let Some(r) = &relay {
+            fields.push(("RelayState", r.as_str()));
+        }
+        let r = b.post(self.sim.addr(), "/authui/saml/acs", &form(&fields))?;
+        assert_eq!(
+            r.status,
+            200,
+            "the vendor accepts Tiergate's assertion: {}",
+            body(&r)
+        );
+        Ok(r.json())
+    }
+
+    fn whoami(&self, b: &mut Browser) -> Result<HttpResponse, String> {
+        b.get(self.sso, "/session/whoami")
+    }
+
+    fn bind(&self, x_user_id: &str, customer: &str) -> R {
+        let n = json!({"xUserId": x_user_id, "domainId": customer, "domainName": "acme", "bindAction": "bind"});
+        let r = http(
+            self.sim.addr(),
+            "POST",
+            "/__sim/saml/bind",
+            &[("content-type", "application/json")],
+            n.to_string().as_bytes(),
+        )?;
+        assert_eq!(r.status, 200, "{}", body(&r));
+        assert_eq!(r.json()["partner_status"], 200, "{}", body(&r));
+        Ok(())
+    }
+
+    fn identity_records(&self) -> Result<Vec<Value>, String> {
+        let out = self.gw.audit("query", &["--kind", "identity"])?;
+        Ok(out
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_signs_in_through_its_resellers_idp_binds_and_signs_in_again() -> R {
+    let c = chain().await?;
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-1", "https://console.vendor.example/home")?;
+    let saml = c.res1.respond(Some(&q), &c.sp_metadata, "alice")?;
+    let page = c.acs(&mut b, &saml, None)?;
+    assert_eq!(page.status, 200, "{}", body(&page));
+    let v = c.to_vendor(&mut b, &page)?;
+    assert_eq!(v["name_id"], "res-1:alice");
+    assert_eq!(v["attributes"]["xUserId"], "res-1:alice");
+    assert_eq!(v["attributes"]["xAccountType"], "tiergate-dist-1");
+    assert_eq!(v["relay_state"], "https://console.vendor.example/home");
+    assert!(
+        v["in_response_to"].is_string(),
+        "answers the vendor's request: {v}"
+    );
+    let who = c.whoami(&mut b)?;
+    assert_eq!(who.status, 200, "{}", body(&who));
+    let who = who.json();
+    assert_eq!(
+        (who["reseller"].as_str(), who["first_login"].as_bool()),
+        (Some("res-1"), Some(true))
+    );
+
+    // The vendor binds the user to res-1's customer and tells Tiergate.
+    c.bind("res-1:alice", "cust-r1-a")?;
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-1", "https://console.vendor.example/home")?;
+    let saml = c.res1.respond(Some(&q), &c.sp_metadata, "alice")?;
+    let page = c.acs(&mut b, &saml, None)?;
+    c.to_vendor(&mut b, &page)?;
+    let who = c.whoami(&mut b)?.json();
+    assert_eq!(who["customer_id"], "cust-r1-a");
+    assert_eq!(who["first_login"], false);
+
+    // The same Response again: its request was answered already.
+    let again = c.acs(&mut Browser::default(), &saml, None)?;
+    assert_eq!(again.status, 403, "{}", body(&again));
+
+    let records = c.identity_records()?;
+    let count = |op: &str, outcome: &str| {
+        records
+            .iter()
+            .filter(|r| r["operation"] == op && r["outcome"] == outcome)
+            .count()
+    };
+    assert_eq!(count("sign_in", "ok"), 2, "{records:?}");
+    assert_eq!(count("bind", "ok"), 1);
+    assert!(count("sign_in", "refused") >= 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resellers_idp_cannot_sign_in_another_resellers_customer() -> R {
+    let c = chain().await?;
+    // bob of res-1 bound (by a mistake or an attack at the vendor) to res-2's customer.
+    c.bind("res-1:bob", "cust-r2-a")?;
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-1", "https://console.vendor.example/home")?;
+    let saml = c.res1.respond(Some(&q), &c.sp_metadata, "bob")?;
+    let r = c.acs(&mut b, &saml, None)?;
+    assert_eq!(r.status, 403, "{}", body(&r));
+    assert!(body(&r).contains("belongs to res-2"), "{}", body(&r));
+    assert_eq!(c.whoami(&mut b)?.status, 401, "no session after a refusal");
+
+    // res-2's IdP answering a request Tiergate sent to res-1's: not its key.
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-1", "https://console.vendor.example/home")?;
+    let forged = c
+        .res2
+        .respond_to(&request_id(&q)?, &c.sp_metadata, "alice")?;
+    let r = c.acs(&mut b, &forged, None)?;
+    assert_eq!(r.status, 403, "{}", body(&r));
+
+    // res-2's own users are res-2's: the same name is another user at the vendor.
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-2", "https://console.vendor.example/home")?;
+    let saml = c.res2.respond(Some(&q), &c.sp_metadata, "bob")?;
+    let page = c.acs(&mut b, &saml, None)?;
+    assert_eq!(page.status, 200, "{}", body(&page));
+    assert_eq!(c.to_vendor(&mut b, &page)?["name_id"], "res-2:bob");
+
+    let refused: Vec<Value> = c
+        .identity_records()?
+        .into_iter()
+        .filter(|r| r["operation"] == "sign_in" && r["outcome"] == "refused")
+        .collect();
+    assert!(
+        refused.iter().any(|r| r["detail"]["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("belongs to res-2"))),
+        "the reason is audited: {refused:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idp_initiated_logins_replays_and_open_redirects() -> R {
+    let c = chain().await?;
+    let mut b = Browser::default();
+    let saml = c.res1.respond(None, &c.sp_metadata, "carol")?;
+    let page = c.acs(
+        &mut b,
+        &saml,
+        Some("https://console.vendor.example/billing"),
+    )?;
+    assert_eq!(page.status, 200, "{}", body(&page));
+    let v = c.to_vendor(&mut b, &page)?;
+    assert_eq!(v["name_id"], "res-1:carol");
+    assert_eq!(v["relay_state"], "https://console.vendor.example/billing");
+    assert!(
+        v["in_response_to"].is_null(),
+        "unsolicited at the vendor too: {v}"
+    );
+
+    // The same assertion again, from any browser.
+    let r = c.acs(&mut Browser::default(), &saml, None)?;
+    assert_eq!(r.status, 403, "{}", body(&r));
+    assert!(body(&r).contains("already used"), "{}", body(&r));
+
+    // Only allowlisted destinations.
+    for evil in [
+        "//evil.example/x",
+        "/\\evil.example",
+        "https://evil.example/",
+    ] {
+        let saml = c.res1.respond(None, &c.sp_metadata, "carol")?;
+        let r = c.acs(&mut Browser::default(), &saml, Some(evil))?;
+        assert_eq!(r.status, 403, "{evil}: {}", body(&r));
+    }
+
+    // res-2's registration does not allow IdP-initiated logins.
+    let saml = c.res2.respond(None, &c.sp_metadata, "dave")?;
+    let r = c.acs(&mut Browser::default(), &saml, None)?;
+    assert_eq!(r.status, 403, "{}", body(&r));
+
+    // A bind notification not signed by the vendor.
+    let r = http(
+        c.sso,
+        "POST",
+        "/saml/notify",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"bindRequest=e30%3D&SigAlg=x&Signature=AAAA",
+    )?;
+    assert_eq!(r.status, 400, "{}", body(&r));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vendor_login_without_a_choice_shows_the_platforms() -> R {
+    let c = chain().await?;
+    let mut b = Browser::default();
+    let r = b.get(
+        c.sim.addr(),
+        "/authui/saml/login?xAccountType=tiergate-dist-1&service=x",
+    )?;
+    let to_us = path_of(r.header("location").unwrap_or_default());
+    let page = b.get(c.sso, &to_us)?;
+    assert_eq!(page.status, 200);
+    let html = body(&page);
+    assert!(
+        html.contains("idp=res-1") && html.contains("idp=res-2"),
+        "{html}"
+    );
+    // A tampered vendor request is refused before anything else.
+    let r = b.get(c.sso, &to_us.replacen("SAMLRequest=", "SAMLRequest=A", 1))?;
+    assert_eq!(r.status, 400, "{}", body(&r));
+    Ok(())
+}
