@@ -28,6 +28,12 @@ pub fn keypair(cn: &str) -> Result<Pem> {
     let name = name.build();
     let mut b = openssl::x509::X509Builder::new().map_err(e)?;
     b.set_version(2).map_err(e)?;
+    let mut serial = openssl::bn::BigNum::new().map_err(e)?;
+    serial
+        .rand(127, openssl::bn::MsbOption::MAYBE_ZERO, false)
+        .map_err(e)?;
+    let serial = serial.to_asn1_integer().map_err(e)?;
+    b.set_serial_number(&serial).map_err(e)?;
     b.set_subject_name(&name).map_err(e)?;
     b.set_issuer_name(&name).map_err(e)?;
     b.set_pubkey(&key).map_err(e)?;
@@ -194,4 +200,60 @@ pub fn request_id(query: &str) -> Result<String> {
     let start = xml.find(" ID=\"").ok_or("no ID")? + 5;
     let end = xml[start..].find('"').ok_or("no ID")? + start;
     Ok(xml[start..end].to_owned())
+}
+
+/// A reseller's IdP built with pysaml2 (tests/sso/idp.py), the third-party side of the chain.
+pub struct PyIdp {
+    dir: tempfile::TempDir,
+    entity: String,
+    sso: String,
+    /// Its metadata, for Tiergate's registration.
+    pub metadata: String,
+}
+
+impl PyIdp {
+    /// An IdP with a fresh key, at a (never contacted) SSO URL.
+    pub fn new(name: &str) -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let pem = keypair(name)?;
+        std::fs::write(dir.path().join("key.pem"), &pem.key).map_err(|e| e.to_string())?;
+        std::fs::write(dir.path().join("cert.pem"), &pem.cert).map_err(|e| e.to_string())?;
+        let mut me = Self {
+            dir,
+            entity: format!("https://idp.{name}.example/saml"),
+            sso: format!("http://127.0.0.1:9/{name}/sso"),
+            metadata: String::new(),
+        };
+        me.metadata = me.run(&["metadata"])?;
+        Ok(me)
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String> {
+        let script = crate::harness::repo_root().join("tests/sso/idp.py");
+        let out = std::process::Command::new(crate::harness::sdk_python()?)
+            .arg(script)
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--entity", &self.entity, "--sso", &self.sso])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "pysaml2 IdP: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Like [`ResellerIdp::respond`], done by pysaml2.
+    pub fn respond(&self, query: Option<&str>, tiergate: &str, user: &str) -> Result<String> {
+        std::fs::write(self.dir.path().join("sp.xml"), tiergate).map_err(|e| e.to_string())?;
+        let mut args = vec!["respond", "--user", user];
+        if let Some(q) = query {
+            args.extend(["--query", q]);
+        }
+        self.run(&args)
+    }
 }

@@ -1,11 +1,12 @@
 //! The identity broker end to end on loopback: the partner API simulator's vendor SP (samael)
-//! sends customers to Tiergate, Tiergate sends them to their reseller's IdP and on to the
-//! vendor's ACS, bind notifications come back; every refusal is checked and audited.
+//! sends customers to Tiergate, Tiergate sends them to their reseller's IdP (res-1's is
+//! pysaml2, a library Tiergate shares no code with) and on to the vendor's ACS, bind
+//! notifications come back; every refusal is checked and audited.
 
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tiergate_tests::harness::{Gateway, HttpResponse, fixture, http, start_sim};
-use tiergate_tests::sso::{Browser, ResellerIdp, form, form_field, keypair, request_id};
+use tiergate_tests::sso::{Browser, PyIdp, ResellerIdp, form, form_field, keypair, request_id};
 
 type R = Result<(), String>;
 
@@ -13,7 +14,9 @@ struct Chain {
     sim: tiergate_tests::sim::Simulator,
     gw: Gateway,
     sso: SocketAddr,
-    res1: ResellerIdp,
+    /// res-1's IdP: pysaml2.
+    res1: PyIdp,
+    /// res-2's IdP: Tiergate's own SAML code playing an IdP (it can also misbehave).
     res2: ResellerIdp,
     /// Tiergate's SP metadata, as the reseller IdPs imported it.
     sp_metadata: String,
@@ -45,7 +48,7 @@ async fn chain() -> Result<Chain, String> {
     let vendor_md = http(sim.addr(), "GET", "/authui/saml/metadata", &[], b"")?;
     assert_eq!(vendor_md.status, 200, "{}", body(&vendor_md));
     let vendor = write("vendor-sp.xml", &vendor_md.body)?;
-    let res1 = ResellerIdp::new("res-1")?;
+    let res1 = PyIdp::new("res-1")?;
     let res2 = ResellerIdp::new("res-2")?;
     let m1 = write("res-1.xml", res1.metadata.as_bytes())?;
     let m2 = write("res-2.xml", res2.metadata.as_bytes())?;

@@ -13,7 +13,7 @@ use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private, Public};
-use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use std::io::{Read, Write};
 
 /// The largest inflated message accepted.
@@ -175,7 +175,9 @@ pub fn sign_value(
     relay_state: Option<&str>,
     key: &PKey<Private>,
 ) -> Result<String, RedirectError> {
-    let pct = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    // Form encoding, as the common SAML libraries re-encode before they verify (pysaml2,
+    // samael): a different but equivalent encoding would not verify there.
+    let pct = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let mut q = format!("{param}={}", pct(value));
     if let Some(r) = relay_state {
         q.push_str(&format!("&RelayState={}", pct(r)));

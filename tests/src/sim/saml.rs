@@ -47,24 +47,11 @@ fn json_answer(status: u16, v: Value) -> Answer {
 impl Vendor {
     /// A vendor SP at `addr` with a fresh key.
     pub fn new(addr: SocketAddr) -> Result<Self, String> {
-        let e = |x: openssl::error::ErrorStack| x.to_string();
-        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).map_err(e)?).map_err(e)?;
-        let mut name = openssl::x509::X509NameBuilder::new().map_err(e)?;
-        name.append_entry_by_text("CN", "vendor-sp").map_err(e)?;
-        let name = name.build();
-        let mut b = openssl::x509::X509Builder::new().map_err(e)?;
-        b.set_version(2).map_err(e)?;
-        b.set_subject_name(&name).map_err(e)?;
-        b.set_issuer_name(&name).map_err(e)?;
-        b.set_pubkey(&key).map_err(e)?;
-        let (from, until) = (
-            openssl::asn1::Asn1Time::days_from_now(0).map_err(e)?,
-            openssl::asn1::Asn1Time::days_from_now(30).map_err(e)?,
-        );
-        b.set_not_before(&from).map_err(e)?;
-        b.set_not_after(&until).map_err(e)?;
-        b.sign(&key, MessageDigest::sha256()).map_err(e)?;
-        let cert = b.build().to_der().map_err(e)?;
+        let pem = crate::sso::keypair("vendor-sp")?;
+        let key = PKey::private_key_from_pem(&pem.key).map_err(|e| e.to_string())?;
+        let cert = base64::engine::general_purpose::STANDARD
+            .decode(&pem.cert_b64)
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             base: format!("http://{addr}"),
             key,

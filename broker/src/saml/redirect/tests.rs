@@ -68,8 +68,8 @@ fn unsigned_repeated_and_sha1_queries_are_refused() -> R {
         Err(RedirectError::Parameter("SAMLRequest"))
     );
     let sha1 = q
-        .replace("rsa%2Dsha256", "rsa%2Dsha1")
-        .replace("xmldsig%2Dmore", "xmldsig");
+        .replace("rsa-sha256", "rsa-sha1")
+        .replace("xmldsig-more", "xmldsig");
     assert!(matches!(
         verify(&sha1, "SAMLRequest", &public),
         Err(RedirectError::Algorithm(_))
