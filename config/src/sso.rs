@@ -8,6 +8,8 @@
 //! idp_key = { file = "sso/idp-key.pem" }        # RSA, PEM; signs assertions and AuthnRequests
 //! idp_cert = "sso/idp-cert.pem"
 //! vendor_metadata = "sso/vendor-sp.xml"         # the vendor's SP metadata
+//! vendor_login_url = "https://auth.vendor.example/authui/saml/login"  # where IdP-initiated
+//!                                               # logins continue (else: unsolicited Response)
 //! x_account_type = "tiergate-dist-1"            # the platform id the vendor gave this IdP
 //! allowed_targets = ["https://console.vendor.example"]
 //! session_ttl = "15m"
@@ -39,6 +41,8 @@ pub struct Section {
     idp_key: SecretSource,
     idp_cert: String,
     vendor_metadata: String,
+    #[serde(default)]
+    vendor_login_url: Option<String>,
     x_account_type: String,
     #[serde(default)]
     allowed_targets: Vec<String>,
@@ -91,6 +95,8 @@ pub struct SsoSettings {
     pub idp_cert: String,
     /// The vendor's SP metadata XML.
     pub vendor_metadata: String,
+    /// The vendor's console login link (IdP-initiated logins continue there).
+    pub vendor_login_url: Option<String>,
     /// The vendor's platform id for this IdP.
     pub x_account_type: String,
     /// Origins browsers may be sent to.
@@ -187,6 +193,7 @@ pub(crate) fn convert(
         idp_key: Secret::new(idp_key?),
         idp_cert: idp_cert?,
         vendor_metadata: vendor_metadata?,
+        vendor_login_url: s.vendor_login_url,
         x_account_type: s.x_account_type,
         allowed_targets: s.allowed_targets,
         session_ttl: session_ttl?,

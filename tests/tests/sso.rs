@@ -18,6 +18,10 @@ struct Chain {
     res1: PyIdp,
     /// res-2's IdP: Tiergate's own SAML code playing an IdP (it can also misbehave).
     res2: ResellerIdp,
+    /// res-1's platform notification endpoint.
+    notify: std::net::TcpListener,
+    /// Tiergate's certificate (it signs forwarded notifications).
+    cert: Vec<u8>,
     /// Tiergate's SP metadata, as the reseller IdPs imported it.
     sp_metadata: String,
     _dir: tempfile::TempDir,
@@ -52,6 +56,9 @@ async fn chain() -> Result<Chain, String> {
     let res2 = ResellerIdp::new("res-2")?;
     let m1 = write("res-1.xml", res1.metadata.as_bytes())?;
     let m2 = write("res-2.xml", res2.metadata.as_bytes())?;
+    let sim_addr = sim.addr();
+    let notify = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let notify_addr = notify.local_addr().map_err(|e| e.to_string())?;
     let extra = format!(
         r#"[sso]
 listen = "127.0.0.1:0"
@@ -59,11 +66,13 @@ idp_key = {{ file = "{key}" }}
 idp_cert = "{cert}"
 vendor_metadata = "{vendor}"
 x_account_type = "tiergate-dist-1"
+vendor_login_url = "http://{sim_addr}/authui/saml/login"
 allowed_targets = ["https://console.vendor.example"]
 [[sso.resellers]]
 reseller = "res-1"
 metadata = "{m1}"
 idp_initiated = true
+notify_url = "http://{notify_addr}/platform/saml/bind"
 [[sso.resellers]]
 reseller = "res-2"
 metadata = "{m2}"
@@ -91,6 +100,8 @@ metadata = "{m2}"
         sso,
         res1,
         res2,
+        notify,
+        cert: ours.cert.clone(),
         sp_metadata: body(&sp_md),
         _dir: dir,
     })
@@ -205,8 +216,20 @@ async fn a_customer_signs_in_through_its_resellers_idp_binds_and_signs_in_again(
         (Some("res-1"), Some(true))
     );
 
-    // The vendor binds the user to res-1's customer and tells Tiergate.
+    // The vendor binds the user to res-1's customer and tells Tiergate, which tells res-1's
+    // platform, signed with its own key.
+    let (forwarded, server) = capture_one(c.notify.try_clone().map_err(|e| e.to_string())?);
     c.bind("res-1:alice", "cust-r1-a")?;
+    let _ = server.join();
+    let forwarded = forwarded.recv().map_err(|e| e.to_string())?;
+    assert!(
+        signed_by(&forwarded, &c.cert)?,
+        "forwarded, signed by Tiergate: {forwarded}"
+    );
+    assert!(!signed_by(
+        &forwarded.replacen("bindRequest=", "bindRequest=e", 1),
+        &c.cert
+    )?);
     let mut b = Browser::default();
     let q = c.to_reseller(&mut b, "res-1", "https://console.vendor.example/home")?;
     let saml = c.res1.respond(Some(&q), &c.sp_metadata, "alice")?;
@@ -282,18 +305,32 @@ async fn idp_initiated_logins_replays_and_open_redirects() -> R {
     let c = chain().await?;
     let mut b = Browser::default();
     let saml = c.res1.respond(None, &c.sp_metadata, "carol")?;
-    let page = c.acs(
+    let r = c.acs(
         &mut b,
         &saml,
         Some("https://console.vendor.example/billing"),
     )?;
+    // The vendor's own login starts, first-login binding since carol is not bound yet ...
+    assert_eq!(r.status, 302, "{}", body(&r));
+    let link = path_of(r.header("location").unwrap_or_default());
+    assert!(
+        link.starts_with(
+            "/authui/saml/login?xAccountType=tiergate-dist-1&isFirstLogin=true&service="
+        ),
+        "{link}"
+    );
+    let r = b.get(c.sim.addr(), &link)?;
+    assert_eq!(r.status, 302, "{}", body(&r));
+    // ... and comes back to a signed-in browser: answered from the session.
+    let page = b.get(c.sso, &path_of(r.header("location").unwrap_or_default()))?;
     assert_eq!(page.status, 200, "{}", body(&page));
     let v = c.to_vendor(&mut b, &page)?;
     assert_eq!(v["name_id"], "res-1:carol");
     assert_eq!(v["relay_state"], "https://console.vendor.example/billing");
+    assert_eq!(v["first_login"], true, "{v}");
     assert!(
-        v["in_response_to"].is_null(),
-        "unsolicited at the vendor too: {v}"
+        v["in_response_to"].is_string(),
+        "answers the vendor's request: {v}"
     );
 
     // The same assertion again, from any browser.
@@ -349,4 +386,58 @@ async fn a_vendor_login_without_a_choice_shows_the_platforms() -> R {
     let r = b.get(c.sso, &to_us.replacen("SAMLRequest=", "SAMLRequest=A", 1))?;
     assert_eq!(r.status, 400, "{}", body(&r));
     Ok(())
+}
+
+/// Accepts one request on `listener`, answers 200, and hands over its body.
+fn capture_one(
+    listener: std::net::TcpListener,
+) -> (
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream);
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        let _ = reader.read_exact(&mut body);
+        let mut stream = reader.into_inner();
+        let _ =
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+    });
+    (rx, handle)
+}
+
+/// Whether a `bindRequest=..&SigAlg=..&Signature=..` body verifies with `cert_pem` (openssl,
+/// over the bytes as sent).
+fn signed_by(body: &str, cert_pem: &[u8]) -> Result<bool, String> {
+    use base64::Engine;
+    let (signed, sig) = body.split_once("&Signature=").ok_or("no Signature")?;
+    let sig = percent_encoding::percent_decode_str(sig)
+        .decode_utf8()
+        .map_err(|e| e.to_string())?;
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(sig.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let key = openssl::x509::X509::from_pem(cert_pem)
+        .and_then(|c| c.public_key())
+        .map_err(|e| e.to_string())?;
+    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
+        .map_err(|e| e.to_string())?;
+    v.update(signed.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(v.verify(&sig).unwrap_or(false))
 }

@@ -12,9 +12,11 @@
 //!
 //! Every sign-in, refusal (with its reason) and binding is audited.
 
+mod acs;
 mod bindings;
 mod login;
 mod notify;
+mod session;
 mod web;
 
 use crate::audit::Audit;
@@ -26,7 +28,6 @@ use http::{Response, StatusCode};
 use openssl::pkey::{PKey, Private};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tiergate_broker::saml::idp::{Idp, VendorSp};
@@ -56,6 +57,7 @@ pub struct Sso {
     graph: Arc<LiveGraph>,
     audit: Audit,
     x_account_type: String,
+    vendor_login_url: Option<String>,
     distributor: String,
     session_ttl: std::time::Duration,
     secure: bool,
@@ -123,6 +125,7 @@ impl Sso {
             graph: p.graph,
             audit: p.audit,
             x_account_type: s.x_account_type.clone(),
+            vendor_login_url: s.vendor_login_url.clone(),
             distributor: p.distributor,
             session_ttl: s.session_ttl,
         })
@@ -152,29 +155,6 @@ impl Sso {
         };
         if let Err(e) = self.audit.append(entry).await {
             tracing::error!(error = %e, operation, "could not audit an identity event");
-        }
-    }
-
-    async fn whoami(&self, session: &ServerSession) -> Response<Vec<u8>> {
-        let sid = web::cookie(session.req_header(), login::SESSION_COOKIE);
-        let found = match sid {
-            Some(sid) => self.once.get("session", &sid).await,
-            None => Ok(None),
-        };
-        match found {
-            Ok(Some(s)) => web::answer(StatusCode::OK, "application/json", s.into_bytes(), &[]),
-            Ok(None) => web::answer(
-                StatusCode::UNAUTHORIZED,
-                "application/json",
-                json!({"error_code": "TG.7001", "error_msg": "not signed in"})
-                    .to_string()
-                    .into_bytes(),
-                &[],
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "session store");
-                web::refused(StatusCode::SERVICE_UNAVAILABLE, "session store unavailable")
-            }
         }
     }
 }

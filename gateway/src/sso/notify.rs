@@ -10,11 +10,12 @@ use pingora::http::RequestHeader;
 use pingora::protocols::http::ServerSession;
 use pingora::upstreams::peer::HttpPeer;
 use serde_json::json;
+use std::sync::Arc;
 use tiergate_broker::binding::{self, BindRequest, Binding};
 
 impl Sso {
     /// `POST /saml/notify`.
-    pub(super) async fn notify(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+    pub(super) async fn notify(self: &Arc<Self>, session: &mut ServerSession) -> Response<Vec<u8>> {
         let body = match admin_body::read(session).await {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => return web::refused(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -68,28 +69,34 @@ impl Sso {
                    "bind_action": req.bind_action}),
         )
         .await;
+        // Forwarded after the vendor has its answer: a slow reseller platform must not hold
+        // the vendor's notification (the outcome is audited either way).
         if let Some(url) = self
             .registration(&reseller)
             .and_then(|r| r.notify_url.clone())
         {
-            let outcome = match self.forward(&url, &req).await {
-                Ok(status) => format!("forwarded ({status})"),
-                Err(e) => {
-                    tracing::warn!(error = %e, %url, "bind notification not forwarded");
-                    format!("not forwarded: {e}")
-                }
-            };
-            self.record(
-                "bind_forward",
-                if outcome.starts_with("forwarded") {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let outcome = match me.forward(&url, &req).await {
+                    Ok(status) => format!("forwarded ({status})"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, %url, "bind notification not forwarded");
+                        format!("not forwarded: {e}")
+                    }
+                };
+                let ok = if outcome.starts_with("forwarded") {
                     "ok"
                 } else {
                     "error"
-                },
-                Some(&reseller),
-                json!({"x_user_id": req.x_user_id, "url": url, "result": outcome}),
-            )
-            .await;
+                };
+                me.record(
+                    "bind_forward",
+                    ok,
+                    Some(&reseller),
+                    json!({"x_user_id": req.x_user_id, "url": url, "result": outcome}),
+                )
+                .await;
+            });
         }
         web::answer(
             StatusCode::OK,

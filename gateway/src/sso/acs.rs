@@ -1,0 +1,160 @@
+//! `POST /saml/sp/acs`: a reseller IdP's Response, answering our AuthnRequest (its reseller is
+//! the one we asked) or unsolicited (the reseller is the registration of its Issuer, and it
+//! must allow IdP-initiated logins). Verified off the async threads, its assertion id claimed
+//! once for every gateway, then the tier check and a session.
+
+use super::login::Outstanding;
+use super::{Sso, web};
+use crate::admin_body;
+use http::{Response, StatusCode};
+use pingora::protocols::http::ServerSession;
+use serde_json::json;
+use tiergate_broker::saml::idp::Incoming;
+use tiergate_broker::saml::sp::{self, Expect, Refusal};
+
+impl Sso {
+    pub(super) async fn refuse(&self, reseller: Option<&str>, why: &str) -> Response<Vec<u8>> {
+        self.record("sign_in", "refused", reseller, json!({"reason": why}))
+            .await;
+        web::refused(StatusCode::FORBIDDEN, &format!("sign-in refused: {why}"))
+    }
+
+    fn store_down(e: &str) -> Response<Vec<u8>> {
+        tracing::error!(error = %e, "single-use store");
+        web::refused(StatusCode::SERVICE_UNAVAILABLE, "sign-in store unavailable")
+    }
+
+    /// `POST /saml/sp/acs`.
+    pub(super) async fn acs(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let body = match admin_body::read(session).await {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => return self.refuse(None, &e.to_string()).await,
+        };
+        let form_value = web::field(&body, "SAMLResponse").unwrap_or_default();
+        let relay = web::field(&body, "RelayState").filter(|r| !r.is_empty());
+        let (xml, claimed) = match sp::decode(&form_value) {
+            Ok(x) => x,
+            Err(e) => return self.refuse(None, &e.to_string()).await,
+        };
+        // Taken, not read: a request is answered once.
+        let outstanding = match &claimed.in_response_to {
+            Some(id) => match self.once.take("request", id).await {
+                Ok(v) => v.and_then(|v| serde_json::from_str::<Outstanding>(&v).ok()),
+                Err(e) => return Self::store_down(&e),
+            },
+            None => None,
+        };
+        let reseller = match (&claimed.in_response_to, &outstanding) {
+            (Some(_), Some(o)) => o.reseller.clone(),
+            (Some(_), None) => return self.refuse(None, &Refusal::InResponseTo.to_string()).await,
+            (None, _) => match self
+                .resellers
+                .iter()
+                .find(|r| Some(r.idp.entity_id()) == claimed.issuer.as_deref())
+            {
+                Some(r) => r.idp.reseller.clone(),
+                None => return self.refuse(None, "unknown Issuer").await,
+            },
+        };
+        let Some(reg) = self.registration(&reseller) else {
+            return self
+                .refuse(Some(&reseller), "reseller IdP no longer registered")
+                .await;
+        };
+        let (sp, idp, expect) = (
+            self.sp.clone(),
+            reg.idp.clone(),
+            claimed.in_response_to.clone(),
+        );
+        let verified = tokio::task::spawn_blocking(move || {
+            let expect = expect
+                .as_deref()
+                .map_or(Expect::Unsolicited, Expect::Request);
+            sp::verify(&xml, &claimed, &sp, &idp, expect)
+        })
+        .await;
+        let login = match verified {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => return self.refuse(Some(&reseller), &e.to_string()).await,
+            Err(_) => return self.refuse(Some(&reseller), "verification failed").await,
+        };
+        match self
+            .once
+            .claim("assertion", &login.assertion_id, login.expires)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return self
+                    .refuse(Some(&reseller), &Refusal::Replayed.to_string())
+                    .await;
+            }
+            Err(e) => return Self::store_down(&e),
+        }
+        // A reseller's RelayState (IdP-initiated) goes only to an allowlisted destination.
+        let target = match (&outstanding, &relay) {
+            (None, Some(r)) => match self.targets.check(r) {
+                Ok(u) => Some(u.to_string()),
+                Err(e) => return self.refuse(Some(&reseller), &e.to_string()).await,
+            },
+            _ => None,
+        };
+        let a = match self.tier_check(&reseller, &login.name_id).await {
+            Ok(a) => a,
+            Err(refused) => return refused,
+        };
+        let cookie = match self
+            .open_session(&reseller, &login.name_id, login.attributes.clone(), &a)
+            .await
+        {
+            Ok(c) => c,
+            Err(down) => return down,
+        };
+        self.record(
+            "sign_in",
+            "ok",
+            Some(&reseller),
+            json!({"x_user_id": a.x_user_id, "customer_id": a.customer_id,
+                   "first_login": a.first_login, "assertion": login.assertion_id,
+                   "idp_initiated": outstanding.is_none()}),
+        )
+        .await;
+        match outstanding {
+            Some(o) => {
+                let incoming = o.vendor_request.map(|id| Incoming {
+                    id,
+                    relay_state: o.vendor_relay.clone(),
+                });
+                self.to_vendor(
+                    &a,
+                    incoming.as_ref(),
+                    o.vendor_relay.as_deref(),
+                    Some(cookie),
+                )
+            }
+            // IdP-initiated: the vendor's own login starts from here (first-login binding when
+            // the user is not bound yet) and comes back to a signed-in browser.
+            None => match &self.vendor_login_url {
+                Some(url) => {
+                    let enc = |s: &str| {
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    };
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    let location = format!(
+                        "{url}{sep}xAccountType={}&isFirstLogin={}&service={}",
+                        enc(&self.x_account_type),
+                        a.first_login,
+                        enc(target.as_deref().unwrap_or_default())
+                    );
+                    web::answer(
+                        StatusCode::FOUND,
+                        "text/plain; charset=utf-8",
+                        Vec::new(),
+                        &[("location", location), ("set-cookie", cookie)],
+                    )
+                }
+                None => self.to_vendor(&a, None, target.as_deref(), Some(cookie)),
+            },
+        }
+    }
+}
