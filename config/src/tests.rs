@@ -269,3 +269,52 @@ fn token_settings_errors_name_their_paths() {
         assert!(paths.contains(&p), "{p} missing in {paths:?}");
     }
 }
+
+#[test]
+fn sso_settings_errors_name_their_paths() {
+    let text = format!(
+        "{GOOD}\n[sso]\nlisten = \"nowhere\"\nidp_key = {{ value = \"k\" }}\nidp_cert = \"missing.pem\"\n\
+         vendor_metadata = \"missing.xml\"\nx_account_type = \"\"\nsession_ttl = \"0s\"\n\
+         public_url = \"ftp://x\"\n[[sso.resellers]]\nreseller = \"res-9\"\nmetadata = \"missing-idp.xml\"\n"
+    );
+    let e = Config::parse(&text, Path::new("/nonexistent")).map(|_| ());
+    assert!(e.is_err(), "must be refused");
+    let Err(e) = e else { return };
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    for p in [
+        "sso.listen",
+        "sso.idp_cert",
+        "sso.vendor_metadata",
+        "sso.x_account_type",
+        "sso.session_ttl",
+        "sso.public_url",
+        "sso.resellers[0].reseller",
+        "sso.resellers[0].metadata",
+    ] {
+        assert!(paths.contains(&p), "{p} missing in {paths:?}");
+    }
+}
+
+#[test]
+fn sso_reads_its_files_and_defaults_to_the_rate_limit_redis() {
+    let dir = std::env::temp_dir().join(format!("tg-sso-config-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    for f in ["cert.pem", "vendor.xml", "res-1.xml"] {
+        let _ = std::fs::write(dir.join(f), format!("<{f}/>"));
+    }
+    let text = format!(
+        "{GOOD}\n[ratelimit]\nredis = \"redis://127.0.0.1:6379\"\n[sso]\nlisten = \"127.0.0.1:0\"\n\
+         idp_key = {{ value = \"k\" }}\nidp_cert = \"cert.pem\"\nvendor_metadata = \"vendor.xml\"\n\
+         x_account_type = \"tg\"\n[[sso.resellers]]\nreseller = \"res-1\"\nmetadata = \"res-1.xml\"\n"
+    );
+    let c = Config::parse(&text, &dir).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(c.is_ok(), "{c:?}");
+    let sso = c.ok().and_then(|c| c.sso);
+    assert!(sso.is_some(), "[sso] configured");
+    let Some(s) = sso else { return };
+    assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+    assert_eq!(s.resellers[0].metadata, "<res-1.xml/>");
+    assert_eq!(s.session_ttl, Duration::from_secs(900));
+    assert_eq!(format!("{:?}", s.idp_key), "Secret(***)");
+}

@@ -24,6 +24,8 @@ struct Chain {
     cert: Vec<u8>,
     /// Tiergate's SP metadata, as the reseller IdPs imported it.
     sp_metadata: String,
+    /// The configuration added to the gateway's (a second gateway can share it).
+    extra: String,
     _dir: tempfile::TempDir,
 }
 
@@ -39,6 +41,11 @@ fn path_of(url: &str) -> String {
 }
 
 async fn chain() -> Result<Chain, String> {
+    chain_with("").await
+}
+
+/// The chain with more `[sso]` settings.
+async fn chain_with(more: &str) -> Result<Chain, String> {
     let sim = start_sim(fixture()?).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let write = |name: &str, data: &[u8]| -> Result<String, String> {
@@ -66,6 +73,7 @@ idp_key = {{ file = "{key}" }}
 idp_cert = "{cert}"
 vendor_metadata = "{vendor}"
 x_account_type = "tiergate-dist-1"
+{more}
 vendor_login_url = "http://{sim_addr}/authui/saml/login"
 allowed_targets = ["https://console.vendor.example"]
 [[sso.resellers]]
@@ -103,6 +111,7 @@ metadata = "{m2}"
         notify,
         cert: ours.cert.clone(),
         sp_metadata: body(&sp_md),
+        extra,
         _dir: dir,
     })
 }
@@ -440,4 +449,21 @@ fn signed_by(body: &str, cert_pem: &[u8]) -> Result<bool, String> {
         .map_err(|e| e.to_string())?;
     v.update(signed.as_bytes()).map_err(|e| e.to_string())?;
     Ok(v.verify(&sig).unwrap_or(false))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_assertion_accepted_by_one_gateway_is_refused_by_the_others() -> R {
+    let (redis, _) = tiergate_tests::harness::redis()?;
+    let more = format!("public_url = \"http://sso.tiergate.test\"\nredis = \"{redis}\"");
+    let c = chain_with(&more).await?;
+    let other = Gateway::start_with(c.sim.addr(), &c.extra)?;
+    let other_sso = other.sso.ok_or("no sso listener")?;
+    let saml = c.res1.respond(None, &c.sp_metadata, "erin")?;
+    let first = c.acs(&mut Browser::default(), &saml, None)?;
+    assert_eq!(first.status, 302, "accepted once: {}", body(&first));
+    let replay =
+        Browser::default().post(other_sso, "/saml/sp/acs", &form(&[("SAMLResponse", &saml)]))?;
+    assert_eq!(replay.status, 403, "{}", body(&replay));
+    assert!(body(&replay).contains("already used"), "{}", body(&replay));
+    Ok(())
 }
