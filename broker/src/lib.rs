@@ -3,7 +3,7 @@
 //! Built so far: short-lived EdDSA tokens with a JWKS and key rotation ([`tokens`]); SAML with
 //! Tiergate as the vendor's IdP and as every reseller IdP's SP ([`saml`]); the binding of
 //! platform users to customers and the tier check on sign-in ([`binding`]); redirect targets
-//! ([`target`]). Mounting all of it on the gateway, and browser sessions, follow.
+//! ([`target`]). The gateway mounts it on its `[sso]` listener (no Pingora types here).
 #![forbid(unsafe_code)]
 
 pub mod binding;
