@@ -58,7 +58,12 @@ pub struct Section {
 #[serde(deny_unknown_fields)]
 struct ResellerSection {
     reseller: String,
-    metadata: String,
+    #[serde(default)]
+    metadata: Option<String>,
+    #[serde(default)]
+    metadata_url: Option<String>,
+    #[serde(default)]
+    cert_sha256: Vec<String>,
     #[serde(default)]
     idp_initiated: bool,
     #[serde(default)]
@@ -74,8 +79,12 @@ fn default_session() -> String {
 pub struct ResellerIdpSettings {
     /// The reseller.
     pub reseller: String,
-    /// Its IdP metadata XML.
+    /// Its IdP metadata XML (empty when it is fetched from `metadata_url`).
     pub metadata: String,
+    /// Where the metadata is fetched at start instead.
+    pub metadata_url: Option<String>,
+    /// SHA-256 fingerprints (lower-case hex) the metadata's signing certificates must have.
+    pub cert_sha256: Vec<String>,
     /// Whether it may start logins itself.
     pub idp_initiated: bool,
     /// Where its bind notifications are forwarded.
@@ -119,6 +128,22 @@ fn read(path: &str, name: &str, base: &Path, errors: &mut Vec<ConfigError>) -> O
             ))
         })
         .ok()
+}
+
+/// Metadata comes over https, or plain http only from this machine (tests, sidecars).
+fn check_metadata_url(path: &str, url: &str, errors: &mut Vec<ConfigError>) {
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+    let ok = url.starts_with("https://")
+        || loopback.iter().any(|l| {
+            url.strip_prefix(l)
+                .is_some_and(|r| r.starts_with([':', '/']))
+        });
+    if !ok {
+        errors.push(ConfigError::new(
+            path,
+            "must be an https:// URL (http:// only on loopback)",
+        ));
+    }
 }
 
 /// Validates the section; errors go to `errors` with their paths.
@@ -176,10 +201,46 @@ pub(crate) fn convert(
         {
             errors.push(ConfigError::new(&at("reseller"), "registered twice"));
         }
-        let metadata = read(&at("metadata"), &r.metadata, base, errors);
+        let metadata = match (&r.metadata, &r.metadata_url) {
+            (Some(file), None) => read(&at("metadata"), file, base, errors),
+            (None, Some(url)) => {
+                check_metadata_url(&at("metadata_url"), url, errors);
+                if r.cert_sha256.is_empty() {
+                    errors.push(ConfigError::new(
+                        &at("cert_sha256"),
+                        "required with metadata_url: the signing certificates must be pinned",
+                    ));
+                }
+                Some(String::new())
+            }
+            _ => {
+                errors.push(ConfigError::new(
+                    &at("metadata"),
+                    "exactly one of `metadata` (a file) and `metadata_url`",
+                ));
+                None
+            }
+        };
+        let mut pins = Vec::new();
+        for (j, f) in r.cert_sha256.iter().enumerate() {
+            let hex: String = f
+                .chars()
+                .filter(|c| *c != ':')
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                errors.push(ConfigError::new(
+                    &format!("sso.resellers[{i}].cert_sha256[{j}]"),
+                    "not a SHA-256 fingerprint (64 hex digits, colons allowed)",
+                ));
+            }
+            pins.push(hex);
+        }
         resellers.push(ResellerIdpSettings {
             reseller: r.reseller.clone(),
             metadata: metadata.unwrap_or_default(),
+            metadata_url: r.metadata_url.clone(),
+            cert_sha256: pins,
             idp_initiated: r.idp_initiated,
             notify_url: r.notify_url.clone(),
         });

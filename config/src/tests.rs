@@ -318,3 +318,39 @@ fn sso_reads_its_files_and_defaults_to_the_rate_limit_redis() {
     assert_eq!(s.session_ttl, Duration::from_secs(900));
     assert_eq!(format!("{:?}", s.idp_key), "Secret(***)");
 }
+
+#[test]
+fn metadata_by_url_must_be_https_and_pinned() {
+    let base = format!(
+        "{GOOD}\n[sso]\nlisten = \"127.0.0.1:0\"\nidp_key = {{ value = \"k\" }}\nidp_cert = \"c\"\n\
+         vendor_metadata = \"v\"\nx_account_type = \"tg\"\n[[sso.resellers]]\nreseller = \"res-1\"\n"
+    );
+    let paths = |extra: &str| -> Vec<String> {
+        match Config::parse(&format!("{base}{extra}"), Path::new("/nonexistent")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.into_iter().map(|e| e.path).collect(),
+        }
+    };
+    let p = paths("metadata_url = \"http://idp.example/md\"\n");
+    assert!(
+        p.contains(&"sso.resellers[0].metadata_url".to_owned()),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&"sso.resellers[0].cert_sha256".to_owned()),
+        "{p:?}"
+    );
+    let p = paths("metadata_url = \"https://idp.example/md\"\ncert_sha256 = [\"zz\"]\n");
+    assert!(
+        p.contains(&"sso.resellers[0].cert_sha256[0]".to_owned()),
+        "{p:?}"
+    );
+    let p = paths("metadata = \"m\"\nmetadata_url = \"https://idp.example/md\"\n");
+    assert!(p.contains(&"sso.resellers[0].metadata".to_owned()), "{p:?}");
+    let fine = format!(
+        "metadata_url = \"https://idp.example/md\"\ncert_sha256 = [\"{}\"]\n",
+        "AB:".repeat(31) + "AB"
+    );
+    let p = paths(&fine);
+    assert!(!p.iter().any(|p| p.starts_with("sso.resellers")), "{p:?}");
+}

@@ -70,6 +70,11 @@ impl ResellerIdp {
         Ok(Self { idp, metadata })
     }
 
+    /// Its certificate, DER base64.
+    pub fn cert_b64(&self) -> &str {
+        self.idp.cert_b64()
+    }
+
     /// Signs a Response for `user` answering the AuthnRequest with id `id` whoever it was
     /// sent to (an IdP misbehaving or attacking).
     pub fn respond_to(&self, id: &str, tiergate: &str, user: &str) -> Result<String> {

@@ -46,6 +46,14 @@ async fn chain() -> Result<Chain, String> {
 
 /// The chain with more `[sso]` settings.
 async fn chain_with(more: &str) -> Result<Chain, String> {
+    chain_registering(more, |file, _| Ok(format!("metadata = \"{file}\""))).await
+}
+
+/// The chain, res-2's registration written by `res2(metadata file, idp)`.
+async fn chain_registering(
+    more: &str,
+    res2_lines: impl Fn(&str, &ResellerIdp) -> Result<String, String>,
+) -> Result<Chain, String> {
     let sim = start_sim(fixture()?).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let write = |name: &str, data: &[u8]| -> Result<String, String> {
@@ -63,6 +71,7 @@ async fn chain_with(more: &str) -> Result<Chain, String> {
     let res2 = ResellerIdp::new("res-2")?;
     let m1 = write("res-1.xml", res1.metadata.as_bytes())?;
     let m2 = write("res-2.xml", res2.metadata.as_bytes())?;
+    let r2 = res2_lines(&m2, &res2)?;
     let sim_addr = sim.addr();
     let notify = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let notify_addr = notify.local_addr().map_err(|e| e.to_string())?;
@@ -83,7 +92,7 @@ idp_initiated = true
 notify_url = "http://{notify_addr}/platform/saml/bind"
 [[sso.resellers]]
 reseller = "res-2"
-metadata = "{m2}"
+{r2}
 "#
     );
     let gw = Gateway::start_with(sim.addr(), &extra)?;
@@ -465,5 +474,70 @@ async fn an_assertion_accepted_by_one_gateway_is_refused_by_the_others() -> R {
         Browser::default().post(other_sso, "/saml/sp/acs", &form(&[("SAMLResponse", &saml)]))?;
     assert_eq!(replay.status, 403, "{}", body(&replay));
     assert!(body(&replay).contains("already used"), "{}", body(&replay));
+    Ok(())
+}
+
+/// Serves `body` to every GET on a port of its own, for the life of the test process.
+fn serve_forever(body: String) -> Result<SocketAddr, String> {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body.as_bytes());
+        }
+    });
+    Ok(addr)
+}
+
+fn fingerprint(idp: &ResellerIdp) -> Result<String, String> {
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(idp.cert_b64())
+        .map_err(|e| e.to_string())?;
+    Ok(openssl::sha::sha256(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reseller_idp_registered_by_url_with_its_certificate_pinned() -> R {
+    let c = chain_registering("", |_, idp| {
+        let at = serve_forever(idp.metadata.clone())?;
+        let fp = fingerprint(idp)?;
+        Ok(format!(
+            "metadata_url = \"http://{at}/saml/metadata\"\ncert_sha256 = [\"{fp}\"]"
+        ))
+    })
+    .await?;
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-2", "https://console.vendor.example/home")?;
+    let saml = c.res2.respond(Some(&q), &c.sp_metadata, "frank")?;
+    let page = c.acs(&mut b, &saml, None)?;
+    assert_eq!(page.status, 200, "{}", body(&page));
+    assert_eq!(c.to_vendor(&mut b, &page)?["name_id"], "res-2:frank");
+
+    // Metadata whose signing certificate is not the pinned one: the gateway does not start.
+    let other = ResellerIdp::new("res-2")?;
+    let at = serve_forever(other.metadata.clone())?;
+    let pinned = fingerprint(&c.res2)?;
+    let extra = c.extra.replace(
+        &c.extra[c.extra.find("metadata_url").unwrap_or(0)..],
+        &format!("metadata_url = \"http://{at}/saml/metadata\"\ncert_sha256 = [\"{pinned}\"]\n"),
+    );
+    assert!(
+        Gateway::start_with(c.sim.addr(), &extra).is_err(),
+        "an unpinned signing certificate must stop the start"
+    );
     Ok(())
 }

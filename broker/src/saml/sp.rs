@@ -129,6 +129,30 @@ impl ResellerIdp {
         })
     }
 
+    /// SHA-256 fingerprints (lower-case hex) of the signing certificates it pins.
+    pub fn signing_fingerprints(&self) -> Vec<String> {
+        let certs = self
+            .idp()
+            .map(|d| super::signing_certs(&d.key_descriptors))
+            .unwrap_or_default();
+        certs
+            .iter()
+            .filter_map(|c| {
+                let compact: String = c.chars().filter(|ch| !ch.is_ascii_whitespace()).collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .ok()
+            })
+            .map(|der| {
+                ring::digest::digest(&ring::digest::SHA256, &der)
+                    .as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+            .collect()
+    }
+
     fn idp(&self) -> Option<&samael::metadata::IdpSsoDescriptor> {
         self.metadata.idp_sso_descriptors.as_ref()?.first()
     }

@@ -14,6 +14,7 @@
 
 mod acs;
 mod bindings;
+mod client;
 mod login;
 mod notify;
 mod session;
@@ -94,8 +95,26 @@ impl Sso {
             .map_err(|e| format!("sso.vendor_metadata: {e}"))?;
         let mut resellers = Vec::new();
         for (i, r) in s.resellers.iter().enumerate() {
-            let idp = ResellerIdp::from_metadata(&r.reseller, &r.metadata, r.idp_initiated)
-                .map_err(|e| format!("sso.resellers[{i}].metadata: {e}"))?;
+            let at = |f: &str| format!("sso.resellers[{i}].{f}");
+            let xml = match &r.metadata_url {
+                Some(url) => fetch_metadata(url)
+                    .await
+                    .map_err(|e| format!("{}: {url}: {e}", at("metadata_url")))?,
+                None => r.metadata.clone(),
+            };
+            let idp = ResellerIdp::from_metadata(&r.reseller, &xml, r.idp_initiated)
+                .map_err(|e| format!("{}: {e}", at("metadata")))?;
+            if !r.cert_sha256.is_empty()
+                && let Some(fp) = idp
+                    .signing_fingerprints()
+                    .into_iter()
+                    .find(|fp| !r.cert_sha256.contains(fp))
+            {
+                return Err(format!(
+                    "{}: the metadata's signing certificate {fp} is not pinned",
+                    at("cert_sha256")
+                ));
+            }
             resellers.push(Registration {
                 idp,
                 notify_url: r.notify_url.clone(),
@@ -157,6 +176,18 @@ impl Sso {
             tracing::error!(error = %e, operation, "could not audit an identity event");
         }
     }
+}
+
+/// The largest metadata document fetched.
+const MAX_METADATA: usize = 1024 * 1024;
+
+/// A reseller IdP's metadata from its URL (at start; its keys are pinned from then on).
+async fn fetch_metadata(url: &str) -> Result<String, String> {
+    let (status, body) = client::request("GET", url, None, Vec::new(), MAX_METADATA).await?;
+    if status != 200 {
+        return Err(format!("status {status}"));
+    }
+    String::from_utf8(body).map_err(|_| "not UTF-8".to_owned())
 }
 
 /// The listener's app.

@@ -3,12 +3,8 @@
 
 use super::{Sso, web};
 use crate::admin_body;
-use bytes::Bytes;
 use http::{Response, StatusCode};
-use pingora::connectors::http::Connector;
-use pingora::http::RequestHeader;
 use pingora::protocols::http::ServerSession;
-use pingora::upstreams::peer::HttpPeer;
 use serde_json::json;
 use std::sync::Arc;
 use tiergate_broker::binding::{self, BindRequest, Binding};
@@ -109,40 +105,9 @@ impl Sso {
     /// POSTs the notification, signed by us, to the reseller platform.
     async fn forward(&self, url: &str, req: &BindRequest) -> Result<u16, String> {
         let body = binding::sign_bind(req, &self.key).map_err(|e| e.to_string())?;
-        let u = url::Url::parse(url).map_err(|e| e.to_string())?;
-        let host = u.host_str().ok_or("no host")?.to_owned();
-        let port = u.port_or_known_default().ok_or("no port")?;
-        let addr = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| e.to_string())?
-            .next()
-            .ok_or("host does not resolve")?;
-        let mut peer = HttpPeer::new(addr, u.scheme() == "https", host.clone());
-        let t = Some(std::time::Duration::from_secs(10));
-        peer.options.connection_timeout = t;
-        peer.options.read_timeout = t;
-        peer.options.write_timeout = t;
-        let e = |x: Box<pingora::Error>| x.to_string();
-        let connector = Connector::new(None);
-        let (mut s, _) = connector.get_http_session(&peer).await.map_err(e)?;
-        let path = match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_owned(),
-        };
-        let mut h = RequestHeader::build("POST", path.as_bytes(), None).map_err(e)?;
-        h.insert_header("host", host).map_err(e)?;
-        h.insert_header("content-type", "application/x-www-form-urlencoded")
-            .map_err(e)?;
-        h.insert_header("content-length", body.len().to_string())
-            .map_err(e)?;
-        s.write_request_header(Box::new(h)).await.map_err(e)?;
-        s.write_request_body(Bytes::from(body), true)
-            .await
-            .map_err(e)?;
-        s.finish_request_body().await.map_err(e)?;
-        s.read_response_header().await.map_err(e)?;
-        let status = s.response_header().map_or(0, |h| h.status.as_u16());
-        while s.read_response_body().await.map_err(e)?.is_some() {}
+        let form = "application/x-www-form-urlencoded";
+        let (status, _) =
+            super::client::request("POST", url, Some(form), body.into_bytes(), 64 * 1024).await?;
         if (200..300).contains(&status) {
             Ok(status)
         } else {
