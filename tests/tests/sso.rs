@@ -541,3 +541,45 @@ async fn a_reseller_idp_registered_by_url_with_its_certificate_pinned() -> R {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_platforms_login_link_names_its_idp_and_only_allowlisted_targets() -> R {
+    let c = chain().await?;
+    let mut b = Browser::default();
+    let r = b.get(
+        c.sso,
+        "/saml/login?idp=res-2&service=https%3A%2F%2Fconsole.vendor.example%2Fhome",
+    )?;
+    assert_eq!(r.status, 302, "{}", body(&r));
+    let link = path_of(r.header("location").unwrap_or_default());
+    assert!(
+        link.starts_with("/authui/saml/login?xAccountType=tiergate-dist-1"),
+        "{link}"
+    );
+    let r = b.get(c.sim.addr(), &link)?;
+    assert_eq!(r.status, 302, "{}", body(&r));
+    // The vendor's request carries no hint; the remembered choice sends it to res-2's IdP.
+    let r = b.get(c.sso, &path_of(r.header("location").unwrap_or_default()))?;
+    assert_eq!(r.status, 302, "{}", body(&r));
+    let to_idp = r.header("location").unwrap_or_default().to_owned();
+    assert!(to_idp.contains("/res-2/sso?SAMLRequest="), "{to_idp}");
+    let q = to_idp
+        .split_once('?')
+        .map(|(_, q)| q.to_owned())
+        .unwrap_or_default();
+    let saml = c.res2.respond(Some(&q), &c.sp_metadata, "gina")?;
+    let page = c.acs(&mut b, &saml, None)?;
+    let v = c.to_vendor(&mut b, &page)?;
+    assert_eq!(v["name_id"], "res-2:gina");
+    assert_eq!(v["relay_state"], "https://console.vendor.example/home");
+
+    for bad in [
+        "/saml/login?idp=res-9&service=https%3A%2F%2Fconsole.vendor.example%2F",
+        "/saml/login?idp=res-1&service=%2F%2Fevil.example",
+        "/saml/login?idp=res-1&service=https%3A%2F%2Fevil.example%2F",
+    ] {
+        let r = Browser::default().get(c.sso, bad)?;
+        assert_eq!(r.status, 400, "{bad}: {}", body(&r));
+    }
+    Ok(())
+}

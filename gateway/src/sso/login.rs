@@ -76,6 +76,50 @@ impl Sso {
         }
     }
 
+    /// `GET /saml/login?idp=R&service=URL`: the login link a reseller platform publishes. It
+    /// remembers the choice of IdP and starts the vendor's own login (which comes back to
+    /// `/saml/idp/sso` with the vendor's AuthnRequest); `service` only to allowlisted origins.
+    pub(super) fn login_link(&self, session: &ServerSession) -> Response<Vec<u8>> {
+        let query = session.req_header().uri.query().unwrap_or("");
+        let Some(url) = &self.vendor_login_url else {
+            return web::refused(StatusCode::NOT_FOUND, "no vendor_login_url configured");
+        };
+        let Some(reseller) = web::field(query, "idp").filter(|r| self.registration(r).is_some())
+        else {
+            return web::refused(
+                StatusCode::BAD_REQUEST,
+                "`idp` must name a registered reseller IdP",
+            );
+        };
+        let service = match web::field(query, "service").filter(|s| !s.is_empty()) {
+            Some(s) => match self.targets.check(&s) {
+                Ok(u) => u.to_string(),
+                Err(e) => return web::refused(StatusCode::BAD_REQUEST, &e.to_string()),
+            },
+            None => String::new(),
+        };
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let location = format!(
+            "{url}{sep}xAccountType={}&isFirstLogin=false&service={}",
+            enc(&self.x_account_type),
+            enc(&service)
+        );
+        let month = 30 * 24 * 3600;
+        web::answer(
+            StatusCode::FOUND,
+            "text/plain; charset=utf-8",
+            Vec::new(),
+            &[
+                ("location", location),
+                (
+                    "set-cookie",
+                    web::set_cookie(CHOICE_COOKIE, &reseller, month, self.secure),
+                ),
+            ],
+        )
+    }
+
     /// The page that lets the user pick their reseller's platform.
     fn discovery(&self, query: &str) -> Response<Vec<u8>> {
         let items: String = self

@@ -2,6 +2,8 @@
 //!
 //! - `GET /saml/idp/metadata`: Tiergate's IdP metadata, for the vendor.
 //! - `GET /saml/sp/metadata`: Tiergate's SP metadata, for every reseller IdP.
+//! - `GET /saml/login?idp=R&service=URL`: the login link reseller platforms publish (the IdP
+//!   choice remembered, the vendor's login started).
 //! - `GET /saml/idp/sso`: the vendor's AuthnRequest (Redirect binding). The reseller IdP is
 //!   chosen by the `idp` hint, else the remembered choice (cookie), else a discovery page; the
 //!   browser goes there with our signed AuthnRequest.
@@ -208,6 +210,7 @@ impl ServeHttp for SsoApp {
                 let md = sso.sp.metadata(sso.idp.cert_b64());
                 web::answer(StatusCode::OK, xml, md.into_bytes(), &[])
             }
+            ("GET", "/saml/login") => sso.login_link(session),
             ("GET", "/saml/idp/sso") => sso.vendor_login(session).await,
             ("POST", "/saml/sp/acs") => sso.acs(session).await,
             ("POST", "/saml/notify") => sso.notify(session).await,
