@@ -235,9 +235,20 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
             };
             // Built on the storage runtime, which outlives the server: the Redis connection's
             // driver task lives there.
-            let sso = storage_rt.block_on(crate::sso::Sso::build(settings, bound, parts))?;
+            // The browser-facing listener serves the same certificates and cipher policy as
+            // the partner API listener (and reloads with them).
+            let certs = tls_reload.as_ref().map(|r| r.store.clone());
+            let tls = certs.is_some();
+            let sso = storage_rt.block_on(crate::sso::Sso::build(settings, bound, tls, parts))?;
             let mut svc = Service::new("tiergate-sso".into(), crate::sso::SsoApp(Arc::new(sso)));
-            svc.add_tcp(&bound.to_string());
+            match certs {
+                Some(store) => {
+                    let tls = crate::tls::settings(store, metrics.clone())
+                        .map_err(|e| format!("sso TLS listener: {e}"))?;
+                    svc.add_tls_with_settings(&bound.to_string(), None, tls);
+                }
+                None => svc.add_tcp(&bound.to_string()),
+            }
             println!("tiergate sso on {bound}");
             Some(svc)
         }

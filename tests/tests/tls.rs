@@ -593,3 +593,50 @@ fn an_unreadable_certificate_stops_startup_with_its_path_not_a_panic() -> R {
     assert!(!err.contains("panicked"), "{err}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sign_in_listener_serves_the_same_certificates_and_policy() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let vendor = http(sim.addr(), "GET", "/authui/saml/metadata", &[], b"")?;
+    let ours = tiergate_tests::sso::keypair("tiergate-idp")?;
+    for (name, data) in [
+        ("k.pem", &ours.key),
+        ("c.pem", &ours.cert),
+        ("v.xml", &vendor.body),
+    ] {
+        std::fs::write(dir.path().join(name), data).map_err(|e| e.to_string())?;
+    }
+    let d = dir.path().display();
+    let both = certs(
+        &tls_fixtures(),
+        &[("ecdsa.pem", "ecdsa.key"), ("rsa.pem", "rsa.key")],
+    );
+    let extra = format!(
+        "[tls]\n{both}\n[sso]\nlisten = \"127.0.0.1:0\"\nidp_key = {{ file = \"{d}/k.pem\" }}\n\
+         idp_cert = \"{d}/c.pem\"\nvendor_metadata = \"{d}/v.xml\"\nx_account_type = \"tg\"\n"
+    );
+    let gw = Gateway::start_with(sim.addr(), &extra)?;
+    let sso = gw.sso.ok_or("no sso listener")?;
+    for cs in all_suites() {
+        let got = rustls_client(sso, "gateway.test", cs).map(|(s, _)| s);
+        assert_eq!(got, Ok(iana(cs)), "sso listener, {}", iana(cs));
+    }
+    let cs = all_suites().into_iter().next().ok_or("no suite")?;
+    let (mut conn, mut sock) = rustls_session(sso, "gateway.test", cs)?;
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    std::io::Write::write_all(
+        &mut tls,
+        b"GET /saml/idp/metadata HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut tls, &mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains(&format!("entityID=\"https://{sso}/saml/idp/metadata\"")),
+        "the public URL is https: {text}"
+    );
+    Ok(())
+}

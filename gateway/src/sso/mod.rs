@@ -79,12 +79,19 @@ pub struct Parts {
 }
 
 impl Sso {
-    /// Builds the broker from `[sso]`, its listener bound at `bound`; errors name the setting.
-    pub async fn build(s: &SsoSettings, bound: SocketAddr, p: Parts) -> Result<Self, String> {
+    /// Builds the broker from `[sso]`, its listener bound at `bound` (with TLS or not); errors
+    /// name the setting.
+    pub async fn build(
+        s: &SsoSettings,
+        bound: SocketAddr,
+        tls: bool,
+        p: Parts,
+    ) -> Result<Self, String> {
+        let scheme = if tls { "https" } else { "http" };
         let public = s
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{bound}"));
+            .unwrap_or_else(|| format!("{scheme}://{bound}"));
         let idp = Idp::new(
             &format!("{public}/saml/idp/metadata"),
             &format!("{public}/saml/idp/sso"),
