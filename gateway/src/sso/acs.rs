@@ -13,10 +13,21 @@ use tiergate_broker::saml::idp::Incoming;
 use tiergate_broker::saml::sp::{self, Expect, Refusal};
 
 impl Sso {
+    /// Refuses a sign-in. The reason goes to the audit log; the browser gets a reference to
+    /// it, not the reason (which can name customers and other resellers).
     pub(super) async fn refuse(&self, reseller: Option<&str>, why: &str) -> Response<Vec<u8>> {
-        self.record("sign_in", "refused", reseller, json!({"reason": why}))
-            .await;
-        web::refused(StatusCode::FORBIDDEN, &format!("sign-in refused: {why}"))
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        self.record(
+            "sign_in",
+            "refused",
+            reseller,
+            json!({"reason": why, "reference": reference}),
+        )
+        .await;
+        web::refused(
+            StatusCode::FORBIDDEN,
+            &format!("sign-in refused (reference {reference})"),
+        )
     }
 
     fn store_down(e: &str) -> Response<Vec<u8>> {
