@@ -83,31 +83,28 @@ impl ResellerIdp {
             id: id.to_owned(),
             relay_state: None,
         };
-        let who = Identity {
-            x_user_id: user.to_owned(),
-            x_account_type: "reseller-platform".into(),
-            partner_id: "res".into(),
-        };
-        self.idp
-            .respond(Some(&incoming), &sp, &who)
-            .map_err(|e| e.to_string())
+        self.sign(Some(&incoming), &sp, user)
     }
 
     /// Answers Tiergate's AuthnRequest (the query of the redirect) for `user`, or signs the
     /// user in unsolicited (`query` none); `tiergate` is Tiergate's SP metadata.
     pub fn respond(&self, query: Option<&str>, tiergate: &str, user: &str) -> Result<String> {
         let sp = VendorSp::from_metadata(tiergate).map_err(|e| e.to_string())?;
-        let incoming: Option<Incoming> = match query {
+        let incoming = match query {
             Some(q) => Some(self.idp.accept(q, &sp).map_err(|e| e.to_string())?),
             None => None,
         };
+        self.sign(incoming.as_ref(), &sp, user)
+    }
+
+    fn sign(&self, incoming: Option<&Incoming>, sp: &VendorSp, user: &str) -> Result<String> {
         let who = Identity {
             x_user_id: user.to_owned(),
             x_account_type: "reseller-platform".into(),
             partner_id: "res".into(),
         };
         self.idp
-            .respond(incoming.as_ref(), &sp, &who)
+            .respond(incoming, sp, &who)
             .map_err(|e| e.to_string())
     }
 }

@@ -57,27 +57,47 @@ impl OneTime {
         true
     }
 
+    /// Sets `value` under `id` for `ttl` (`only_new`: only if nothing is there): whether it
+    /// was set.
+    async fn set(
+        &self,
+        space: &str,
+        id: &str,
+        value: &str,
+        ttl: Duration,
+        only_new: bool,
+    ) -> Result<bool, String> {
+        match self {
+            Self::Redis { conn, prefix } => {
+                let mut opts = redis::SetOptions::default()
+                    .with_expiration(redis::SetExpiry::PX(ttl.as_millis() as u64));
+                if only_new {
+                    opts = opts.conditional_set(redis::ExistenceCheck::NX);
+                }
+                let set: Option<String> = conn
+                    .clone()
+                    .set_options(format!("{prefix}{space}:{id}"), value, opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(set.is_some())
+            }
+            Self::Memory(m) => Ok(Self::memory_put(
+                m,
+                format!("{space}:{id}"),
+                value,
+                ttl,
+                only_new,
+            )),
+        }
+    }
+
     /// Claims `id` in `space` until `until`: true the first time, false ever after (until then).
     pub async fn claim(&self, space: &str, id: &str, until: DateTime<Utc>) -> Result<bool, String> {
         let ttl = (until - Utc::now())
             .to_std()
             .unwrap_or(Duration::ZERO)
             .max(Duration::from_secs(1));
-        match self {
-            Self::Redis { conn, prefix } => {
-                let key = format!("{prefix}{space}:{id}");
-                let opts = redis::SetOptions::default()
-                    .conditional_set(redis::ExistenceCheck::NX)
-                    .with_expiration(redis::SetExpiry::PX(ttl.as_millis() as u64));
-                let set: Option<String> = conn
-                    .clone()
-                    .set_options(key, "1", opts)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(set.is_some())
-            }
-            Self::Memory(m) => Ok(Self::memory_put(m, format!("{space}:{id}"), "1", ttl, true)),
-        }
+        self.set(space, id, "1", ttl, true).await
     }
 
     /// Remembers `value` under `id` for `ttl`.
@@ -88,23 +108,7 @@ impl OneTime {
         value: &str,
         ttl: Duration,
     ) -> Result<(), String> {
-        match self {
-            Self::Redis { conn, prefix } => {
-                let key = format!("{prefix}{space}:{id}");
-                let opts = redis::SetOptions::default()
-                    .with_expiration(redis::SetExpiry::PX(ttl.as_millis() as u64));
-                let _: Option<String> = conn
-                    .clone()
-                    .set_options(key, value, opts)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(())
-            }
-            Self::Memory(m) => {
-                Self::memory_put(m, format!("{space}:{id}"), value, ttl, false);
-                Ok(())
-            }
-        }
+        self.set(space, id, value, ttl, false).await.map(|_| ())
     }
 
     /// What is under `id`, left in place.

@@ -271,6 +271,10 @@ pub fn verify(
         }
         Expect::Unsolicited => Vec::new(),
     };
+    if idp.signing_certificates() == 0 {
+        // samael would skip verification without certificates: never let it.
+        return Err(Refusal::Signature);
+    }
     let provider = ServiceProviderBuilder::default()
         .entity_id(sp.entity_id.clone())
         .acs_url(sp.acs_url.clone())
@@ -281,10 +285,6 @@ pub fn verify(
         .allowed_signature_algorithms(ALGORITHMS.to_vec())
         .build()
         .map_err(|e| Refusal::Invalid(e.to_string()))?;
-    if idp.signing_certificates() == 0 {
-        // samael would skip verification without certificates: never let it.
-        return Err(Refusal::Signature);
-    }
     let assertion = provider
         .parse_xml_response(xml, Some(&ids))
         .map_err(|e| match e {

@@ -3,7 +3,7 @@
 //! must allow IdP-initiated logins). Verified off the async threads, its assertion id claimed
 //! once for every gateway, then the tier check and a session.
 
-use super::login::Outstanding;
+use super::login::{Outstanding, vendor_login_link};
 use super::{Sso, web};
 use crate::admin_body;
 use http::{Response, StatusCode};
@@ -147,22 +147,9 @@ impl Sso {
             // the user is not bound yet) and comes back to a signed-in browser.
             None => match &self.vendor_login_url {
                 Some(url) => {
-                    let enc = |s: &str| {
-                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                    };
-                    let sep = if url.contains('?') { '&' } else { '?' };
-                    let location = format!(
-                        "{url}{sep}xAccountType={}&isFirstLogin={}&service={}",
-                        enc(&self.x_account_type),
-                        a.first_login,
-                        enc(target.as_deref().unwrap_or_default())
-                    );
-                    web::answer(
-                        StatusCode::FOUND,
-                        "text/plain; charset=utf-8",
-                        Vec::new(),
-                        &[("location", location), ("set-cookie", cookie)],
-                    )
+                    let service = target.as_deref().unwrap_or_default();
+                    let link = vendor_login_link(url, &self.x_account_type, a.first_login, service);
+                    web::found(link, cookie)
                 }
                 None => self.to_vendor(&a, None, target.as_deref(), Some(cookie)),
             },

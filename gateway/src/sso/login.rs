@@ -13,6 +13,8 @@ use tiergate_broker::saml::redirect;
 
 /// The remembered reseller IdP.
 const CHOICE_COOKIE: &str = "tg_idp";
+/// How long it is remembered (seconds).
+const CHOICE_TTL: u64 = 30 * 24 * 3600;
 /// How long an AuthnRequest of ours waits for its answer.
 const REQUEST_TTL: Duration = Duration::from_secs(600);
 /// What a query component leaves as it is (RFC 3986 unreserved characters).
@@ -98,26 +100,8 @@ impl Sso {
             },
             None => String::new(),
         };
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let location = format!(
-            "{url}{sep}xAccountType={}&isFirstLogin=false&service={}",
-            enc(&self.x_account_type),
-            enc(&service)
-        );
-        let month = 30 * 24 * 3600;
-        web::answer(
-            StatusCode::FOUND,
-            "text/plain; charset=utf-8",
-            Vec::new(),
-            &[
-                ("location", location),
-                (
-                    "set-cookie",
-                    web::set_cookie(CHOICE_COOKIE, &reseller, month, self.secure),
-                ),
-            ],
-        )
+        let location = vendor_login_link(url, &self.x_account_type, false, &service);
+        web::found(location, self.choice_cookie(&reseller))
     }
 
     /// The page that lets the user pick their reseller's platform.
@@ -170,19 +154,29 @@ impl Sso {
             Ok(q) => q,
             Err(e) => return web::refused(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         };
-        let sep = if sso_url.contains('?') { '&' } else { '?' };
-        let month = 30 * 24 * 3600;
-        web::answer(
-            StatusCode::FOUND,
-            "text/plain; charset=utf-8",
-            Vec::new(),
-            &[
-                ("location", format!("{sso_url}{sep}{query}")),
-                (
-                    "set-cookie",
-                    web::set_cookie(CHOICE_COOKIE, reseller, month, self.secure),
-                ),
-            ],
+        web::found(
+            web::with_query(&sso_url, &query),
+            self.choice_cookie(reseller),
         )
     }
+
+    fn choice_cookie(&self, reseller: &str) -> String {
+        web::set_cookie(CHOICE_COOKIE, reseller, CHOICE_TTL, self.secure)
+    }
+}
+
+/// The vendor's console login link (`vendor_login_url`) for this IdP.
+pub(super) fn vendor_login_link(
+    url: &str,
+    x_account_type: &str,
+    first_login: bool,
+    service: &str,
+) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let query = format!(
+        "xAccountType={}&isFirstLogin={first_login}&service={}",
+        enc(x_account_type),
+        enc(service)
+    );
+    web::with_query(url, &query)
 }

@@ -75,3 +75,19 @@ pub fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> String
     let secure = if secure { "; Secure" } else { "" };
     format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
+
+/// A redirect that also sets a cookie.
+pub fn found(location: String, cookie: String) -> Response<Vec<u8>> {
+    answer(
+        StatusCode::FOUND,
+        "text/plain; charset=utf-8",
+        Vec::new(),
+        &[("location", location), ("set-cookie", cookie)],
+    )
+}
+
+/// `url` with `query` appended (`?` or `&`, whichever it needs).
+pub fn with_query(url: &str, query: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{query}")
+}
