@@ -57,6 +57,31 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     }
 }
 
+/// How [`Gateway::launch`] starts a gateway.
+struct Launch<'a> {
+    db: Db,
+    probe: &'a str,
+    extra: &'a str,
+    audit_db: Option<&'a str>,
+    threads: usize,
+    wrapper: &'a [&'a str],
+    credential_cache: &'a str,
+}
+
+impl<'a> Launch<'a> {
+    fn new(db: Db, probe: &'a str, extra: &'a str) -> Self {
+        Launch {
+            db,
+            probe,
+            extra,
+            audit_db: None,
+            threads: 2,
+            wrapper: &[],
+            credential_cache: "0ms",
+        }
+    }
+}
+
 /// A credential issued by Tiergate.
 #[derive(Debug, Clone)]
 pub struct Cred {
@@ -107,22 +132,46 @@ impl Gateway {
     /// Writes a config for `upstream`, starts the gateway on port 0 and waits until it is
     /// ready (credential store up, relationship graph synced).
     pub fn start(upstream: SocketAddr, db: Db) -> Result<Gateway> {
-        Self::launch(upstream, db, "/readyz", "", None)
+        Self::launch(upstream, Launch::new(db, "/readyz", ""))
     }
 
     /// Like [`Gateway::start`], with more configuration appended (e.g. a `[tls]` section).
     pub fn start_with(upstream: SocketAddr, extra: &str) -> Result<Gateway> {
-        Self::launch(upstream, Db::Sqlite, "/readyz", extra, None)
+        Self::launch(upstream, Launch::new(Db::Sqlite, "/readyz", extra))
+    }
+
+    /// Like [`Gateway::start`], with more configuration, `threads` worker threads and the
+    /// process started through `wrapper` (e.g. `taskset -c 1`), for the load bench.
+    pub fn start_tuned(
+        upstream: SocketAddr,
+        db: Db,
+        extra: &str,
+        threads: usize,
+        wrapper: &[&str],
+    ) -> Result<Gateway> {
+        let mut l = Launch::new(db, "/readyz", extra);
+        l.threads = threads;
+        l.wrapper = wrapper;
+        // Production's default: a revoked key stops working within seconds, not at once.
+        l.credential_cache = "5s";
+        Self::launch(upstream, l)
+    }
+
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Like [`Gateway::start`], with the audit log in its own database.
     pub fn start_with_audit_db(upstream: SocketAddr, audit_url: &str) -> Result<Gateway> {
-        Self::launch(upstream, Db::Sqlite, "/readyz", "", Some(audit_url))
+        let mut l = Launch::new(Db::Sqlite, "/readyz", "");
+        l.audit_db = Some(audit_url);
+        Self::launch(upstream, l)
     }
 
     /// Starts the gateway and waits only until it answers (`/healthz`), ready or not.
     pub fn start_unready(upstream: SocketAddr) -> Result<Gateway> {
-        Self::launch(upstream, Db::Sqlite, "/healthz", "", None)
+        Self::launch(upstream, Launch::new(Db::Sqlite, "/healthz", ""))
     }
 
     /// Sends a signal to the gateway process (`HUP`, `TERM`, ...).
@@ -152,13 +201,16 @@ impl Gateway {
         }
     }
 
-    fn launch(
-        upstream: SocketAddr,
-        db: Db,
-        probe: &str,
-        extra: &str,
-        audit_db: Option<&str>,
-    ) -> Result<Gateway> {
+    fn launch(upstream: SocketAddr, l: Launch<'_>) -> Result<Gateway> {
+        let Launch {
+            db,
+            probe,
+            extra,
+            audit_db,
+            threads,
+            wrapper,
+            credential_cache,
+        } = l;
         let audit_storage = audit_db
             .map(|u| format!("storage = \"{u}\""))
             .unwrap_or_default();
@@ -180,7 +232,7 @@ impl Gateway {
 admin_listen = "127.0.0.1:0"
 log_format = "json"
 [server]
-threads = 2
+threads = {threads}
 grace_period = "0s"
 shutdown_timeout = "1s"
 [upstream]
@@ -198,7 +250,7 @@ partner_id = "res-2"
 url = "{storage}"
 [credentials]
 master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
-cache_ttl = "0ms"
+cache_ttl = "{credential_cache}"
 [audit]
 signing_key = {{ value = "{AUDIT_KEY}" }}
 checkpoint_log = "audit-checkpoints.jsonl"
@@ -209,7 +261,16 @@ checkpoint_interval = "1h"
 "#
         );
         std::fs::write(&config, text).map_err(|e| e.to_string())?;
-        let mut child = Command::new(binary("tiergate")?)
+        let tiergate = binary("tiergate")?;
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&tiergate);
+                c
+            }
+            None => Command::new(&tiergate),
+        };
+        let mut child = command
             .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::piped())
