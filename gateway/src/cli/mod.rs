@@ -100,16 +100,25 @@ fn load(path: &Path) -> Result<Config, String> {
     Config::load(path).map_err(|e| format!("{}:\n{e}", path.display()))
 }
 
-fn init_logs(format: LogFormat) {
+/// Logs to stderr from a background thread, through a buffer flushed whenever the thread has
+/// caught up: a request's log line costs its formatting, not a write system call. Nothing is
+/// dropped (a full queue makes callers wait). Keep the guard until the end: it flushes.
+fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TIERGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("tiergate-log")
+        .finish(out);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    guard
 }
 
 /// A single-threaded runtime for one command.
@@ -128,7 +137,7 @@ pub fn main() -> ExitCode {
             config,
             demo_credential,
         } => load(&config).and_then(|c| {
-            init_logs(c.log_format);
+            let _flush_at_exit = init_logs(c.log_format);
             crate::serve::run(c, demo_credential)
         }),
         Command::CheckConfig { files } => check(&files),
