@@ -481,12 +481,7 @@ impl ProxyHttp for Gateway {
             let edges = learn::edges(permit, buf);
             if !edges.is_empty() {
                 self.graph.learn(&edges);
-                let store = self.store.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = store.upsert_edges(edges).await {
-                        tracing::warn!(error = %e, "could not store learned relationships");
-                    }
-                });
+                self.store.upsert_edges_later(edges);
             }
         }
         Ok(None)

@@ -7,9 +7,11 @@
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use tiergate_config::Storage;
 use tiergate_policy::Edge;
 use tokio::runtime::Handle;
+use tokio::sync::mpsc;
 
 /// Which database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,12 +123,61 @@ pub struct CredentialRow {
     pub upstream_secret_ciphertext: Option<String>,
 }
 
+/// `($1, $2, ..), ($n, ..)`: placeholders for a multi-row `VALUES` of `rows` rows of `cols`
+/// columns (one statement, one round trip, for what a batch writes).
+pub(crate) fn values(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * cols + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Bytes of bound values above which a multi-row statement is split. sqlx does not set
+/// TCP_NODELAY, and over TLS a statement larger than one TLS record (16 KiB) leaves the
+/// socket in two writes: the second waits for the server's delayed ACK, 40 ms on Linux.
+const STATEMENT_BYTES: usize = 8 * 1024;
+
+/// Splits rows for multi-row statements that each stay within one TLS record.
+pub(crate) fn chunked<T>(rows: Vec<T>, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut used = 0;
+    for row in rows {
+        let n = size(&row);
+        match out.last_mut() {
+            Some(last) if used + n <= STATEMENT_BYTES => {
+                used += n;
+                last.push(row);
+            }
+            _ => {
+                used = n;
+                out.push(vec![row]);
+            }
+        }
+    }
+    out
+}
+
 /// The database.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
     rt: Handle,
     backend: Backend,
+    /// The ledger's group-commit task, started by the first voucher request.
+    ledger_batch: Arc<OnceLock<mpsc::UnboundedSender<crate::ledger::batch::Job>>>,
+    /// The writer of relationships learned from answers, started by the first one.
+    learned: Arc<OnceLock<mpsc::UnboundedSender<Vec<Edge>>>>,
 }
 
 impl Store {
@@ -141,6 +192,9 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            // A ping before every use is a round trip per transaction; a broken connection
+            // fails its query instead, and the pool replaces it.
+            .test_before_acquire(false)
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(&url)
             .await?;
@@ -148,6 +202,8 @@ impl Store {
             pool,
             rt: Handle::current(),
             backend,
+            ledger_batch: Arc::default(),
+            learned: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -156,6 +212,21 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Hands a request to the ledger's group commit (started on first use) and waits for it.
+    pub(crate) async fn ledger_batched(
+        &self,
+        op: crate::ledger::batch::Op,
+        signer: Arc<crate::audit::sign::Signer>,
+    ) -> Result<crate::ledger::batch::Done, StoreError> {
+        let tx = self.ledger_batch.get_or_init(|| {
+            crate::ledger::batch::start(&self.rt, self.pool.clone(), self.backend, signer)
+        });
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(crate::ledger::batch::Job { op, reply })
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
     }
 
     /// Runs a query future on the storage runtime, from any runtime.
@@ -320,6 +391,37 @@ impl Store {
         .await
     }
 
+    /// Stores learned relationships in the background: what arrives while a write runs goes
+    /// in the next one (a voucher call teaches one edge; a transaction each was a third of a
+    /// voucher call's database work).
+    pub fn upsert_edges_later(&self, edges: Vec<Edge>) {
+        let tx = self.learned.get_or_init(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<Edge>>();
+            let store = self.clone();
+            self.rt.spawn(async move {
+                while let Some(mut edges) = rx.recv().await {
+                    while let Ok(more) = rx.try_recv() {
+                        edges.extend(more);
+                    }
+                    // One row per key: a statement may not update a row twice.
+                    let mut by_key = std::collections::BTreeMap::new();
+                    for e in edges {
+                        let (kind, id, _, _) = edge_to_row(&e);
+                        by_key.insert((kind, id.to_owned()), e);
+                    }
+                    let edges: Vec<Edge> = by_key.into_values().collect();
+                    if let Err(e) = store.upsert_edges(edges).await {
+                        tracing::warn!(error = %e, "could not store learned relationships");
+                    }
+                }
+            });
+            tx
+        });
+        if tx.send(edges).is_err() {
+            tracing::warn!("the learned-relationship writer has stopped");
+        }
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.on_rt(|pool| async move { sqlx::query("SELECT 1").execute(&pool).await.map(|_| ()) })
@@ -336,17 +438,6 @@ async fn insert_edges(
     upsert: bool,
 ) -> Result<(), sqlx::Error> {
     for chunk in edges.chunks(EDGE_BATCH) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${}, ${}, ${}, ${})",
-                    4 * i + 1,
-                    4 * i + 2,
-                    4 * i + 3,
-                    4 * i + 4
-                )
-            })
-            .collect();
         let conflict = if upsert {
             " ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, resale = excluded.resale"
         } else {
@@ -354,7 +445,7 @@ async fn insert_edges(
         };
         let sql = format!(
             "INSERT INTO graph_edges (kind, id, owner, resale) VALUES {}{conflict}",
-            values.join(", ")
+            values(chunk.len(), 4)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for e in chunk {

@@ -3,7 +3,7 @@
 use super::record::{Entry, GENESIS, Record, chain_hash};
 use super::sign::{Signer, record_message};
 use super::verify::{Checkpoint, Row, columns_of};
-use crate::store::{Backend, Store, StoreError, now_ms};
+use crate::store::{Backend, Store, StoreError, chunked, now_ms, values};
 use sqlx::Row as _;
 use std::sync::Arc;
 
@@ -224,6 +224,7 @@ pub(crate) async fn append_in(
         None => (0, GENESIS.to_owned()),
     };
     let mut seqs = Vec::with_capacity(entries.len());
+    let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
         seq += 1;
         let record = Record {
@@ -234,33 +235,42 @@ pub(crate) async fn append_in(
         let body = record.canonical();
         let hash = chain_hash(&prev, &body);
         let signature = signer.sign(&record_message(seq, &hash));
-        let [kind, operation, principal, acting, amount, outcome] = columns_of(&record);
-        let customers = (!record.entry.customers.is_empty())
-            .then(|| format!(",{},", record.entry.customers.join(",")));
-        sqlx::query(
-            "INSERT INTO audit_records (seq, at, kind, request_id, operation, principal, \
-             tier, acting, customers, amount, outcome, body, prev_hash, hash, signature) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(seq)
-        .bind(record.at)
-        .bind(kind)
-        .bind(record.entry.request_id.clone())
-        .bind(operation)
-        .bind(principal)
-        .bind(record.entry.tier.clone())
-        .bind(acting)
-        .bind(customers)
-        .bind(amount)
-        .bind(outcome)
-        .bind(body)
-        .bind(prev.clone())
-        .bind(hash.clone())
-        .bind(signature)
-        .execute(&mut *tx)
-        .await?;
         seqs.push(seq);
-        prev = hash;
+        let prev_hash = std::mem::replace(&mut prev, hash.clone());
+        rows.push((record, body, prev_hash, hash, signature));
+    }
+    // One statement per few records: the chain's lock is held for a round trip or two, not
+    // one per record.
+    let size = |r: &(Record, String, String, String, String)| r.1.len() + 512;
+    for rows in chunked(rows, size) {
+        let sql = format!(
+            "INSERT INTO audit_records (seq, at, kind, request_id, operation, principal, \
+             tier, acting, customers, amount, outcome, body, prev_hash, hash, signature) VALUES {}",
+            values(rows.len(), 15)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (record, body, prev_hash, hash, signature) in rows {
+            let [kind, operation, principal, acting, amount, outcome] = columns_of(&record);
+            let customers = (!record.entry.customers.is_empty())
+                .then(|| format!(",{},", record.entry.customers.join(",")));
+            q = q
+                .bind(record.seq)
+                .bind(record.at)
+                .bind(kind)
+                .bind(record.entry.request_id.clone())
+                .bind(operation)
+                .bind(principal)
+                .bind(record.entry.tier.clone())
+                .bind(acting)
+                .bind(customers)
+                .bind(amount)
+                .bind(outcome)
+                .bind(body)
+                .bind(prev_hash)
+                .bind(hash)
+                .bind(signature);
+        }
+        q.execute(&mut *tx).await?;
     }
     Ok(seqs)
 }

@@ -6,13 +6,14 @@
 //! Every decision is the pure ledger's (`tiergate_policy::ledger`); this adds only
 //! durability and mutual exclusion.
 
-use crate::store::{Backend, Store, StoreError, now_ms};
+use crate::store::{Backend, Store, StoreError, chunked, now_ms, values};
 use ring::digest;
 use sqlx::Row;
 use std::collections::BTreeMap;
 use tiergate_policy::ledger::{Ledger, Node, Reservation};
 
 pub mod aliases;
+pub(crate) mod batch;
 pub mod changes;
 pub mod funds;
 pub mod reconcile;
@@ -81,40 +82,81 @@ pub(crate) async fn save(
     before: Ledger,
     after: Ledger,
 ) -> Result<(), sqlx::Error> {
+    save_with(conn, quota, before, after, &BTreeMap::new()).await
+}
+
+/// Writes back what changed, one statement per kind of change (a batch changes many
+/// reservations at once). `upstream` gives new reservations their vendor quota and acting
+/// partner.
+pub(crate) async fn save_with(
+    conn: &mut sqlx::AnyConnection,
+    quota: &str,
+    before: Ledger,
+    after: Ledger,
+    upstream: &BTreeMap<String, (String, String)>,
+) -> Result<(), sqlx::Error> {
     let (old_nodes, old_res) = before.into_parts();
     let (nodes, reservations) = after.into_parts();
+    let mut changed = Vec::new();
     for (id, n) in nodes
         .iter()
         .filter(|(id, n)| old_nodes.get(*id) != Some(*n))
     {
-        sqlx::query(
-            "INSERT INTO ledger_nodes (id, quota_id, node, updated_at) VALUES ($1, $2, $3, $4) \
+        changed.push((id.clone(), serde_json::to_string(n).map_err(corrupt)?));
+    }
+    for rows in chunked(changed, |(id, json)| id.len() + json.len() + 64) {
+        let sql = format!(
+            "INSERT INTO ledger_nodes (id, quota_id, node, updated_at) VALUES {} \
              ON CONFLICT (id) DO UPDATE SET node = excluded.node, updated_at = excluded.updated_at",
-        )
-        .bind(id.clone())
-        .bind(quota.to_owned())
-        .bind(serde_json::to_string(n).map_err(corrupt)?)
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await?;
+            values(rows.len(), 4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, json) in rows {
+            q = q.bind(id).bind(quota.to_owned()).bind(json).bind(now_ms());
+        }
+        q.execute(&mut *conn).await?;
     }
-    for id in old_res.keys().filter(|id| !reservations.contains_key(*id)) {
-        sqlx::query("DELETE FROM ledger_reservations WHERE id = $1")
-            .bind(id.clone())
-            .execute(&mut *conn)
-            .await?;
+    let gone: Vec<&String> = old_res
+        .keys()
+        .filter(|id| !reservations.contains_key(*id))
+        .collect();
+    if !gone.is_empty() {
+        let marks: Vec<String> = (1..=gone.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "DELETE FROM ledger_reservations WHERE id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in gone {
+            q = q.bind(id.clone());
+        }
+        q.execute(&mut *conn).await?;
     }
+    let mut new = Vec::new();
     for (id, r) in reservations
         .iter()
         .filter(|(id, _)| !old_res.contains_key(*id))
     {
-        sqlx::query("INSERT INTO ledger_reservations (id, quota_id, reservation, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id.clone())
-            .bind(quota.to_owned())
-            .bind(serde_json::to_string(r).map_err(corrupt)?)
-            .bind(now_ms())
-            .execute(&mut *conn)
-            .await?;
+        new.push((id.clone(), serde_json::to_string(r).map_err(corrupt)?));
+    }
+    for rows in chunked(new, |(id, json)| id.len() + json.len() + 128) {
+        let sql = format!(
+            "INSERT INTO ledger_reservations (id, quota_id, reservation, created_at, \
+             upstream_quota, acting) VALUES {}",
+            values(rows.len(), 6)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, json) in rows {
+            let (up, acting) = upstream.get(&id).cloned().unzip();
+            q = q
+                .bind(id)
+                .bind(quota.to_owned())
+                .bind(json)
+                .bind(now_ms())
+                .bind(up)
+                .bind(acting);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -2,16 +2,14 @@
 //! the audit intent (a reservation never exists without its trail), and settled in the same
 //! transaction as the audit outcome.
 
-use super::{load, lock, save};
+use super::batch::{Done, Op};
 use crate::audit::record::Entry;
 use crate::audit::sign::Signer;
-use crate::audit::store::append_in;
 use crate::store::{Store, StoreError, now_ms};
 use rust_decimal::Decimal;
-use serde_json::json;
 use sqlx::Row;
 use std::sync::Arc;
-use tiergate_policy::ledger::{Drawer, Refusal, VoucherRequest};
+use tiergate_policy::ledger::{Refusal, VoucherRequest};
 
 /// A voucher request as the gateway saw it.
 pub struct VoucherAsk {
@@ -83,129 +81,38 @@ pub(crate) async fn resolve(
 
 impl Store {
     /// Reserves a voucher request on the caller's slice and writes the audit intent, in one
-    /// transaction.
+    /// transaction (shared with the requests that arrive meanwhile: see [`super::batch`]).
     pub async fn ledger_reserve(
         &self,
         ask: VoucherAsk,
-        mut intent: Entry,
+        intent: Entry,
         signer: Arc<Signer>,
     ) -> Result<Reserved, StoreError> {
-        let backend = self.backend();
-        self.on_rt(move |pool| async move {
-            let mut tx = pool.begin().await?;
-            let (quota, anchor) = resolve(&mut tx, &ask.upstream_quota).await?;
-            lock(&mut tx, backend, &quota).await?;
-            let before = load(&mut tx, &quota).await?;
-            if before.is_empty() {
-                append_in(&mut tx, backend, vec![intent], &signer).await?;
-                tx.commit().await?;
-                return Ok(Reserved::Undelegated);
-            }
-            let who = Drawer {
-                partner: &ask.acting,
-                staff: ask.staff.as_deref(),
-            };
-            let Some(node) = before.slice_for(anchor.as_deref(), who) else {
-                return Ok(Reserved::Refused(Refusal::NoDelegation));
-            };
-            let mut after = before.clone();
-            let now = time::OffsetDateTime::now_utc();
-            let r = match after.reserve(&ask.reservation_id, &node, &ask.request, now) {
-                Ok(r) => r,
-                Err(refusal) => return Ok(Reserved::Refused(refusal)),
-            };
-            save(&mut tx, &quota, before, after).await?;
-            sqlx::query(
-                "UPDATE ledger_reservations SET upstream_quota = $1, acting = $2 WHERE id = $3",
-            )
-            .bind(ask.upstream_quota.clone())
-            .bind(ask.acting.clone())
-            .bind(ask.reservation_id.clone())
-            .execute(&mut *tx)
-            .await?;
-            let hold = Hold {
-                quota,
-                node,
-                reservation: ask.reservation_id,
-                amount: r.amount(),
-                upstream_quota: ask.upstream_quota,
-                acting: ask.acting,
-            };
-            if let Some(d) = intent.detail.as_object_mut() {
-                d.insert(
-                    "delegation".into(),
-                    json!({"quota_id": hold.quota, "slice": hold.node,
-                           "reservation": hold.reservation, "reserved": hold.amount.to_string()}),
-                );
-            }
-            append_in(&mut tx, backend, vec![intent], &signer).await?;
-            tx.commit().await?;
-            Ok(Reserved::Held(hold))
-        })
-        .await
+        match self
+            .ledger_batched(Op::Reserve(ask, intent), signer)
+            .await?
+        {
+            Done::Reserved(r) => Ok(r),
+            Done::Settled => Err(StoreError::Stopped),
+        }
     }
 
     /// Settles a held reservation from the vendor's answer and writes the audit outcome, in
-    /// one transaction.
+    /// one transaction (shared likewise).
     pub async fn ledger_settle(
         &self,
         hold: Hold,
         settle: Settle,
-        mut outcome: Entry,
+        outcome: Entry,
         signer: Arc<Signer>,
     ) -> Result<(), StoreError> {
-        let backend = self.backend();
-        self.on_rt(move |pool| async move {
-            let mut tx = pool.begin().await?;
-            lock(&mut tx, backend, &hold.quota).await?;
-            let before = load(&mut tx, &hold.quota).await?;
-            let mut after = before.clone();
-            let face_value = before
-                .reservation(&hold.reservation)
-                .map(|r| r.face_value)
-                .unwrap_or_default();
-            let (used, released) = match &settle {
-                Settle::Issued(issued) => {
-                    let customers: Vec<String> = issued.iter().map(|(c, _)| c.clone()).collect();
-                    let used = after.commit(&hold.reservation, &customers);
-                    (used, hold.amount - used)
-                }
-                Settle::Release => (Decimal::ZERO, after.release(&hold.reservation)),
-                Settle::Pending => (Decimal::ZERO, Decimal::ZERO),
-            };
-            if after != before {
-                save(&mut tx, &hold.quota, before, after).await?;
-            }
-            if let Settle::Issued(issued) = &settle {
-                for (customer, coupon) in issued {
-                    insert_coupon(
-                        &mut tx,
-                        &hold,
-                        coupon,
-                        customer,
-                        face_value,
-                        &hold.reservation,
-                    )
-                    .await?;
-                }
-            }
-            if let Some(d) = outcome.detail.as_object_mut() {
-                let state = match settle {
-                    Settle::Pending => "pending",
-                    _ => "settled",
-                };
-                d.insert(
-                    "delegation".into(),
-                    json!({"quota_id": hold.quota, "slice": hold.node,
-                           "reservation": hold.reservation, "state": state,
-                           "used": used.to_string(), "released": released.to_string()}),
-                );
-            }
-            append_in(&mut tx, backend, vec![outcome], &signer).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
+        match self
+            .ledger_batched(Op::Settle(hold, settle, outcome), signer)
+            .await?
+        {
+            Done::Settled => Ok(()),
+            Done::Reserved(_) => Err(StoreError::Stopped),
+        }
     }
 }
 
