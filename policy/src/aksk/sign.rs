@@ -1,7 +1,7 @@
 //! Producing a signature, as the vendor SDK does (used to re-sign requests upstream).
 
 use super::ALGORITHM;
-use super::canonical::{QueryOrder, canonical_request};
+use super::canonical::{QueryOrder, canonical_request, hex_lower};
 use ring::{digest, hmac};
 
 /// The HMAC-SHA256 key: the SK itself (no derived key chain).
@@ -13,10 +13,7 @@ pub(crate) fn hmac_key(secret_key: &[u8]) -> hmac::Key {
 pub fn string_to_sign(date: &str, canonical_request: &str) -> String {
     format!(
         "{ALGORITHM}\n{date}\n{}",
-        hex::encode(digest::digest(
-            &digest::SHA256,
-            canonical_request.as_bytes()
-        ))
+        hex_lower(digest::digest(&digest::SHA256, canonical_request.as_bytes()).as_ref())
     )
 }
 
@@ -57,6 +54,6 @@ pub fn sign(
     format!(
         "{ALGORITHM} Access={access_key}, SignedHeaders={}, Signature={}",
         names.join(";"),
-        hex::encode(signature)
+        hex_lower(signature.as_ref())
     )
 }
