@@ -1,0 +1,168 @@
+//! The side-by-side load benchmark: the same request mix, on loopback, against the static
+//! upstream directly, a bare Pingora proxy, nginx `proxy_pass` and Tiergate's full pipeline
+//! (AK/SK, tier policy and scoping, the Redis-backed limiter leased and strict, re-signing;
+//! reads, then voucher issues with the ledger and audit on PostgreSQL). For each: requests/s
+//! at saturation (closed loop), latency at half the bare proxy's saturation rate (open loop,
+//! counted from each request's intended send time), CPU per request. Every server under test
+//! runs on core 1 with one worker; the driver and the upstream share core 0. Start it with
+//! `benches/load.sh`, which installs what it needs and builds the release binaries first.
+#![allow(missing_docs)]
+
+mod drive;
+mod report;
+mod targets;
+mod tiergate;
+
+use drive::Run;
+use std::net::SocketAddr;
+use std::path::Path;
+use tiergate_tests::harness::Result;
+
+/// The cores of the server under test.
+const SERVER_CPUS: &str = "1";
+
+/// A target measured at saturation and at a fixed open-loop rate.
+pub struct Measured {
+    pub name: String,
+    pub saturated: Run,
+    pub paced: Option<Run>,
+}
+
+/// A closed-loop run only, with `connections` callers.
+fn measure_with(
+    name: &str,
+    addr: SocketAddr,
+    requests: &Path,
+    pids: &[u32],
+    connections: usize,
+) -> Result<Measured> {
+    eprintln!("{name}: saturation");
+    let saturated = drive::run_with(addr, requests, 0.0, pids, connections)?;
+    eprintln!("{name}: {}", saturated.report);
+    Ok(Measured {
+        name: name.to_owned(),
+        saturated,
+        paced: None,
+    })
+}
+
+fn measure(
+    name: &str,
+    addr: SocketAddr,
+    requests: &Path,
+    pids: &[u32],
+    rate: Option<f64>,
+) -> Result<Measured> {
+    eprintln!("{name}: saturation");
+    let saturated = drive::run(addr, requests, 0.0, pids)?;
+    let paced = match rate {
+        Some(r) => {
+            eprintln!("{name}: {r:.0} requests/s open loop");
+            Some(drive::run(addr, requests, r, pids)?)
+        }
+        None => None,
+    };
+    eprintln!("{name}: {}", saturated.report);
+    if let Some(p) = &paced {
+        eprintln!("{name}: {}", p.report);
+    }
+    Ok(Measured {
+        name: name.to_owned(),
+        saturated,
+        paced,
+    })
+}
+
+/// Which optional parts to run: all, or those named on the command line (`nginx`, `leased`,
+/// `writes`, `strict`); the upstream and the bare proxy, the references, always run.
+fn wanted(part: &str) -> bool {
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    named.is_empty() || named.iter().any(|n| n == part)
+}
+
+fn bench() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let upstream = targets::upstream(drive::CLIENT_CPUS)?;
+    let up = [upstream.child.id()];
+    let mut rows = Vec::new();
+
+    // Reads, signed for the leased gateway; the other targets ignore the signature.
+    let leased = tiergate::Tiergate::start(&rt, upstream.addr, "leased", SERVER_CPUS)?;
+    let reads = leased.reads(dir.path())?;
+    let direct = drive::run(upstream.addr, &reads, 0.0, &up)?;
+    let bare = targets::bare_pingora(SERVER_CPUS, upstream.addr)?;
+    let bare_saturated = drive::run(bare.addr, &reads, 0.0, &[bare.child.id()])?;
+    // Half the bare proxy's saturation rate, for every target's latency.
+    let rate = (bare_saturated.num("rps") / 2.0).max(100.0);
+    rows.push(Measured {
+        name: "upstream directly".into(),
+        saturated: direct,
+        paced: Some(drive::run(upstream.addr, &reads, rate, &up)?),
+    });
+    rows.push(Measured {
+        name: "bare Pingora".into(),
+        saturated: bare_saturated,
+        paced: Some(drive::run(bare.addr, &reads, rate, &[bare.child.id()])?),
+    });
+    drop(bare);
+    if wanted("nginx") {
+        let nginx = targets::nginx(SERVER_CPUS, upstream.addr, dir.path())?;
+        let pids = [nginx.child.id()];
+        rows.push(measure(
+            "nginx proxy_pass",
+            nginx.addr,
+            &reads,
+            &pids,
+            Some(rate),
+        )?);
+    }
+    let pids = [leased.gw.pid()];
+    if wanted("leased") {
+        let name = "Tiergate reads, limiter leased";
+        rows.push(measure(name, leased.gw.addr, &reads, &pids, Some(rate))?);
+    }
+    // Voucher issues: saturation, then a slice raced to exhaustion.
+    let mut race = None;
+    if wanted("writes") {
+        let writes = leased.writes(dir.path())?;
+        let name = "Tiergate voucher issues, limiter leased";
+        let commits = leased.commits(&rt)?;
+        let m = measure(name, leased.gw.addr, &writes, &pids, None)?;
+        // pg_stat_database's counters are sent by each backend at its transaction's end.
+        let per_call = (leased.commits(&rt)? - commits) as f64 / m.saturated.num("all").max(1.0);
+        eprintln!("{name}: {per_call:.2} PostgreSQL commits per call");
+        rows.push(m);
+        // Twice the callers: bigger batches per transaction (the ledger's group commit).
+        let name = "Tiergate voucher issues, 64 connections";
+        rows.push(measure_with(
+            name,
+            leased.gw.addr,
+            &writes,
+            &pids,
+            2 * drive::CONNECTIONS,
+        )?);
+        race = Some(leased.race_to_exhaustion(dir.path())?);
+    }
+    leased.stop(&rt);
+    if wanted("strict") {
+        let strict = tiergate::Tiergate::start(&rt, upstream.addr, "strict", SERVER_CPUS)?;
+        let reads = strict.reads(dir.path())?;
+        let name = "Tiergate reads, limiter strict";
+        let pids = [strict.gw.pid()];
+        rows.push(measure(name, strict.gw.addr, &reads, &pids, Some(rate))?);
+        strict.stop(&rt);
+    }
+    report::print(&rows, rate, race.as_ref());
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = bench() {
+        eprintln!("proxy_load: {e}");
+        std::process::exit(1);
+    }
+}
