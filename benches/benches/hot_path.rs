@@ -96,7 +96,9 @@ fn limiter_config(redis: bool) -> Result<tiergate_config::Config, String> {
         String::new()
     };
     let text = format!(
-        r#"[upstream]
+        r#"listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+[upstream]
 url = "http://127.0.0.1:1"
 [distributor]
 partner_id = "dist-1"
@@ -104,19 +106,23 @@ access_key = "DISTAK0000000000001"
 secret_key = {{ value = "dist-1-secret-key-0000000000000000000001" }}
 [credentials]
 master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
+[audit]
+signing_key = {{ value = "{key}" }}
 [ratelimit]
 {shared}[ratelimit.tiers.cloud_reseller]
 all = {{ rate = "1000000/s", burst = 1000000 }}
 [ratelimit.upstream]
 rate = "1000000/s"
 burst = 1000000
-"#
+"#,
+        key = tiergate_tests::harness::AUDIT_KEY
     );
     tiergate_config::Config::parse(&text, Path::new(".")).map_err(|e| e.to_string())
 }
 
 fn limiter(c: &mut Criterion) {
     let Ok(rt) = tokio::runtime::Runtime::new() else {
+        eprintln!("limiter: no runtime");
         return;
     };
     let me = Principal {
@@ -125,7 +131,8 @@ fn limiter(c: &mut Criterion) {
         distributor_id: Some("dist-1".into()),
         role: None,
     };
-    let Some(route) = route_by_operation("list_partner_coupons") else {
+    let Some(route) = route_by_operation("list_issued_partner_coupons") else {
+        eprintln!("limiter: no such route");
         return;
     };
     for (name, redis) in [
