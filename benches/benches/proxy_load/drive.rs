@@ -62,37 +62,8 @@ pub fn run_with(
 ) -> Result<Run> {
     let cpu = || server.iter().map(|p| tree_cpu(*p)).sum::<Duration>();
     let (s0, m0) = (cpu(), machine_cpu());
-    let target = target.to_string();
-    let requests = requests.display().to_string();
-    let (conns, secs, rate_s) = (
-        connections.to_string(),
-        SECONDS.to_string(),
-        rate.to_string(),
-    );
-    let args = [
-        "--target",
-        &target,
-        "--requests",
-        &requests,
-        "--connections",
-        &conns,
-        "--seconds",
-        &secs,
-        "--rate",
-        &rate_s,
-    ];
-    let out = pinned(CLIENT_CPUS, &binary("tg-bench-load")?, &args)
-        .output()
-        .map_err(|e| format!("the load driver: {e}"))?;
+    let report = driver(target, requests, connections, SECONDS, 2.0, rate)?;
     let (s1, m1) = (cpu(), machine_cpu());
-    if !out.status.success() {
-        return Err(format!(
-            "the load driver failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("the load driver's report: {e}"))?;
     Ok(Run {
         report,
         server_cpu: s1.saturating_sub(s0),
@@ -102,22 +73,43 @@ pub fn run_with(
 
 /// A closed-loop run of `seconds` with no warm-up (every answer counts).
 pub fn race(target: SocketAddr, requests: &Path, seconds: f64) -> Result<Value> {
+    driver(target, requests, 2 * CONNECTIONS, seconds, 0.0, 0.0)
+}
+
+/// Runs the driver on the client's cores and returns its report.
+fn driver(
+    target: SocketAddr,
+    requests: &Path,
+    connections: usize,
+    seconds: f64,
+    warmup: f64,
+    rate: f64,
+) -> Result<Value> {
     let (target, requests) = (target.to_string(), requests.display().to_string());
-    let (conns, secs) = ((2 * CONNECTIONS).to_string(), seconds.to_string());
+    let numbers = [connections as f64, seconds, warmup, rate].map(|n| n.to_string());
+    let [conns, secs, warm, rate] = &numbers;
     let args = [
         "--target",
         &target,
         "--requests",
         &requests,
         "--connections",
-        &conns,
+        conns,
         "--seconds",
-        &secs,
+        secs,
         "--warmup",
-        "0",
+        warm,
+        "--rate",
+        rate,
     ];
     let out = pinned(CLIENT_CPUS, &binary("tg-bench-load")?, &args)
         .output()
         .map_err(|e| format!("the load driver: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the load driver failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("the load driver's report: {e}"))
 }
