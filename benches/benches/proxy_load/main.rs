@@ -21,11 +21,19 @@ use tiergate_tests::harness::Result;
 /// The cores of the server under test.
 const SERVER_CPUS: &str = "1";
 
-/// A target measured at saturation and at a fixed open-loop rate.
+/// A target measured at saturation, at the common open-loop rate, and at half its own
+/// saturation rate (latency at equal utilization).
 pub struct Measured {
     pub name: String,
     pub saturated: Run,
     pub paced: Option<Run>,
+    pub half_own: Option<Run>,
+}
+
+/// An open-loop run at half the target's own saturation rate.
+fn half_own(addr: SocketAddr, requests: &Path, pids: &[u32], saturated: &Run) -> Result<Run> {
+    let r = (saturated.num("rps") / 2.0).max(100.0);
+    drive::run(addr, requests, r, pids)
 }
 
 /// A closed-loop run only, with `connections` callers.
@@ -43,6 +51,7 @@ fn measure_with(
         name: name.to_owned(),
         saturated,
         paced: None,
+        half_own: None,
     })
 }
 
@@ -55,12 +64,16 @@ fn measure(
 ) -> Result<Measured> {
     eprintln!("{name}: saturation");
     let saturated = drive::run(addr, requests, 0.0, pids)?;
-    let paced = match rate {
+    let (paced, own) = match rate {
         Some(r) => {
             eprintln!("{name}: {r:.0} requests/s open loop");
-            Some(drive::run(addr, requests, r, pids)?)
+            let paced = drive::run(addr, requests, r, pids)?;
+            (
+                Some(paced),
+                Some(half_own(addr, requests, pids, &saturated)?),
+            )
         }
-        None => None,
+        None => (None, None),
     };
     eprintln!("{name}: {}", saturated.report);
     if let Some(p) = &paced {
@@ -70,6 +83,7 @@ fn measure(
         name: name.to_owned(),
         saturated,
         paced,
+        half_own: own,
     })
 }
 
@@ -102,11 +116,16 @@ fn bench() -> Result<()> {
         name: "upstream directly".into(),
         saturated: direct,
         paced: Some(drive::run(upstream.addr, &reads, rate, &up)?),
+        // Half the upstream's own rate would measure the driver, which shares its core.
+        half_own: None,
     });
+    let bare_pids = [bare.child.id()];
+    let bare_half = half_own(bare.addr, &reads, &bare_pids, &bare_saturated)?;
     rows.push(Measured {
         name: "bare Pingora".into(),
         saturated: bare_saturated,
-        paced: Some(drive::run(bare.addr, &reads, rate, &[bare.child.id()])?),
+        paced: Some(drive::run(bare.addr, &reads, rate, &bare_pids)?),
+        half_own: Some(bare_half),
     });
     drop(bare);
     if wanted("nginx") {

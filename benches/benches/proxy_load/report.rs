@@ -9,7 +9,9 @@ fn ms(us: f64) -> String {
 
 /// Answers other than 2xx, and connection errors, of a run.
 fn failures(m: &Measured) -> u64 {
-    let runs = std::iter::once(&m.saturated).chain(m.paced.as_ref());
+    let runs = std::iter::once(&m.saturated)
+        .chain(m.paced.as_ref())
+        .chain(m.half_own.as_ref());
     runs.map(|r| {
         let bad = r.num("completed") - r.num("ok");
         bad as u64 + r.num("io_errors") as u64
@@ -32,25 +34,29 @@ pub fn print(rows: &[Measured], rate: f64, race: Option<&Race>) {
             .map_or(0.0, |r| r.num(f))
     };
     println!(
-        "| target | requests/s (saturation) | x bare Pingora | x nginx | server CPU µs/request | machine CPU µs/request | p50 / p99 / p99.9 ms at {rate:.0}/s | p99 added vs upstream directly | failed |"
+        "| target | requests/s (saturation) | x bare Pingora | x nginx | server CPU µs/request | machine CPU µs/request | p50 / p99 / p99.9 ms at {rate:.0}/s | p99 added vs upstream directly | p50 / p99 / p99.9 ms at half its own saturation | failed |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for m in rows {
         let s = &m.saturated;
         let r = s.num("ok_rps");
-        let latency = m.paced.as_ref().map_or("-".to_owned(), |p| {
-            format!(
-                "{} / {} / {}",
-                ms(p.num("p50_us")),
-                ms(p.num("p99_us")),
-                ms(p.num("p999_us"))
-            )
-        });
+        let triple = |run: Option<&super::drive::Run>| {
+            run.map_or("-".to_owned(), |p| {
+                format!(
+                    "{} / {} / {}",
+                    ms(p.num("p50_us")),
+                    ms(p.num("p99_us")),
+                    ms(p.num("p999_us"))
+                )
+            })
+        };
+        let latency = triple(m.paced.as_ref());
+        let own = triple(m.half_own.as_ref());
         let added = m.paced.as_ref().map_or("-".to_owned(), |p| {
             format!("{} ms", ms(p.num("p99_us") - base("p99_us")))
         });
         println!(
-            "| {} | {r:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {latency} | {added} | {} |",
+            "| {} | {r:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {latency} | {added} | {own} | {} |",
             m.name,
             r / bare.max(1.0),
             r / nginx.max(1.0),
