@@ -429,15 +429,17 @@ impl Store {
     }
 }
 
-/// Rows per multi-row INSERT (4 binds each, under SQLite's 999-parameter floor).
-const EDGE_BATCH: usize = 200;
-
 async fn insert_edges(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     edges: &[Edge],
     upsert: bool,
 ) -> Result<(), sqlx::Error> {
-    for chunk in edges.chunks(EDGE_BATCH) {
+    // At least 64 bytes a row: at most 128 rows (512 binds, under SQLite's 999) a statement.
+    let size = |e: &&Edge| {
+        let (kind, id, owner, _) = edge_to_row(e);
+        kind.len() + id.len() + owner.len() + 64
+    };
+    for chunk in chunked(edges.iter().collect(), size) {
         let conflict = if upsert {
             " ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, resale = excluded.resale"
         } else {

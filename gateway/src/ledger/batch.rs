@@ -9,16 +9,16 @@
 //! If a batch fails, each of its requests is retried alone, so one bad request cannot fail
 //! the others.
 
-use super::requests::{Hold, Reserved, Settle, VoucherAsk, resolve};
+use super::requests::{Hold, IssuedCoupon, Reserved, Settle, VoucherAsk, insert_coupons, resolve};
 use super::{load, lock, save_with};
 use crate::audit::record::Entry;
 use crate::audit::sign::Signer;
 use crate::audit::store::append_in;
-use crate::store::{Backend, StoreError, chunked, now_ms, values};
+use crate::store::{Backend, StoreError};
 use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::AnyPool;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tiergate_policy::ledger::{Drawer, Ledger, Refusal};
 use tokio::sync::{mpsc, oneshot};
@@ -135,19 +135,14 @@ async fn apply(
 ) -> Result<Vec<Done>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let targets = targets(&mut tx, ops).await?;
-    // Locks in key order (a BTreeMap's), whatever order the requests came in.
+    // Locks in key order (a BTreeSet's), whatever order the requests came in.
+    let quotas: BTreeSet<&String> = targets.iter().map(|(q, _)| q).collect();
     let mut trees: BTreeMap<String, Tree> = BTreeMap::new();
-    for (quota, _) in &targets {
-        trees.entry(quota.clone()).or_insert(Tree {
-            before: Ledger::default(),
-            after: Ledger::default(),
-        });
-    }
-    for (quota, tree) in trees.iter_mut() {
+    for quota in quotas {
         lock(&mut tx, backend, quota).await?;
-        let loaded = load(&mut tx, quota).await?;
-        tree.after = loaded.clone();
-        tree.before = loaded;
+        let before = load(&mut tx, quota).await?;
+        let after = before.clone();
+        trees.insert(quota.clone(), Tree { before, after });
     }
     let mut entries = Vec::with_capacity(ops.len());
     let mut coupons = Vec::new();
@@ -159,8 +154,7 @@ async fn apply(
         };
         match op {
             Op::Reserve(ask, intent) => {
-                let r = reserve(tree, quota, anchor.as_deref(), ask, intent.clone());
-                let (result, entry) = r;
+                let (result, entry) = reserve(tree, quota, anchor.as_deref(), ask, intent.clone());
                 if let Reserved::Held(h) = &result {
                     reserved_meta.push(h.clone());
                 }
@@ -169,7 +163,7 @@ async fn apply(
             }
             Op::Settle(hold, settle, outcome) => {
                 let (entry, issued) = settle_one(tree, hold, settle, outcome.clone());
-                coupons.extend(issued.into_iter().map(|c| (hold.clone(), c)));
+                coupons.extend(issued);
                 entries.push(entry);
                 done.push(Done::Settled);
             }
@@ -190,38 +184,6 @@ async fn apply(
     }
     tx.commit().await?;
     Ok(done)
-}
-
-/// Records which slice each voucher came from, in one statement (once per voucher: a
-/// repeated settlement changes nothing).
-async fn insert_coupons(
-    tx: &mut sqlx::AnyConnection,
-    coupons: &[(Hold, (String, String, Decimal))],
-) -> Result<(), sqlx::Error> {
-    let size = |c: &&(Hold, (String, String, Decimal))| c.1.0.len() + c.1.1.len() + 256;
-    for rows in chunked(coupons.iter().collect(), size) {
-        let sql = format!(
-            "INSERT INTO ledger_coupons (coupon_id, quota_id, node, customer_id, face_value, \
-             request_id, upstream_quota, acting, issued_at) VALUES {} \
-             ON CONFLICT (coupon_id) DO NOTHING",
-            values(rows.len(), 9)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (hold, (customer, coupon, face_value)) in rows {
-            q = q
-                .bind(coupon.clone())
-                .bind(hold.quota.clone())
-                .bind(hold.node.clone())
-                .bind(customer.clone())
-                .bind(face_value.to_string())
-                .bind(hold.reservation.clone())
-                .bind(hold.upstream_quota.clone())
-                .bind(hold.acting.clone())
-                .bind(now_ms());
-        }
-        q.execute(&mut *tx).await?;
-    }
-    Ok(())
 }
 
 /// One reservation against the batch's tree: the result and the intent to write (none when
@@ -269,34 +231,30 @@ fn reserve(
     (Reserved::Held(hold), Some(intent))
 }
 
-/// One settlement against the batch's tree: the outcome to write and the vouchers issued
-/// (customer, coupon id, face value).
+/// One settlement against the batch's tree: the outcome to write and the vouchers issued.
 fn settle_one(
     tree: &mut Tree,
     hold: &Hold,
     settle: &Settle,
     mut outcome: Entry,
-) -> (Entry, Vec<(String, String, Decimal)>) {
+) -> (Entry, Vec<IssuedCoupon>) {
     let after = &mut tree.after;
     let face_value = after
         .reservation(&hold.reservation)
         .map(|r| r.face_value)
         .unwrap_or_default();
-    let (used, released) = match settle {
+    let (used, released, issued) = match settle {
         Settle::Issued(issued) => {
             let customers: Vec<String> = issued.iter().map(|(c, _)| c.clone()).collect();
             let used = after.commit(&hold.reservation, &customers);
-            (used, hold.amount - used)
+            let coupons = issued
+                .iter()
+                .map(|(c, k)| (hold.clone(), c.clone(), k.clone(), face_value))
+                .collect();
+            (used, hold.amount - used, coupons)
         }
-        Settle::Release => (Decimal::ZERO, after.release(&hold.reservation)),
-        Settle::Pending => (Decimal::ZERO, Decimal::ZERO),
-    };
-    let issued = match settle {
-        Settle::Issued(issued) => issued
-            .iter()
-            .map(|(c, k)| (c.clone(), k.clone(), face_value))
-            .collect(),
-        _ => Vec::new(),
+        Settle::Release => (Decimal::ZERO, after.release(&hold.reservation), Vec::new()),
+        Settle::Pending => (Decimal::ZERO, Decimal::ZERO, Vec::new()),
     };
     if let Some(d) = outcome.detail.as_object_mut() {
         let state = match settle {

@@ -121,10 +121,9 @@ pub(crate) async fn save_with(
         .filter(|id| !reservations.contains_key(*id))
         .collect();
     if !gone.is_empty() {
-        let marks: Vec<String> = (1..=gone.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "DELETE FROM ledger_reservations WHERE id IN ({})",
-            marks.join(", ")
+            "DELETE FROM ledger_reservations WHERE id IN {}",
+            values(1, gone.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in gone {

@@ -7,7 +7,7 @@
 //! Only reservations older than the in-flight horizon are settled: a younger one may still
 //! get its answer on the request path.
 
-use super::requests::{Hold, insert_coupon};
+use super::requests::{Hold, insert_coupons};
 use super::{load, lock, save};
 use crate::audit::Audit;
 use crate::audit::record::{Entry, Kind};
@@ -250,9 +250,11 @@ async fn settle_quota(
                     upstream_quota,
                     acting: acting.clone(),
                 };
-                for (customer, coupon) in &matched {
-                    insert_coupon(&mut tx, &hold, coupon, customer, r.face_value, &id).await?;
-                }
+                let issued: Vec<_> = matched
+                    .iter()
+                    .map(|(c, k)| (hold.clone(), c.clone(), k.clone(), r.face_value))
+                    .collect();
+                insert_coupons(&mut tx, &issued).await?;
                 // A client retrying with the same idempotency key gets this as the answer.
                 let infos: Vec<Value> = matched
                     .iter()

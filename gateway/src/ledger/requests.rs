@@ -5,7 +5,7 @@
 use super::batch::{Done, Op};
 use crate::audit::record::Entry;
 use crate::audit::sign::Signer;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError, chunked, now_ms, values};
 use rust_decimal::Decimal;
 use sqlx::Row;
 use std::sync::Arc;
@@ -116,31 +116,39 @@ impl Store {
     }
 }
 
-/// Records which slice a voucher came from (once; a repeated settlement changes nothing).
-pub(crate) async fn insert_coupon(
+/// A voucher issued through a slice: the hold it came from, the customer, the coupon id and
+/// the face value.
+pub(crate) type IssuedCoupon = (Hold, String, String, Decimal);
+
+/// Records which slice each voucher came from (once per voucher: a repeated settlement changes
+/// nothing), several per statement.
+pub(crate) async fn insert_coupons(
     conn: &mut sqlx::AnyConnection,
-    hold: &Hold,
-    coupon: &str,
-    customer: &str,
-    face_value: Decimal,
-    request_id: &str,
+    coupons: &[IssuedCoupon],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO ledger_coupons (coupon_id, quota_id, node, customer_id, face_value, \
-         request_id, upstream_quota, acting, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (coupon_id) DO NOTHING",
-    )
-    .bind(coupon.to_owned())
-    .bind(hold.quota.clone())
-    .bind(hold.node.clone())
-    .bind(customer.to_owned())
-    .bind(face_value.to_string())
-    .bind(request_id.to_owned())
-    .bind(hold.upstream_quota.clone())
-    .bind(hold.acting.clone())
-    .bind(now_ms())
-    .execute(&mut *conn)
-    .await?;
+    let size = |c: &&IssuedCoupon| c.1.len() + c.2.len() + 256;
+    for rows in chunked(coupons.iter().collect(), size) {
+        let sql = format!(
+            "INSERT INTO ledger_coupons (coupon_id, quota_id, node, customer_id, face_value, \
+             request_id, upstream_quota, acting, issued_at) VALUES {} \
+             ON CONFLICT (coupon_id) DO NOTHING",
+            values(rows.len(), 9)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (hold, customer, coupon, face_value) in rows {
+            q = q
+                .bind(coupon.clone())
+                .bind(hold.quota.clone())
+                .bind(hold.node.clone())
+                .bind(customer.clone())
+                .bind(face_value.to_string())
+                .bind(hold.reservation.clone())
+                .bind(hold.upstream_quota.clone())
+                .bind(hold.acting.clone())
+                .bind(now_ms());
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
