@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
+use tiergate_benches::high_limits;
 use tiergate_gateway::filters::authz;
 use tiergate_gateway::graph::LiveGraph;
 use tiergate_gateway::limiter::Limiter;
@@ -87,14 +88,8 @@ fn scoping(c: &mut Criterion) {
 }
 
 fn limiter_config(redis: bool) -> Result<tiergate_config::Config, String> {
-    let shared = if redis {
-        format!(
-            "redis = \"redis://127.0.0.1:6379\"\nprefix = \"tgcrit{}\"\nmode = \"leased\"\n",
-            std::process::id()
-        )
-    } else {
-        String::new()
-    };
+    let mode = if redis { "leased" } else { "local" };
+    let limits = high_limits(mode, &format!("tgcrit{}", std::process::id()));
     let text = format!(
         r#"listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
@@ -108,13 +103,7 @@ secret_key = {{ value = "dist-1-secret-key-0000000000000000000001" }}
 master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
 [audit]
 signing_key = {{ value = "{key}" }}
-[ratelimit]
-{shared}[ratelimit.tiers.cloud_reseller]
-all = {{ rate = "1000000/s", burst = 1000000 }}
-[ratelimit.upstream]
-rate = "1000000/s"
-burst = 1000000
-"#,
+{limits}"#,
         key = tiergate_tests::harness::AUDIT_KEY
     );
     tiergate_config::Config::parse(&text, Path::new(".")).map_err(|e| e.to_string())

@@ -6,22 +6,12 @@
 #![allow(missing_docs)]
 
 use std::time::{Duration, Instant};
+use tiergate_benches::high_limits;
 use tiergate_tests::harness::{Gateway, Signer, fixture, start_sim};
 
 const SECONDS: u64 = 10;
 const CLIENTS: usize = 8;
 const PATH: &str = "/v2/promotions/benefits/partner-coupons";
-
-fn config(mode: &str, prefix: &str) -> String {
-    let high = "rate = \"1000000/s\"\nburst = 1000000";
-    let tiers = "[ratelimit.tiers.cloud_reseller]\nall = { rate = \"1000000/s\", burst = 1000000 }";
-    match mode {
-        "off" => format!("[ratelimit.upstream]\n{high}\n"),
-        m => format!(
-            "[ratelimit]\nredis = \"redis://127.0.0.1:6379\"\nprefix = \"{prefix}\"\nmode = \"{m}\"\n{tiers}\n[ratelimit.upstream]\n{high}\n"
-        ),
-    }
-}
 
 fn run(gw: &Gateway, ak: &str, sk: &str) -> (u64, u64) {
     let end = Instant::now() + Duration::from_secs(SECONDS);
@@ -70,7 +60,7 @@ fn main() {
     println!("| limiting | requests/s | errors |\n|---|---|---|");
     for mode in ["off", "leased", "strict"] {
         let prefix = format!("tgbench{}", std::process::id());
-        let gw = match Gateway::start_with(sim.addr(), &config(mode, &prefix)) {
+        let gw = match Gateway::start_with(sim.addr(), &high_limits(mode, &prefix)) {
             Ok(g) => g,
             Err(e) => {
                 eprintln!("{mode}: {e}");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use tiergate_benches::canned::{
     COUPONS, CUSTOMERS, DISTRIBUTOR_QUOTA, ISSUED, RESELLER, RESELLER_QUOTA,
 };
+use tiergate_benches::high_limits;
 use tiergate_tests::harness::{Cred, Db, Gateway, Result, Signer, TempDb, http};
 use tiergate_tests::ledger::{dec, grant, settled};
 
@@ -35,22 +36,6 @@ pub struct Tiergate {
     cred: Cred,
     upstream: SocketAddr,
     mode: String,
-}
-
-fn config(mode: &str) -> String {
-    format!(
-        r#"[ratelimit]
-redis = "redis://127.0.0.1:6379"
-prefix = "tgload{pid}{mode}"
-mode = "{mode}"
-[ratelimit.tiers.cloud_reseller]
-all = {{ rate = "1000000/s", burst = 1000000 }}
-[ratelimit.upstream]
-rate = "1000000/s"
-burst = 1000000
-"#,
-        pid = std::process::id()
-    )
 }
 
 /// A request file for the driver: each request signed now by `cred` (valid within the
@@ -101,7 +86,7 @@ impl Tiergate {
         let gw = Gateway::start_tuned(
             upstream,
             Db::Postgres(db.url.clone()),
-            &config(mode),
+            &high_limits(mode, &format!("tgload{}{mode}", std::process::id())),
             1,
             &wrapper,
         )?;
