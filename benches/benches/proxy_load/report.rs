@@ -19,6 +19,15 @@ fn failures(m: &Measured) -> u64 {
     .sum()
 }
 
+/// `r` over a reference rate, or `-` when the reference was not run.
+fn ratio(r: f64, reference: f64) -> String {
+    if reference > 0.0 {
+        format!("{:.2}", r / reference)
+    } else {
+        "-".to_owned()
+    }
+}
+
 /// Prints the throughput and latency table, then the race.
 pub fn print(rows: &[Measured], rate: f64, race: Option<&Race>) {
     let rps = |name: &str| {
@@ -56,10 +65,10 @@ pub fn print(rows: &[Measured], rate: f64, race: Option<&Race>) {
             format!("{} ms", ms(p.num("p99_us") - base("p99_us")))
         });
         println!(
-            "| {} | {r:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {latency} | {added} | {own} | {} |",
+            "| {} | {r:.0} | {} | {} | {:.1} | {:.1} | {latency} | {added} | {own} | {} |",
             m.name,
-            r / bare.max(1.0),
-            r / nginx.max(1.0),
+            ratio(r, bare),
+            ratio(r, nginx),
             s.server_us(),
             s.machine_us(),
             failures(m),
