@@ -140,19 +140,25 @@ impl Issuer {
             .filter(move |k| k.retired_at.is_none_or(|r| r >= horizon))
     }
 
-    /// The issuer a gateway configures: previous keys verify for one token lifetime after
-    /// start (the rotation window), the signing key signs.
-    pub fn from_settings(t: &tiergate_config::tokens::TokenSettings) -> Result<Self, TokenError> {
+    /// The issuer a gateway configures: `previous` keys (a rotation in progress) verify for
+    /// one token lifetime after start, `signing` signs.
+    pub fn rotated(
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+        signing: &[u8],
+        previous: &[&[u8]],
+    ) -> Result<Self, TokenError> {
         let mut me = Self {
-            issuer: t.issuer.clone(),
-            audience: t.audience.clone(),
-            ttl: t.ttl,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl,
             keys: Vec::new(),
         };
-        for k in &t.previous_keys {
-            me.push(k.expose())?;
+        for k in previous {
+            me.push(k)?;
         }
-        me.rotate(t.signing_key.expose())?;
+        me.rotate(signing)?;
         Ok(me)
     }
 

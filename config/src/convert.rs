@@ -1,6 +1,8 @@
 //! File schema -> typed [`Config`]: the one place where values are validated.
 
-use crate::file::{File, GrantSection, PolicySection, SecretSource};
+use crate::duration::positive;
+use crate::file::{File, GrantSection, PolicySection};
+use crate::secret::secret;
 use crate::{
     Config, ConfigError, ConfigErrors, CredentialSettings, Distributor, LogFormat, Secret,
     ServerSettings, Storage, Upstream, parse_duration,
@@ -9,7 +11,6 @@ use base64::Engine;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::time::Duration;
 use tiergate_policy::{GrantSpec, Rules, RulesSpec, Tier};
 
 struct Errors(Vec<ConfigError>);
@@ -229,13 +230,6 @@ fn addr(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8080"))
 }
 
-pub(crate) fn positive(s: &str) -> Result<Duration, String> {
-    match parse_duration(s)? {
-        d if d.is_zero() => Err("must be greater than zero".into()),
-        d => Ok(d),
-    }
-}
-
 fn upstream_url(url: &str) -> Result<(String, u16, bool), String> {
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
@@ -282,25 +276,6 @@ fn storage(url: &str, base: &Path) -> Result<Storage, String> {
     Ok(Storage::Sqlite {
         url: format!("sqlite://{path}"),
     })
-}
-
-pub(crate) fn secret(
-    src: &SecretSource,
-    base: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, String> {
-    match src {
-        SecretSource::Value(v) => Ok(v.clone()),
-        SecretSource::Env(name) => {
-            env(name).ok_or_else(|| format!("environment variable `{name}` is not set"))
-        }
-        SecretSource::File(p) => {
-            let path = base.join(p);
-            std::fs::read_to_string(&path)
-                .map(|s| s.trim().to_owned())
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-        }
-    }
 }
 
 fn master_key(b64: &str) -> Result<[u8; 32], String> {

@@ -1,5 +1,6 @@
 //! The file schema: a serde mirror of the TOML file. No validation here beyond shape.
 
+use crate::secret::SecretSource;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -126,15 +127,6 @@ pub struct CredentialsSection {
 
 fn default_ttl() -> String {
     "5s".into()
-}
-
-/// Where a secret comes from: exactly one of `env`, `file`, `value`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub enum SecretSource {
-    Env(String),
-    File(String),
-    Value(String),
 }
 
 #[derive(Deserialize, Default)]

@@ -23,8 +23,8 @@
 //!
 //! Files are read here; their XML and keys are checked when the gateway builds the broker.
 
-use crate::convert::{positive, secret};
-use crate::file::SecretSource;
+use crate::duration::positive;
+use crate::secret::{SecretSource, secret};
 use crate::{ConfigError, Secret};
 use serde::Deserialize;
 use std::net::SocketAddr;

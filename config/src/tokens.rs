@@ -11,8 +11,8 @@
 //!
 //! Absent: no tokens are issued and bearer tokens are refused.
 
-use crate::convert::{positive, secret};
-use crate::file::SecretSource;
+use crate::duration::positive;
+use crate::secret::{SecretSource, secret};
 use crate::{ConfigError, Secret};
 use base64::Engine;
 use serde::Deserialize;

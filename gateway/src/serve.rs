@@ -185,8 +185,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     };
     let tokens = match &config.tokens {
         Some(t) => Some(Arc::new(
-            tiergate_broker::tokens::Issuer::from_settings(t)
-                .map_err(|e| format!("tokens.signing_key: {e}"))?,
+            issuer(t).map_err(|e| format!("tokens.signing_key: {e}"))?,
         )),
         None => None,
     };
@@ -295,4 +294,17 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
 /// free port. The port is released again for Pingora to bind.
 fn pick(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     TcpListener::bind(addr)?.local_addr()
+}
+
+/// The token issuer `[tokens]` describes.
+fn issuer(
+    t: &tiergate_config::tokens::TokenSettings,
+) -> Result<tiergate_broker::tokens::Issuer, tiergate_broker::tokens::TokenError> {
+    let previous: Vec<&[u8]> = t
+        .previous_keys
+        .iter()
+        .map(|k| k.expose().as_slice())
+        .collect();
+    let signing = t.signing_key.expose();
+    tiergate_broker::tokens::Issuer::rotated(&t.issuer, &t.audience, t.ttl, signing, &previous)
 }

@@ -75,7 +75,6 @@ fn the_algorithm_comes_from_the_key_not_the_token() -> Result<(), TokenError> {
 #[test]
 fn a_configured_issuer_publishes_its_previous_keys_and_signs_with_the_new_one()
 -> Result<(), TokenError> {
-    use tiergate_config::Secret;
     let (old_key, new_key) = (generate_key()?, generate_key()?);
     let old = Issuer::new(
         "tiergate",
@@ -84,14 +83,13 @@ fn a_configured_issuer_publishes_its_previous_keys_and_signs_with_the_new_one()
         &old_key,
     )?;
     let before = old.issue("AK1", "auditor", "dist-1", None)?;
-    let settings = tiergate_config::tokens::TokenSettings {
-        signing_key: Secret::new(new_key),
-        previous_keys: vec![Secret::new(old_key)],
-        ttl: Duration::from_secs(60),
-        issuer: "tiergate".into(),
-        audience: "tiergate-admin".into(),
-    };
-    let i = Issuer::from_settings(&settings)?;
+    let i = Issuer::rotated(
+        "tiergate",
+        "tiergate-admin",
+        Duration::from_secs(60),
+        &new_key,
+        &[&old_key],
+    )?;
     assert!(i.verify(&before).is_ok(), "a token of the previous key");
     let (after, claims) = i.issue_with_claims("AK1", "auditor", "dist-1", None)?;
     assert_eq!(i.verify(&after)?, claims);
