@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tiergate_config::Storage;
 use tiergate_gateway::audit::record::Entry;
-use tiergate_gateway::ledger::requests::{Reserved, Settle, VoucherAsk};
 use tiergate_gateway::store::Store;
+use tiergate_gateway::store::ledger::requests::{Reserved, Settle, VoucherAsk};
 use tiergate_policy::ledger::{Ledger, Limits, VoucherRequest};
 use tiergate_tests::harness::TempDb;
 
@@ -31,7 +31,8 @@ fn bench(c: &mut Criterion) {
             ..Limits::default()
         };
         store
-            .ledger_apply("q", move |l: &mut Ledger| {
+            .ledger()
+            .apply("q", move |l: &mut Ledger| {
                 l.grant("dist", None, "dist-1", "q", big(1_000_000_000))?;
                 l.grant("res-1", Some("dist"), "res-1", "q", big(100_000_000))?;
                 l.grant("alice", Some("res-1"), "alice", "q", big(10_000_000))
@@ -61,12 +62,14 @@ fn bench(c: &mut Criterion) {
                 let now = time::OffsetDateTime::now_utc();
                 let rid = id.clone();
                 let _ = store
-                    .ledger_apply("q", move |l: &mut Ledger| {
+                    .ledger()
+                    .apply("q", move |l: &mut Ledger| {
                         l.reserve(&rid, "alice", &req, now).is_ok()
                     })
                     .await;
                 let _ = store
-                    .ledger_apply("q", move |l: &mut Ledger| l.commit(&id, &["c1".to_owned()]))
+                    .ledger()
+                    .apply("q", move |l: &mut Ledger| l.commit(&id, &["c1".to_owned()]))
                     .await;
             })
         })
@@ -97,11 +100,12 @@ fn bench(c: &mut Criterion) {
             rt.block_on(async {
                 let intent = Entry::default();
                 if let Ok(Reserved::Held(h)) =
-                    store.ledger_reserve(ask, intent, signer.clone()).await
+                    store.ledger().reserve(ask, intent, signer.clone()).await
                 {
                     let issued = Settle::Issued(vec![("c1".into(), format!("CP{id}"))]);
                     let _ = store
-                        .ledger_settle(h, issued, Entry::default(), signer.clone())
+                        .ledger()
+                        .settle(h, issued, Entry::default(), signer.clone())
                         .await;
                 }
             })

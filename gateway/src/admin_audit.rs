@@ -3,10 +3,10 @@
 //! role is `unmasked` and the request asks (`unmasked=true`), which is itself audited.
 
 use crate::audit::Audit;
-use crate::audit::store::Filter;
 use crate::cli::audit::records;
 use crate::credentials::Credentials;
 use crate::rejection::Rejection;
+use crate::store::audit::Filter;
 use percent_encoding::percent_decode_str;
 use pingora::protocols::http::ServerSession;
 use serde_json::json;

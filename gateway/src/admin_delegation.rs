@@ -13,10 +13,11 @@
 
 use crate::audit::Audit;
 use crate::audit::record::{Entry, Kind};
+use crate::credentials::UpstreamKey;
 use crate::credentials::{Credential, Credentials};
-use crate::filters::resign::UpstreamKey;
-use crate::ledger::changes::{Author, Change, tree};
+use crate::ledger::view::tree;
 use crate::rejection::Rejection;
+use crate::store::ledger::requests::{Author, Change};
 use crate::upstream::UpstreamClient;
 use pingora::protocols::http::ServerSession;
 use rust_decimal::Decimal;
@@ -230,7 +231,8 @@ impl DelegationApi {
     async fn ledger(&self, quota: &str) -> Result<Ledger, Rejection> {
         self.audit
             .store()
-            .ledger_view(quota)
+            .ledger()
+            .view(quota)
             .await
             .map_err(|_| Rejection::AuditUnavailable)
     }
@@ -259,7 +261,8 @@ impl DelegationApi {
         };
         self.audit
             .store()
-            .ledger_change(quota, change, upstream_quota, author, self.audit.signer())
+            .ledger()
+            .change(quota, change, upstream_quota, author, self.audit.signer())
             .await
             .map_err(|_| Rejection::AuditUnavailable)?
             .map_err(|e| Rejection::GrantRefused(e.to_string()))?;
@@ -333,7 +336,7 @@ impl DelegationApi {
                 owner: reseller.to_owned(),
             }];
             self.graph.learn(&edges);
-            if let Err(e) = self.store.upsert_edges(edges).await {
+            if let Err(e) = self.store.graph().upsert(edges).await {
                 tracing::warn!(error = %e, "could not store a learned quota");
             }
         }

@@ -1,16 +1,17 @@
 //! The Pingora service: each hook only calls the stages in [`crate::filters`].
 
 use crate::audit::Audit;
+use crate::credentials::UpstreamKey;
 use crate::credentials::{Credential, Credentials};
-use crate::filters::resign::UpstreamKey;
+use crate::filters::idempotency;
 use crate::filters::{audit, authn, authz, body, ledger, resign, route};
 use crate::graph::{LiveGraph, learn};
-use crate::idempotency::{self, Claim};
-use crate::ledger::funds::FundReserved;
-use crate::ledger::requests::{Hold, Reserved};
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
 use crate::store::Store;
+use crate::store::funds::FundReserved;
+use crate::store::idempotency::Claim;
+use crate::store::ledger::requests::{Hold, Reserved};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -137,7 +138,11 @@ impl Gateway {
                 // The reservation and the intent commit together, or neither does.
                 let ask = ledger::ask(&credential, &permit, &forward.body, &ctx.request_id)?;
                 let store = self.audit.store();
-                match store.ledger_reserve(ask, intent, self.audit.signer()).await {
+                match store
+                    .ledger()
+                    .reserve(ask, intent, self.audit.signer())
+                    .await
+                {
                     Ok(Reserved::Held(h)) => ctx.hold = Some(h),
                     Ok(Reserved::Undelegated) => {}
                     Ok(Reserved::Refused(r)) => return Err(Rejection::Delegation(r)),
@@ -153,7 +158,8 @@ impl Gateway {
                 let id = ctx.request_id.clone();
                 let signer = self.audit.signer();
                 match store
-                    .funds_reserve(f.grantees, id, f.direction, f.amount, intent, signer)
+                    .funds()
+                    .reserve(f.grantees, id, f.direction, f.amount, intent, signer)
                     .await
                 {
                     Ok(FundReserved::Held(g)) => ctx.fund_hold = Some(g),
@@ -191,7 +197,8 @@ impl Gateway {
         let key = idempotency::scoped(&cred.principal.partner_id, &key);
         let store = self.audit.store();
         let claim = store
-            .idempotency_claim(key.clone(), fingerprint, ctx.request_id.clone())
+            .idempotency()
+            .claim(key.clone(), fingerprint, ctx.request_id.clone())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "idempotency store unavailable: call refused");
@@ -220,17 +227,17 @@ impl Gateway {
             // Tiergate's own decision (a delegation refusal, a bad body) is the answer.
             (Some(body), 400..=499) => {
                 let body = String::from_utf8_lossy(&body).into_owned();
-                store.idempotency_answer(key, status, body).await
+                store.idempotency().answer(key, status, body).await
             }
             // Upstream timeout or dropped connection after sending: unknown until reconciled.
             (Some(_), 502 | 504) if ctx.sent => Ok(()),
-            (Some(_), _) => store.idempotency_free(key).await,
+            (Some(_), _) => store.idempotency().free(key).await,
             (None, 0) if ctx.sent => Ok(()),
-            (None, 0) => store.idempotency_free(key).await,
+            (None, 0) => store.idempotency().free(key).await,
             (None, _) => {
                 let body = ctx.response_body.as_deref().unwrap_or_default();
                 let body = String::from_utf8_lossy(body).into_owned();
-                store.idempotency_answer(key, status, body).await
+                store.idempotency().answer(key, status, body).await
             }
         };
         if let Err(e) = done {
@@ -304,7 +311,7 @@ impl Gateway {
         else {
             return;
         };
-        match self.audit.store().ledger_reclaim_seen(&coupon).await {
+        match self.audit.store().ledger().reclaim_seen(&coupon).await {
             Ok(true) => self.reconcile.notify_one(),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, coupon, "could not note a reclaim for the ledger"),
@@ -481,7 +488,7 @@ impl ProxyHttp for Gateway {
             let edges = learn::edges(permit, buf);
             if !edges.is_empty() {
                 self.graph.learn(&edges);
-                self.store.upsert_edges_later(edges);
+                self.store.graph().upsert_later(edges);
             }
         }
         Ok(None)
@@ -539,7 +546,8 @@ impl ProxyHttp for Gateway {
                     let id = ctx.request_id.clone();
                     self.audit
                         .store()
-                        .funds_settle(grantees, id, moved, outcome, self.audit.signer())
+                        .funds()
+                        .settle(grantees, id, moved, outcome, self.audit.signer())
                         .await
                         .map_err(|e| e.to_string())
                 }
@@ -547,7 +555,8 @@ impl ProxyHttp for Gateway {
                     let settle = ledger::settlement(status, ctx.sent, answer);
                     let store = self.audit.store();
                     store
-                        .ledger_settle(hold, settle, outcome, self.audit.signer())
+                        .ledger()
+                        .settle(hold, settle, outcome, self.audit.signer())
                         .await
                         .map_err(|e| e.to_string())
                 }

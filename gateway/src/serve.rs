@@ -1,8 +1,8 @@
 //! Assembling and running the server: storage runtime, credentials, listeners, Pingora.
 
 use crate::admin::Admin;
+use crate::credentials::UpstreamKey;
 use crate::credentials::{Credentials, Subject};
-use crate::filters::resign::UpstreamKey;
 use crate::graph::LiveGraph;
 use crate::graph::service::SyncService;
 use crate::metrics::Metrics;
@@ -40,7 +40,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         .block_on(Store::connect(&config.storage))
         .map_err(|e| format!("storage: {e}"))?;
     let stored = storage_rt
-        .block_on(store.graph_edges())
+        .block_on(store.graph().edges())
         .map_err(|e| format!("storage: {e}"))?;
     let graph = Arc::new(LiveGraph::from_stored(stored.into_iter().collect()));
     let audit_store = if config.audit.storage == config.storage {

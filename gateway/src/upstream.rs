@@ -1,7 +1,8 @@
 //! Calling the partner API ourselves (graph sync, lookups): Pingora's own connector, so the
 //! same transport and TLS settings apply as to forwarded requests, signed like them.
 
-use crate::filters::resign::{self, UpstreamKey};
+use crate::credentials::UpstreamKey;
+use crate::filters::resign;
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;

@@ -162,7 +162,7 @@ async fn every_attack(make: impl AsyncFn() -> Result<Log, String>) -> R {
 
     // Rewrite the tail from record 3 and recompute every hash: only the signatures tell.
     let l = make().await?;
-    let rows = l.audit.store().audit_rows().await.map_err(e)?;
+    let rows = l.audit.store().audit().rows().await.map_err(e)?;
     let mut prev = rows[1].hash.clone();
     let mut sql = Vec::new();
     for row in &rows[2..] {

@@ -8,9 +8,9 @@ use tiergate_gateway::audit::Audit;
 use tiergate_gateway::audit::keeper::Keeper;
 use tiergate_gateway::audit::record::{Entry, Kind};
 use tiergate_gateway::audit::sign::Signer;
-use tiergate_gateway::audit::store::Filter;
 use tiergate_gateway::cli::audit::records;
 use tiergate_gateway::store::Store;
+use tiergate_gateway::store::audit::Filter;
 
 type R = Result<(), String>;
 

@@ -26,7 +26,8 @@ fn limits(total: i64) -> Limits {
 
 async fn tree(store: &Store) -> R {
     store
-        .ledger_apply(QUOTA, |l: &mut Ledger| {
+        .ledger()
+        .apply(QUOTA, |l: &mut Ledger| {
             l.grant("dist", None, "dist-1", QUOTA, limits(10_000))?;
             l.grant("res-1", Some("dist"), "res-1", QUOTA, limits(2_000))?;
             l.grant("alice", Some("res-1"), "alice", QUOTA, limits(500))
@@ -57,7 +58,8 @@ async fn race(stores: Vec<Store>) -> R {
                 };
                 let now = time::OffsetDateTime::now_utc();
                 let got = store
-                    .ledger_apply(QUOTA, move |l: &mut Ledger| {
+                    .ledger()
+                    .apply(QUOTA, move |l: &mut Ledger| {
                         l.reserve(&id, "alice", &req, now).is_ok()
                     })
                     .await
@@ -72,7 +74,7 @@ async fn race(stores: Vec<Store>) -> R {
         won += r.map_err(e)??;
     }
     assert_eq!(won, 100, "exactly the slice, no more, no less");
-    let l = stores[0].ledger_view(QUOTA).await.map_err(e)?;
+    let l = stores[0].ledger().view(QUOTA).await.map_err(e)?;
     for (id, n) in l.nodes() {
         assert!(l.outstanding(id) <= n.limits.total, "{id} oversubscribed");
     }
@@ -125,18 +127,20 @@ async fn settled_reservations_leave_the_database() -> R {
     };
     let now = time::OffsetDateTime::now_utc();
     store
-        .ledger_apply(QUOTA, move |l: &mut Ledger| {
+        .ledger()
+        .apply(QUOTA, move |l: &mut Ledger| {
             l.reserve("r1", "alice", &req, now).map(|_| ())
         })
         .await
         .map_err(e)?
         .map_err(e)?;
     let used = store
-        .ledger_apply(QUOTA, |l: &mut Ledger| l.commit("r1", &["c1".to_owned()]))
+        .ledger()
+        .apply(QUOTA, |l: &mut Ledger| l.commit("r1", &["c1".to_owned()]))
         .await
         .map_err(e)?;
     assert_eq!(used, Decimal::from(100));
-    let l = store.ledger_view(QUOTA).await.map_err(e)?;
+    let l = store.ledger().view(QUOTA).await.map_err(e)?;
     assert!(l.reservation("r1").is_none());
     assert_eq!(
         l.node("alice").map(|n| (n.reserved, n.used)),

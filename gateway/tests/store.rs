@@ -66,7 +66,8 @@ async fn exercise(storage: &str) -> R {
         },
     ];
     store
-        .replace_graph(edges.clone())
+        .graph()
+        .replace(edges.clone())
         .await
         .map_err(|e| e.to_string())?;
     let learned = vec![
@@ -81,11 +82,13 @@ async fn exercise(storage: &str) -> R {
         },
     ];
     store
-        .upsert_edges(learned)
+        .graph()
+        .upsert(learned)
         .await
         .map_err(|e| e.to_string())?;
     let back: Graph = store
-        .graph_edges()
+        .graph()
+        .edges()
         .await
         .map_err(|e| e.to_string())?
         .into_iter()
@@ -113,7 +116,11 @@ async fn exercise(storage: &str) -> R {
     assert_eq!(found.secret.expose(), issued.secret_key.expose().as_bytes());
     assert_eq!(found.principal.partner_id, "res-1");
 
-    let rows = store.list_credentials().await.map_err(|e| e.to_string())?;
+    let rows = store
+        .credentials()
+        .list()
+        .await
+        .map_err(|e| e.to_string())?;
     let row = rows
         .iter()
         .find(|r| r.access_key == issued.access_key)
@@ -199,4 +206,31 @@ async fn a_revocation_by_another_process_is_seen_after_the_ttl() -> R {
             .is_none()
     );
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gateways_starting_together_on_a_new_database_migrate_it_once() -> R {
+    let db = TempDb::create().await?;
+    let storage = Storage::Postgres {
+        url: db.url.clone(),
+    };
+    // Each start opens its own pool and migrates, as separate gateway processes do.
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let storage = storage.clone();
+            tokio::spawn(async move { Store::connect(&storage).await.map_err(|e| e.to_string()) })
+        })
+        .collect();
+    let mut result = Ok(());
+    for s in starts {
+        if let Err(e) = s.await.map_err(|e| e.to_string()).and_then(|r| r.map(drop)) {
+            result = Err(format!("a start failed: {e}"));
+        }
+    }
+    if result.is_ok() {
+        let store = Store::connect(&storage).await.map_err(|e| e.to_string())?;
+        result = store.ping().await.map_err(|e| e.to_string());
+    }
+    db.drop_db().await;
+    result
 }

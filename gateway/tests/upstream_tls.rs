@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tiergate_certs::{TlsPolicy, TlsSpec};
 use tiergate_config::{Secret, Upstream};
-use tiergate_gateway::filters::resign::UpstreamKey;
+use tiergate_gateway::credentials::UpstreamKey;
 use tiergate_gateway::upstream::{CallError, UpstreamClient};
 
 struct Server(Child, SocketAddr);

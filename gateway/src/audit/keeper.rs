@@ -43,7 +43,7 @@ impl Keeper {
     pub async fn settle(&self) {
         let before = crate::store::now_ms()
             - i64::try_from(self.stale_after.as_millis()).unwrap_or(i64::MAX);
-        let dangling = match self.audit.store().audit_dangling_intents(before).await {
+        let dangling = match self.audit.store().audit().dangling_intents(before).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "could not look for intents without an outcome");

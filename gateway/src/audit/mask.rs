@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 
+/// The auditor role that may see personal data unmasked (each time audited).
+pub const UNMASKED_ROLE: &str = "unmasked";
+
 /// Field names whose values are masked wherever they appear.
 const SENSITIVE: &[&str] = &[
     "customer_name",

@@ -6,7 +6,6 @@ pub mod keeper;
 pub mod mask;
 pub mod record;
 pub mod sign;
-pub mod store;
 pub mod verify;
 
 use crate::store::{Store, StoreError};
@@ -66,17 +65,24 @@ impl Audit {
     pub async fn append(&self, entry: Entry) -> Result<i64, AuditError> {
         let seqs = self
             .store
-            .audit_append(vec![entry], self.signer.clone())
+            .audit()
+            .append(vec![entry], self.signer.clone())
             .await?;
         Ok(seqs.first().copied().unwrap_or_default())
     }
 
     /// Signs the current head, if it moved since the last checkpoint.
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
-        let Some((seq, head)) = self.store.audit_head().await? else {
+        let Some((seq, head)) = self.store.audit().head().await? else {
             return Ok(None);
         };
-        let last = self.store.audit_checkpoints().await?.last().map(|c| c.seq);
+        let last = self
+            .store
+            .audit()
+            .checkpoints()
+            .await?
+            .last()
+            .map(|c| c.seq);
         if last == Some(seq) {
             return Ok(None);
         }
@@ -103,14 +109,14 @@ impl Audit {
                 .and_then(|()| f.sync_data())
                 .map_err(log_err)?;
         }
-        self.store.audit_add_checkpoint(c.clone()).await?;
+        self.store.audit().add_checkpoint(c.clone()).await?;
         Ok(Some(c))
     }
 
     /// Verifies the whole chain against the database's and the log file's checkpoints.
     pub async fn verify(&self) -> Result<Report, AuditError> {
-        let rows = self.store.audit_rows().await?;
-        let mut checkpoints = self.store.audit_checkpoints().await?;
+        let rows = self.store.audit().rows().await?;
+        let mut checkpoints = self.store.audit().checkpoints().await?;
         if let Some(path) = &self.checkpoint_log {
             checkpoints.extend(read_log(path)?);
         }

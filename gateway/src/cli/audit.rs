@@ -3,10 +3,10 @@
 use crate::audit::mask::mask;
 use crate::audit::record::{Entry, Kind};
 use crate::audit::sign::Signer;
-use crate::audit::store::Filter;
 use crate::audit::verify::{self, Checkpoint, Row};
 use crate::audit::{Audit, AuditError, parse_time_ms, window_start};
 use crate::store::Store;
+use crate::store::audit::Filter;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -168,7 +168,8 @@ pub async fn records(
     }
     let rows = audit
         .store()
-        .audit_query(f)
+        .audit()
+        .query(f)
         .await
         .map_err(|e| e.to_string())?;
     Ok(rows
@@ -298,8 +299,8 @@ pub fn run(action: Action) -> Result<(), String> {
                 let c = super::load(&config)?;
                 let audit = open(&c).await?;
                 audit.checkpoint().await.map_err(|e| e.to_string())?;
-                let rows = audit.store().audit_rows().await.map_err(|e| e.to_string())?;
-                let checkpoints = audit.store().audit_checkpoints().await.map_err(|e| e.to_string())?;
+                let rows = audit.store().audit().rows().await.map_err(|e| e.to_string())?;
+                let checkpoints = audit.store().audit().checkpoints().await.map_err(|e| e.to_string())?;
                 let mut f = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
                 let w = |f: &mut std::fs::File, v: Value| writeln!(f, "{v}").map_err(|e| e.to_string());
                 w(&mut f, json!({"tiergate_audit_archive": 1, "public_key": audit.public_key()}))?;

@@ -121,7 +121,8 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
         match action {
             Action::Issue(args) => {
                 let graph: Graph = store
-                    .graph_edges()
+                    .graph()
+                    .edges()
                     .await
                     .map_err(|e| e.to_string())?
                     .into_iter()

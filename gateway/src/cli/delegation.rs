@@ -1,7 +1,8 @@
 //! `tiergate delegation grant|adjust|suspend|resume|revoke|show`: slices of a voucher quota,
 //! every change audited.
 
-use crate::ledger::changes::{Author, Change, tree};
+use crate::ledger::view::tree;
+use crate::store::ledger::requests::{Author, Change};
 use clap::{Args, Subcommand};
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
@@ -171,7 +172,8 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
         };
         audit
             .store()
-            .ledger_change(&quota, change, link, author, audit.signer())
+            .ledger()
+            .change(&quota, change, link, author, audit.signer())
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;

@@ -77,7 +77,8 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
             Action::Show { grantee, staff } => {
                 let a = audit
                     .store()
-                    .funds_view(&key(&grantee, &staff))
+                    .funds()
+                    .view(&key(&grantee, &staff))
                     .await
                     .map_err(|e| e.to_string())?
                     .unwrap_or_default();
@@ -103,7 +104,8 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
                 let g = key(&grantee, &staff);
                 audit
                     .store()
-                    .funds_set_caps(g.clone(), direction, caps, "cli".into(), audit.signer())
+                    .funds()
+                    .set_caps(g.clone(), direction, caps, "cli".into(), audit.signer())
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("{} caps of {g}: ok", direction.as_str());

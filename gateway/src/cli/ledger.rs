@@ -1,7 +1,7 @@
 //! `tiergate ledger reconcile`: settles held reservations and credits reclaims from the
 //! vendor's voucher records.
 
-use crate::filters::resign::UpstreamKey;
+use crate::credentials::UpstreamKey;
 use crate::ledger::reconcile::Reconciler;
 use crate::upstream::UpstreamClient;
 use clap::Subcommand;

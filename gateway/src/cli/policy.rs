@@ -81,7 +81,7 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
         let store = Store::connect(&config.storage)
             .await
             .map_err(|e| format!("storage: {e}"))?;
-        store.graph_edges().await.map_err(|e| e.to_string())
+        store.graph().edges().await.map_err(|e| e.to_string())
     })?;
     if edges.is_empty() {
         eprintln!(

@@ -2,8 +2,8 @@
 //! caller's slice, and how the vendor's answer settles the reservation.
 
 use crate::credentials::Credential;
-use crate::ledger::requests::{Settle, VoucherAsk};
 use crate::rejection::Rejection;
+use crate::store::ledger::requests::{Settle, VoucherAsk};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use tiergate_policy::Permit;

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod body;
+pub mod idempotency;
 pub mod ledger;
 pub mod resign;
 pub mod route;

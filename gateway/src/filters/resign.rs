@@ -1,32 +1,11 @@
 //! Stage 5: the upstream request carries the distributor's signature and nothing of the
 //! caller's credentials.
 
+use crate::credentials::UpstreamKey;
 use pingora::http::RequestHeader;
-use tiergate_config::{Distributor, Secret, Upstream};
+use tiergate_config::Upstream;
 use tiergate_policy::aksk;
 use time::OffsetDateTime;
-
-/// Vendor credentials that sign a request upstream: the distributor's for partner calls, a
-/// customer's (or solution provider's) own for the calls the vendor accepts only from them.
-#[derive(Debug, Clone)]
-pub struct UpstreamKey {
-    /// The vendor AK.
-    pub access_key: String,
-    /// The vendor SK.
-    pub secret_key: Secret<Vec<u8>>,
-    /// The account it belongs to, sent as `X-Domain-Id`.
-    pub domain_id: String,
-}
-
-impl From<&Distributor> for UpstreamKey {
-    fn from(d: &Distributor) -> Self {
-        Self {
-            access_key: d.access_key.clone(),
-            secret_key: Secret::new(d.secret_key.expose().as_bytes().to_vec()),
-            domain_id: d.partner_id.clone(),
-        }
-    }
-}
 
 /// Headers forwarded from the caller; everything else is dropped (hop-by-hop headers,
 /// the caller's signature, its date, domain and content hash).

@@ -3,7 +3,7 @@
 
 use super::LiveGraph;
 use super::sync::sync;
-use crate::filters::resign::UpstreamKey;
+use crate::credentials::UpstreamKey;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
@@ -38,7 +38,7 @@ impl SyncService {
             Ok(g) => {
                 let merged = self.graph.replace(g);
                 let sizes = merged.sizes();
-                if let Err(e) = self.store.replace_graph(merged.edges().collect()).await {
+                if let Err(e) = self.store.graph().replace(merged.edges().collect()).await {
                     tracing::warn!(error = %e, "could not store the synced graph");
                 }
                 tracing::info!(?sizes, "relationship graph synced");

@@ -3,7 +3,7 @@
 //! quotas and vouchers. Each list operation is paced under the vendor's 10 requests per
 //! second per API; the four families run side by side (they have separate budgets).
 
-use crate::filters::resign::UpstreamKey;
+use crate::credentials::UpstreamKey;
 use crate::upstream::{CallError, UpstreamClient};
 use serde_json::{Value, json};
 use std::time::Duration;

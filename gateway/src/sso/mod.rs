@@ -15,7 +15,6 @@
 //! Every sign-in, refusal (with its reason) and binding is audited.
 
 mod acs;
-mod bindings;
 mod client;
 mod login;
 mod notify;

@@ -44,14 +44,14 @@ impl Sso {
             );
         };
         let stored = if req.bind_action.eq_ignore_ascii_case("unbind") {
-            self.store.sso_unbind(&req.x_user_id).await
+            self.store.bindings().unbind(&req.x_user_id).await
         } else {
             let b = Binding {
                 x_user_id: req.x_user_id.clone(),
                 reseller: reseller.clone(),
                 customer_id: req.domain_id.clone(),
             };
-            self.store.sso_bind(b, req.domain_name.clone()).await
+            self.store.bindings().bind(b, req.domain_name.clone()).await
         };
         if let Err(e) = stored {
             tracing::error!(error = %e, "binding table");

@@ -49,7 +49,7 @@ impl Sso {
         name_id: &str,
     ) -> Result<Admitted, Response<Vec<u8>>> {
         let x = binding::x_user_id(reseller, name_id);
-        let bound = self.store.sso_binding(&x).await.map_err(|e| {
+        let bound = self.store.bindings().get(&x).await.map_err(|e| {
             tracing::error!(error = %e, "binding table");
             web::refused(StatusCode::SERVICE_UNAVAILABLE, "binding table unavailable")
         })?;

@@ -1,8 +1,14 @@
 //! Tiergate-issued credentials: issuing, listing, revoking, and the hot-path lookup cache.
 
-use crate::filters::resign::UpstreamKey;
-use crate::secrets::{SealError, Sealer};
-use crate::store::{CredentialRow, Store, StoreError, now_unix};
+mod seal;
+mod upstream_key;
+
+pub use seal::{SealError, Sealer};
+pub use upstream_key::UpstreamKey;
+
+use crate::audit::mask::UNMASKED_ROLE;
+use crate::store::credentials::CredentialRow;
+use crate::store::{Store, StoreError, now_unix};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -177,8 +183,8 @@ impl Credentials {
             Subject::SolutionProvider { id, .. } => {
                 self.principal(id, Tier::SolutionProvider, None)
             }
-            Subject::Auditor { role: Some(r), .. } if r != crate::admin_audit::UNMASKED_ROLE => {
-                let known = crate::admin_audit::UNMASKED_ROLE.to_owned();
+            Subject::Auditor { role: Some(r), .. } if r != UNMASKED_ROLE => {
+                let known = UNMASKED_ROLE.to_owned();
                 return Err(CredentialError::UnknownRole(r.clone(), known));
             }
             Subject::Auditor { role, .. } => {
@@ -225,7 +231,7 @@ impl Credentials {
             upstream_access_key,
             upstream_secret_ciphertext,
         };
-        self.store.insert_credential(row).await?;
+        self.store.credentials().insert(row).await?;
         Ok(Issued {
             access_key,
             secret_key: Secret::new(secret_key),
@@ -235,12 +241,12 @@ impl Credentials {
 
     /// All credentials (SKs stay sealed).
     pub async fn list(&self) -> Result<Vec<CredentialRow>, CredentialError> {
-        Ok(self.store.list_credentials().await?)
+        Ok(self.store.credentials().list().await?)
     }
 
     /// Revokes a credential; a running gateway stops accepting it within the cache TTL.
     pub async fn revoke(&self, ak: &str) -> Result<bool, CredentialError> {
-        let done = self.store.revoke_credential(ak).await?;
+        let done = self.store.credentials().revoke(ak).await?;
         self.forget(ak);
         Ok(done)
     }
@@ -258,7 +264,7 @@ impl Credentials {
         {
             return Ok(hit.found.clone());
         }
-        let found = match self.store.active_credential(ak).await? {
+        let found = match self.store.credentials().active(ak).await? {
             Some(row) => Some(Arc::new(self.open(row)?)),
             None => None,
         };

@@ -9,17 +9,19 @@
 //! If a batch fails, each of its requests is retried alone, so one bad request cannot fail
 //! the others.
 
-use super::requests::{Hold, IssuedCoupon, Reserved, Settle, VoucherAsk, insert_coupons, resolve};
-use super::{load, lock, save_with};
+use super::requests::{Hold, Reserved, Settle, VoucherAsk};
+use super::rows::{IssuedCoupon, insert_coupons, load, resolve, save_with};
 use crate::audit::record::Entry;
 use crate::audit::sign::Signer;
-use crate::audit::store::append_in;
-use crate::store::{Backend, StoreError};
+use crate::store::audit::append_in;
+use crate::store::db::{Backend, Db, StoreError};
+use crate::store::sql::lock;
 use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::AnyPool;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use tiergate_policy::ledger::{Drawer, Ledger, Refusal};
 use tokio::sync::{mpsc, oneshot};
 
@@ -43,13 +45,35 @@ pub(crate) enum Done {
 }
 
 /// A request and where its result goes.
-pub(crate) struct Job {
-    pub op: Op,
-    pub reply: oneshot::Sender<Result<Done, StoreError>>,
+struct Job {
+    op: Op,
+    reply: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+/// The group-commit task of a store, started by the first voucher request.
+#[derive(Default)]
+pub(crate) struct Batcher(OnceLock<mpsc::UnboundedSender<Job>>);
+
+impl Batcher {
+    /// Hands a request to the group commit (started on first use) and waits for its batch.
+    pub(crate) async fn run(
+        &self,
+        db: &Db,
+        signer: Arc<Signer>,
+        op: Op,
+    ) -> Result<Done, StoreError> {
+        let tx = self
+            .0
+            .get_or_init(|| start(&db.rt, db.pool.clone(), db.backend, signer));
+        let (reply, answer) = oneshot::channel();
+        tx.send(Job { op, reply })
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
 }
 
 /// Starts the batching task on the store's runtime; returns where to send requests.
-pub(crate) fn start(
+fn start(
     rt: &tokio::runtime::Handle,
     pool: AnyPool,
     backend: Backend,

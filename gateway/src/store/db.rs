@@ -1,0 +1,52 @@
+//! The database connection: one pool on the storage runtime, for either backend.
+//!
+//! The pool lives on a dedicated runtime (see [`super::Store::connect`]): Pingora runs each
+//! service on its own runtimes, and a connection must stay with the reactor that opened it.
+
+use sqlx::AnyPool;
+use std::future::Future;
+use tokio::runtime::Handle;
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The storage task was cancelled (the process is stopping).
+    #[error("storage task stopped")]
+    Stopped,
+}
+
+/// The pool, the runtime that owns it, and which backend it is.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pub(crate) pool: AnyPool,
+    pub(crate) rt: Handle,
+    pub(crate) backend: Backend,
+}
+
+impl Db {
+    /// Runs a query future on the storage runtime, from any runtime.
+    pub(crate) async fn run<T, F>(&self, f: impl FnOnce(AnyPool) -> F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+    {
+        let fut = f(self.pool.clone());
+        self.rt
+            .spawn(fut)
+            .await
+            .map_err(|_| StoreError::Stopped)?
+            .map_err(StoreError::from)
+    }
+}

@@ -1,0 +1,154 @@
+//! The relationship graph as stored: replaced whole after a sync, extended by what answers
+//! teach (written in the background, many per statement).
+
+use super::db::{Db, StoreError};
+use super::sql::{chunked, values};
+use sqlx::Row;
+use std::sync::OnceLock;
+use tiergate_policy::Edge;
+use tokio::sync::mpsc;
+
+/// The writer of learned relationships, started by the first one.
+pub(crate) type Learned = OnceLock<mpsc::UnboundedSender<Vec<Edge>>>;
+
+/// The graph table.
+pub struct GraphStore<'a> {
+    pub(super) db: &'a Db,
+    pub(super) learned: &'a Learned,
+}
+
+impl GraphStore<'_> {
+    /// The stored relationship graph.
+    pub async fn edges(&self) -> Result<Vec<Edge>, StoreError> {
+        self.db
+            .run(|pool| async move {
+                let rows = sqlx::query("SELECT kind, id, owner, resale FROM graph_edges")
+                    .fetch_all(&pool)
+                    .await?;
+                let mut edges = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let (kind, id, owner): (String, String, String) =
+                        (r.try_get("kind")?, r.try_get("id")?, r.try_get("owner")?);
+                    let resale: i64 = r.try_get("resale")?;
+                    edges.extend(edge_from_row(&kind, id, owner, resale != 0));
+                }
+                Ok(edges)
+            })
+            .await
+    }
+
+    /// Replaces the stored graph with a freshly synced one.
+    pub async fn replace(&self, edges: Vec<Edge>) -> Result<(), StoreError> {
+        self.db
+            .run(move |pool| async move {
+                let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM graph_edges")
+                    .execute(&mut *tx)
+                    .await?;
+                insert_edges(&mut tx, &edges, false).await?;
+                tx.commit().await
+            })
+            .await
+    }
+
+    /// Adds or updates relationships learned from responses.
+    pub async fn upsert(&self, edges: Vec<Edge>) -> Result<(), StoreError> {
+        upsert(self.db, edges).await
+    }
+
+    /// Stores learned relationships in the background: what arrives while a write runs goes
+    /// in the next one (a voucher call teaches one edge; a transaction each was a third of a
+    /// voucher call's database work).
+    pub fn upsert_later(&self, edges: Vec<Edge>) {
+        let tx = self.learned.get_or_init(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<Edge>>();
+            let db = self.db.clone();
+            self.db.rt.spawn(async move {
+                while let Some(mut edges) = rx.recv().await {
+                    while let Ok(more) = rx.try_recv() {
+                        edges.extend(more);
+                    }
+                    // One row per key: a statement may not update a row twice.
+                    let mut by_key = std::collections::BTreeMap::new();
+                    for e in edges {
+                        let (kind, id, _, _) = edge_to_row(&e);
+                        by_key.insert((kind, id.to_owned()), e);
+                    }
+                    let edges: Vec<Edge> = by_key.into_values().collect();
+                    if let Err(e) = upsert(&db, edges).await {
+                        tracing::warn!(error = %e, "could not store learned relationships");
+                    }
+                }
+            });
+            tx
+        });
+        if tx.send(edges).is_err() {
+            tracing::warn!("the learned-relationship writer has stopped");
+        }
+    }
+}
+
+async fn upsert(db: &Db, edges: Vec<Edge>) -> Result<(), StoreError> {
+    db.run(move |pool| async move {
+        let mut tx = pool.begin().await?;
+        insert_edges(&mut tx, &edges, true).await?;
+        tx.commit().await
+    })
+    .await
+}
+
+async fn insert_edges(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    edges: &[Edge],
+    upsert: bool,
+) -> Result<(), sqlx::Error> {
+    // At least 64 bytes a row: at most 128 rows (512 binds, under SQLite's 999) a statement.
+    let size = |e: &&Edge| {
+        let (kind, id, owner, _) = edge_to_row(e);
+        kind.len() + id.len() + owner.len() + 64
+    };
+    for chunk in chunked(edges.iter().collect(), size) {
+        let conflict = if upsert {
+            " ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, resale = excluded.resale"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "INSERT INTO graph_edges (kind, id, owner, resale) VALUES {}{conflict}",
+            values(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            let (kind, id, owner, resale) = edge_to_row(e);
+            q = q
+                .bind(kind)
+                .bind(id.to_owned())
+                .bind(owner.to_owned())
+                .bind(i64::from(resale));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn edge_to_row(e: &Edge) -> (&'static str, &str, &str, bool) {
+    match e {
+        Edge::Reseller { id, distributor } => ("reseller", id, distributor, false),
+        Edge::Customer { id, owner, resale } => ("customer", id, owner, *resale),
+        Edge::Quota { id, owner } => ("quota", id, owner, false),
+        Edge::Coupon { id, owner } => ("coupon", id, owner, false),
+    }
+}
+
+fn edge_from_row(kind: &str, id: String, owner: String, resale: bool) -> Option<Edge> {
+    Some(match kind {
+        "reseller" => Edge::Reseller {
+            id,
+            distributor: owner,
+        },
+        "customer" => Edge::Customer { id, owner, resale },
+        "quota" => Edge::Quota { id, owner },
+        "coupon" => Edge::Coupon { id, owner },
+        _ => return None,
+    })
+}

@@ -1,0 +1,121 @@
+//! Idempotency keys as stored: claimed by an insert only one request can win, answered once
+//! the outcome is known, freed when nothing reached the vendor.
+
+use super::db::{Db, StoreError};
+use super::sql::now_ms;
+use sqlx::Row;
+
+/// Keys are kept this long after their outcome.
+pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What a claim found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new: this request goes ahead.
+    New,
+    /// The first request's answer: (status, body).
+    Replay(u16, String),
+    /// The first request's outcome is not known yet.
+    Unknown,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// The idempotency table.
+pub struct IdempotencyStore<'a>(pub(super) &'a Db);
+
+impl IdempotencyStore<'_> {
+    /// Claims a key for a request, or says what the first request with it got.
+    pub async fn claim(
+        &self,
+        key: String,
+        fingerprint: String,
+        request_id: String,
+    ) -> Result<Claim, StoreError> {
+        self.0
+            .run(move |pool| async move {
+                let won = sqlx::query(
+                    "INSERT INTO idempotency (key, fingerprint, request_id, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key.clone())
+                .bind(fingerprint.clone())
+                .bind(request_id)
+                .bind(now_ms())
+                .execute(&pool)
+                .await?;
+                if won.rows_affected() == 1 {
+                    return Ok(Claim::New);
+                }
+                let r =
+                    sqlx::query("SELECT fingerprint, status, body FROM idempotency WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(&pool)
+                        .await?;
+                let Some(r) = r else {
+                    // Freed between the two statements: let the client retry.
+                    return Ok(Claim::Unknown);
+                };
+                let fp: String = r.try_get("fingerprint")?;
+                let status: Option<i64> = r.try_get("status")?;
+                let body: Option<String> = r.try_get("body")?;
+                Ok(match (fp == fingerprint, status) {
+                    (false, _) => Claim::Mismatch,
+                    (true, None) => Claim::Unknown,
+                    (true, Some(s)) => {
+                        Claim::Replay(u16::try_from(s).unwrap_or(500), body.unwrap_or_default())
+                    }
+                })
+            })
+            .await
+    }
+
+    /// Stores the first request's answer.
+    pub async fn answer(&self, key: String, status: u16, body: String) -> Result<(), StoreError> {
+        self.0
+            .run(move |pool| async move {
+                sqlx::query("UPDATE idempotency SET status = $1, body = $2 WHERE key = $3")
+                    .bind(i64::from(status))
+                    .bind(body)
+                    .bind(key)
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+            })
+            .await
+    }
+
+    /// Frees a key whose request never reached the vendor.
+    pub async fn free(&self, key: String) -> Result<(), StoreError> {
+        self.0
+            .run(move |pool| async move {
+                sqlx::query("DELETE FROM idempotency WHERE key = $1 AND status IS NULL")
+                    .bind(key)
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+            })
+            .await
+    }
+}
+
+/// Inside a reconciliation transaction: the settled outcome becomes the key's answer, and
+/// answered keys past their retention are dropped.
+pub(crate) async fn settle_in(
+    conn: &mut sqlx::AnyConnection,
+    request_id: &str,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency SET status = 200, body = $1 WHERE request_id = $2 AND status IS NULL",
+    )
+    .bind(body.to_owned())
+    .bind(request_id.to_owned())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM idempotency WHERE status IS NOT NULL AND created_at < $1")
+        .bind(now_ms() - RETENTION_MS)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
