@@ -7,11 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod admin_audit;
-pub mod admin_auth;
-pub mod admin_body;
-pub mod admin_delegation;
-pub mod admin_tokens;
+pub mod answer;
 pub mod audit;
 pub mod cli;
 pub mod credentials;
@@ -27,3 +23,4 @@ pub mod sso;
 pub mod store;
 pub mod tls;
 pub mod upstream;
+pub mod web;

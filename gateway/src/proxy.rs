@@ -252,15 +252,11 @@ impl Gateway {
         status: u16,
         body: String,
     ) -> Result<()> {
-        let body = Bytes::from(body);
-        let mut h = ResponseHeader::build(status, Some(4))?;
-        h.insert_header("content-type", "application/json;charset=UTF-8")?;
-        h.insert_header("content-length", body.len().to_string())?;
-        h.insert_header("x-request-id", &ctx.request_id)?;
-        h.insert_header("x-idempotent-replay", "true")?;
-        session.write_response_header(Box::new(h), false).await?;
-        session.write_response_body(Some(body), true).await?;
-        Ok(())
+        crate::answer::write(
+            session,
+            crate::answer::replay(status, body, &ctx.request_id),
+        )
+        .await
     }
 
     fn caller<'a>(
@@ -321,17 +317,11 @@ impl Gateway {
     async fn reject(&self, session: &mut Session, ctx: &mut Ctx, r: Rejection) -> Result<()> {
         let answer = r.answer();
         ctx.rejected = Some((answer.code, answer.outcome, r.rule()));
-        let body = Bytes::from(r.body());
-        ctx.rejected_body = Some(body.clone());
-        let mut h = ResponseHeader::build(answer.status, Some(4))?;
-        h.insert_header("content-type", "application/json;charset=UTF-8")?;
-        h.insert_header("content-length", body.len().to_string())?;
-        h.insert_header("x-request-id", &ctx.request_id)?;
-        limit_headers(&mut h, ctx.limit.as_ref(), true)?;
+        let listener = crate::answer::Listener::Partner;
+        let a = crate::answer::refusal(&r, listener, &ctx.request_id, ctx.limit.as_ref());
+        ctx.rejected_body = Some(Bytes::from(a.body().clone()));
         session.set_keepalive(None);
-        session.write_response_header(Box::new(h), false).await?;
-        session.write_response_body(Some(body), true).await?;
-        Ok(())
+        crate::answer::write(session, a).await
     }
 }
 
@@ -451,7 +441,9 @@ impl ProxyHttp for Gateway {
         if resp.headers.get("x-request-id").is_none() {
             resp.insert_header("x-request-id", &ctx.request_id)?;
         }
-        limit_headers(resp, ctx.limit.as_ref(), false)?;
+        for (name, value) in crate::answer::limit_headers(ctx.limit.as_ref(), false) {
+            resp.insert_header(name, value)?;
+        }
         if resp.status.as_u16() == 429
             && let Some(route) = ctx.route
         {
@@ -607,25 +599,4 @@ impl ProxyHttp for Gateway {
             "request"
         );
     }
-}
-
-/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds, rounded up) and, on
-/// a refusal, `Retry-After`.
-fn limit_headers(
-    h: &mut ResponseHeader,
-    v: Option<&crate::limiter::Verdict>,
-    refused: bool,
-) -> Result<()> {
-    let Some(v) = v.filter(|v| v.limit > 0) else {
-        return Ok(());
-    };
-    let secs = |d: std::time::Duration| d.as_millis().div_ceil(1000).to_string();
-    h.insert_header("ratelimit-limit", v.limit.to_string())?;
-    h.insert_header("ratelimit-remaining", v.remaining.to_string())?;
-    h.insert_header("ratelimit-reset", secs(v.reset))?;
-    if refused && !v.allowed {
-        let retry = v.retry_after.max(std::time::Duration::from_millis(1));
-        h.insert_header("retry-after", secs(retry))?;
-    }
-    Ok(())
 }

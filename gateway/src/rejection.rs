@@ -1,5 +1,5 @@
-//! Every refusal Tiergate makes, and the one place where a refusal becomes an HTTP answer
-//! in the vendor's envelope (`{"error_code", "error_msg"}`) with our `TG.` codes.
+//! Every refusal Tiergate makes, on any of its three listeners, and its status, `TG.` code
+//! and outcome label: one exhaustive match. [`crate::answer`] renders them.
 
 use tiergate_policy::Denied;
 use tiergate_policy::aksk::AuthError;
@@ -84,6 +84,39 @@ pub enum Rejection {
     /// The partner API did not answer in time.
     #[error("partner API timed out")]
     UpstreamTimeout,
+    /// The admin or sign-in listener has no endpoint at this method and path.
+    #[error("{method} {path} is not an endpoint of this listener")]
+    NoSuchEndpoint {
+        /// Method.
+        method: String,
+        /// Path.
+        path: String,
+    },
+    /// A page that needs a browser session, without a live one.
+    #[error("not signed in")]
+    NotSignedIn,
+    /// A sign-in refused: the reason is in the audit log under the reference, never in the
+    /// answer (it can name customers and other resellers).
+    #[error("sign-in refused (reference {reference})")]
+    SignInRefused {
+        /// The audit record's reference.
+        reference: String,
+    },
+    /// A SAML message or a bind notification of the vendor's that does not verify.
+    #[error("{0}")]
+    SamlRefused(String),
+    /// A login link whose `idp` or `service` is refused.
+    #[error("{0}")]
+    LoginLinkRefused(String),
+    /// The login link needs `sso.vendor_login_url`.
+    #[error("no vendor_login_url configured")]
+    NoVendorLogin,
+    /// The reseller IdP's metadata names no single sign-on endpoint.
+    #[error("the reseller IdP has no SSO URL")]
+    IdpWithoutSso,
+    /// A store of the sign-in listener (single-use ids, sessions, bindings) did not answer.
+    #[error("{0} unavailable")]
+    SignInStoreUnavailable(&'static str),
     /// A bug: a stage ran without what the previous stage proves.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -108,7 +141,9 @@ impl Rejection {
             Rejection::WrongDomain => (401, "TG.1008", "unauthenticated"),
             Rejection::BadToken(_) => (401, "TG.1009", "unauthenticated"),
             Rejection::TokensOff => (404, "TG.1010", "unauthenticated"),
-            Rejection::NoSuchRoute { .. } => (404, "TG.2001", "no_route"),
+            Rejection::NoSuchRoute { .. } | Rejection::NoSuchEndpoint { .. } => {
+                (404, "TG.2001", "no_route")
+            }
             Rejection::Denied(d) => (403, d.code(), "denied"),
             Rejection::Delegation(r) => (403, delegation_code(r), "over_delegation"),
             Rejection::InvalidIdempotencyKey(_) => (400, "TG.4003", "invalid"),
@@ -127,6 +162,13 @@ impl Rejection {
             Rejection::GraphNotReady => (503, "TG.5005", "unavailable"),
             Rejection::AuditUnavailable => (503, "TG.5006", "unavailable"),
             Rejection::UpstreamTimeout => (504, "TG.5004", "upstream_unavailable"),
+            Rejection::NotSignedIn => (401, "TG.7001", "unauthenticated"),
+            Rejection::SignInRefused { .. } => (403, "TG.7002", "denied"),
+            Rejection::SamlRefused(_) => (400, "TG.7003", "invalid"),
+            Rejection::LoginLinkRefused(_) => (400, "TG.7004", "invalid"),
+            Rejection::NoVendorLogin => (404, "TG.7005", "no_route"),
+            Rejection::IdpWithoutSso => (502, "TG.7006", "upstream_error"),
+            Rejection::SignInStoreUnavailable(_) => (503, "TG.7007", "unavailable"),
         };
         Answer {
             status,
@@ -135,11 +177,12 @@ impl Rejection {
         }
     }
 
-    /// The JSON body in the vendor's envelope.
-    pub fn body(&self) -> Vec<u8> {
-        serde_json::json!({"error_code": self.answer().code, "error_msg": self.to_string()})
-            .to_string()
-            .into_bytes()
+    /// The rate limit that refused, for the headers.
+    pub fn limit(&self) -> Option<&crate::limiter::Verdict> {
+        match self {
+            Rejection::RateLimited(v) => Some(v),
+            _ => None,
+        }
     }
 
     /// The policy rule behind a denial, for logs.
@@ -204,13 +247,5 @@ mod tests {
         let mut unique = codes.clone();
         unique.dedup();
         assert_eq!(unique.len(), codes.len());
-    }
-
-    #[test]
-    fn the_body_is_the_vendor_envelope() {
-        let r = Rejection::BodyTooLarge { limit: 65536 };
-        let v: serde_json::Value = serde_json::from_slice(&r.body()).unwrap_or_default();
-        assert_eq!(v["error_code"], "TG.4001");
-        assert_eq!(v["error_msg"], "request body over 65536 bytes");
     }
 }

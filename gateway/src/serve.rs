@@ -193,20 +193,20 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         metrics: metrics.clone(),
         store: store.clone(),
         graph: graph.clone(),
-        audit: crate::admin_audit::AuditApi {
+        audit: crate::admin::audit::AuditApi {
             credentials: credentials.clone(),
             audit: audit.clone(),
             skew,
             retention: config.audit.retention,
             tokens: tokens.clone(),
         },
-        tokens: crate::admin_tokens::TokenApi {
+        tokens: crate::admin::tokens::TokenApi {
             credentials: credentials.clone(),
             issuer: tokens.clone(),
             audit: audit.clone(),
             skew,
         },
-        delegations: crate::admin_delegation::DelegationApi {
+        delegations: crate::admin::delegations::DelegationApi {
             credentials: credentials.clone(),
             audit: audit.clone(),
             skew,
@@ -238,7 +238,8 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
             // the partner API listener (and reloads with them).
             let certs = tls_reload.as_ref().map(|r| r.store.clone());
             let tls = certs.is_some();
-            let sso = storage_rt.block_on(crate::sso::Sso::build(settings, bound, tls, parts))?;
+            let broker = crate::sso::Broker::build(settings, bound, tls);
+            let sso = storage_rt.block_on(broker)?.serve(parts);
             let mut svc = Service::new("tiergate-sso".into(), crate::sso::SsoApp(Arc::new(sso)));
             match certs {
                 Some(store) => {

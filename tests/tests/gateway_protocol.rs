@@ -178,3 +178,20 @@ async fn metrics_count_requests_by_route_tier_and_outcome() -> R {
     assert_eq!(h.status, 200);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_listener_refuses_in_the_vendor_envelope_too() -> R {
+    let (_sim, gw, _c, _) = setup().await?;
+    for (path, status, expected) in [
+        ("/no/such/endpoint", 404, "TG.2001"),
+        ("/audit/records", 401, "TG.1001"),
+        ("/delegations?quota_id=q", 401, "TG.1001"),
+    ] {
+        let r = http(gw.admin, "GET", path, &[], b"")?;
+        assert_eq!((r.status, code(&r)), (status, expected.into()), "{path}");
+        assert!(r.json()["error_msg"].is_string(), "{path}");
+        let id = r.header("x-request-id").unwrap_or_default();
+        assert_eq!(id.len(), 32, "{path}: x-request-id {id:?}");
+    }
+    Ok(())
+}

@@ -619,3 +619,45 @@ async fn a_platforms_login_link_names_its_idp_and_only_allowlisted_targets() -> 
     }
     Ok(())
 }
+
+/// The envelope every refusal of the sign-in listener carries: the vendor's `error_code`,
+/// a request id, and headers that keep the page out of caches and frames.
+fn assert_refusal(r: &HttpResponse, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", body(r));
+    assert_eq!(r.json()["error_code"], code, "{}", body(r));
+    assert!(r.json()["error_msg"].is_string(), "{}", body(r));
+    let id = r.header("x-request-id").unwrap_or_default();
+    assert!(
+        id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "x-request-id {id:?}"
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{:?}",
+        r.header("content-type")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refusal_of_the_sign_in_listener_is_the_vendor_envelope() -> R {
+    let c = chain().await?;
+    let get = |path: &str| Browser::default().get(c.sso, path);
+    assert_refusal(&get("/session/whoami")?, 401, "TG.7001");
+    assert_refusal(&get("/saml/login?idp=res-9")?, 400, "TG.7004");
+    assert_refusal(&get("/no/such/page")?, 404, "TG.2001");
+    assert_refusal(&get("/saml/idp/sso?SAMLRequest=AAAA")?, 400, "TG.7003");
+    let garbage = c.acs(&mut Browser::default(), "not a SAML response", None)?;
+    assert_refusal(&garbage, 403, "TG.7002");
+    let r = http(
+        c.sso,
+        "POST",
+        "/saml/notify",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"bindRequest=e30%3D&SigAlg=x&Signature=AAAA",
+    )?;
+    assert_refusal(&r, 400, "TG.7003");
+    Ok(())
+}

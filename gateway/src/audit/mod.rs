@@ -4,6 +4,7 @@
 
 pub mod keeper;
 pub mod mask;
+pub mod read;
 pub mod record;
 pub mod sign;
 pub mod verify;
@@ -49,6 +50,18 @@ impl Audit {
             signer: Arc::new(signer),
             checkpoint_log,
         }
+    }
+
+    /// The audit log a configuration names (`audit.storage`, `audit.signing_key`,
+    /// `audit.checkpoint_log`).
+    pub async fn open(config: &tiergate_config::Config) -> Result<Self, String> {
+        let store = Store::connect(&config.audit.storage)
+            .await
+            .map_err(|e| format!("audit.storage: {e}"))?;
+        let signer = Signer::from_base64_pkcs8(config.audit.signing_key.expose())
+            .map_err(|e| format!("audit.signing_key: {e}"))?;
+        let log = Some(config.audit.checkpoint_log.clone());
+        Ok(Self::new(store, signer, log))
     }
 
     /// The signer, for records written inside another store transaction.

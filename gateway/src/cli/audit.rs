@@ -1,11 +1,10 @@
 //! `tiergate audit keygen|verify|query|export|archive|verify-archive`.
 
-use crate::audit::mask::mask;
+use crate::audit::read::{Query, records};
 use crate::audit::record::{Entry, Kind};
 use crate::audit::sign::Signer;
 use crate::audit::verify::{self, Checkpoint, Row};
-use crate::audit::{Audit, AuditError, parse_time_ms, window_start};
-use crate::store::Store;
+use crate::audit::{Audit, AuditError};
 use crate::store::audit::Filter;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -110,30 +109,10 @@ pub struct QueryArgs {
     auditor: String,
 }
 
-/// The audit log a configuration names.
-pub async fn open(config: &Config) -> Result<Audit, String> {
-    let store = Store::connect(&config.audit.storage)
-        .await
-        .map_err(|e| format!("audit storage: {e}"))?;
-    let signer =
-        Signer::from_base64_pkcs8(config.audit.signing_key.expose()).map_err(|e| e.to_string())?;
-    Ok(Audit::new(
-        store,
-        signer,
-        Some(config.audit.checkpoint_log.clone()),
-    ))
-}
-
 fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
-    Ok(Filter {
-        from: Some(
-            q.from
-                .as_deref()
-                .map(parse_time_ms)
-                .transpose()?
-                .unwrap_or_else(|| window_start(config.audit.retention)),
-        ),
-        until: q.until.as_deref().map(parse_time_ms).transpose()?,
+    Query {
+        from: q.from.clone(),
+        until: q.until.clone(),
         kind: q.kind.clone(),
         principal: q.principal.clone(),
         tier: q.tier.clone(),
@@ -145,43 +124,8 @@ fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
         amount_max: q.amount_max.clone(),
         offset: q.offset,
         limit: q.limit,
-    })
-}
-
-/// Runs a query, masking unless unmasked access is asked for (and then auditing that).
-pub async fn records(
-    audit: &Audit,
-    f: Filter,
-    unmasked: bool,
-    who: &str,
-) -> Result<Vec<Value>, String> {
-    if unmasked {
-        let entry = Entry {
-            kind: Some(Kind::Access),
-            principal: Some(who.to_owned()),
-            tier: Some("auditor".into()),
-            outcome: Some("unmasked".into()),
-            detail: json!({"filter": format!("{f:?}")}),
-            ..Entry::default()
-        };
-        audit.append(entry).await.map_err(|e| e.to_string())?;
     }
-    let rows = audit
-        .store()
-        .audit()
-        .query(f)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(|(_, body)| {
-            let mut v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if !unmasked {
-                mask(&mut v);
-            }
-            v
-        })
-        .collect())
+    .filter(config.audit.retention)
 }
 
 const CSV_COLUMNS: &[&str] = &[
@@ -250,7 +194,7 @@ pub fn run(action: Action) -> Result<(), String> {
         match action {
             Action::Verify { config, json } => {
                 let c = super::load(&config)?;
-                let audit = open(&c).await?;
+                let audit = Audit::open(&c).await?;
                 let report = audit.verify().await.map_err(|e| e.to_string())?;
                 let summary = json!({"intact": report.intact(), "records": report.records, "first_broken": report.broken.first()});
                 log_run(&audit, "verify", summary).await.map_err(|e| e.to_string())?;
@@ -267,7 +211,7 @@ pub fn run(action: Action) -> Result<(), String> {
             }
             Action::Query(q) => {
                 let c = super::load(&q.config)?;
-                let audit = open(&c).await?;
+                let audit = Audit::open(&c).await?;
                 for v in records(&audit, filter(&q, &c)?, q.unmasked, &q.auditor).await? {
                     println!("{v}");
                 }
@@ -275,7 +219,7 @@ pub fn run(action: Action) -> Result<(), String> {
             }
             Action::Export { query: q, format } => {
                 let c = super::load(&q.config)?;
-                let audit = open(&c).await?;
+                let audit = Audit::open(&c).await?;
                 let rows = records(&audit, filter(&q, &c)?, q.unmasked, &q.auditor).await?;
                 let mut out = std::io::stdout().lock();
                 match format.as_str() {
@@ -297,7 +241,7 @@ pub fn run(action: Action) -> Result<(), String> {
             }
             Action::Archive { config, out } => {
                 let c = super::load(&config)?;
-                let audit = open(&c).await?;
+                let audit = Audit::open(&c).await?;
                 audit.checkpoint().await.map_err(|e| e.to_string())?;
                 let rows = audit.store().audit().rows().await.map_err(|e| e.to_string())?;
                 let checkpoints = audit.store().audit().checkpoints().await.map_err(|e| e.to_string())?;

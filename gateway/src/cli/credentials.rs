@@ -105,7 +105,7 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
             .await
             .map_err(|e| format!("storage: {e}"))?;
         let creds = Credentials::new(store.clone(), &config).map_err(|e| e.to_string())?;
-        let audit = super::audit::open(&config).await?;
+        let audit = crate::audit::Audit::open(&config).await?;
         let record =
             |operation: &str, ak: &str, partner: &str, tier: Option<String>, detail| Entry {
                 kind: Some(Kind::Credential),

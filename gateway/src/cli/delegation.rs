@@ -164,7 +164,7 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
     };
     super::runtime()?.block_on(async move {
         // The ledger lives in the audit log's database (reservations commit with their intents).
-        let audit = super::audit::open(&c).await?;
+        let audit = crate::audit::Audit::open(&c).await?;
         let (id, operation) = (change.id().to_owned(), change.operation());
         let author = Author {
             source: Some("cli".into()),
@@ -184,7 +184,7 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
 
 fn show(c: Config, quota: String, json_out: bool) -> Result<(), String> {
     super::runtime()?.block_on(async move {
-        let audit = super::audit::open(&c).await?;
+        let audit = crate::audit::Audit::open(&c).await?;
         let t = tree(audit.store(), &quota, |_, _| true)
             .await
             .map_err(|e| e.to_string())?;

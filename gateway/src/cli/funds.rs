@@ -72,7 +72,7 @@ fn amount(v: &Option<String>) -> Result<Option<Decimal>, String> {
 /// Runs a funds command.
 pub fn run(c: Config, action: Action) -> Result<(), String> {
     super::runtime()?.block_on(async move {
-        let audit = super::audit::open(&c).await?;
+        let audit = crate::audit::Audit::open(&c).await?;
         match action {
             Action::Show { grantee, staff } => {
                 let a = audit

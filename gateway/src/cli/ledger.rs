@@ -39,7 +39,7 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
     };
     let addr = crate::upstream::resolve(&c.upstream)?;
     super::runtime()?.block_on(async move {
-        let audit = super::audit::open(&c).await?;
+        let audit = crate::audit::Audit::open(&c).await?;
         let reconciler = Reconciler {
             audit,
             client: UpstreamClient::new(c.upstream.clone(), addr),

@@ -4,9 +4,10 @@
 //! once for every gateway, then the tier check and a session.
 
 use super::login::{Outstanding, vendor_login_link};
-use super::{Sso, web};
-use crate::admin_body;
-use http::{Response, StatusCode};
+use super::{MAX_BODY, Sso, browser, store_down};
+use crate::rejection::Rejection;
+use crate::web::form::Form;
+use http::Response;
 use pingora::protocols::http::ServerSession;
 use serde_json::json;
 use tiergate_broker::saml::idp::Incoming;
@@ -15,7 +16,7 @@ use tiergate_broker::saml::sp::{self, Expect, Refusal};
 impl Sso {
     /// Refuses a sign-in. The reason goes to the audit log; the browser gets a reference to
     /// it, not the reason (which can name customers and other resellers).
-    pub(super) async fn refuse(&self, reseller: Option<&str>, why: &str) -> Response<Vec<u8>> {
+    pub(super) async fn refuse(&self, reseller: Option<&str>, why: &str) -> Rejection {
         let reference = uuid::Uuid::new_v4().simple().to_string();
         self.record(
             "sign_in",
@@ -24,56 +25,53 @@ impl Sso {
             json!({"reason": why, "reference": reference}),
         )
         .await;
-        web::refused(
-            StatusCode::FORBIDDEN,
-            &format!("sign-in refused (reference {reference})"),
-        )
-    }
-
-    fn store_down(e: &str) -> Response<Vec<u8>> {
-        tracing::error!(error = %e, "single-use store");
-        web::refused(StatusCode::SERVICE_UNAVAILABLE, "sign-in store unavailable")
+        Rejection::SignInRefused { reference }
     }
 
     /// `POST /saml/sp/acs`.
-    pub(super) async fn acs(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let body = match admin_body::read(session).await {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => return self.refuse(None, &e.to_string()).await,
+    pub(super) async fn acs(
+        &self,
+        session: &mut ServerSession,
+    ) -> Result<Response<Vec<u8>>, Rejection> {
+        let form = match crate::web::body::read(session, MAX_BODY).await {
+            Ok(b) => Form::parse(&b),
+            Err(e) => return Err(self.refuse(None, &e.to_string()).await),
         };
-        let form_value = web::field(&body, "SAMLResponse").unwrap_or_default();
-        let relay = web::field(&body, "RelayState").filter(|r| !r.is_empty());
-        let (xml, claimed) = match sp::decode(&form_value) {
+        let form_value = form.get("SAMLResponse").unwrap_or_default();
+        let relay = form.string("RelayState").filter(|r| !r.is_empty());
+        let (xml, claimed) = match sp::decode(form_value) {
             Ok(x) => x,
-            Err(e) => return self.refuse(None, &e.to_string()).await,
+            Err(e) => return Err(self.refuse(None, &e.to_string()).await),
         };
         // Taken, not read: a request is answered once.
         let outstanding = match &claimed.in_response_to {
-            Some(id) => match self.once.take("request", id).await {
+            Some(id) => match self.saml.once.take("request", id).await {
                 Ok(v) => v.and_then(|v| serde_json::from_str::<Outstanding>(&v).ok()),
-                Err(e) => return Self::store_down(&e),
+                Err(e) => return Err(store_down(&e)),
             },
             None => None,
         };
         let reseller = match (&claimed.in_response_to, &outstanding) {
             (Some(_), Some(o)) => o.reseller.clone(),
-            (Some(_), None) => return self.refuse(None, &Refusal::InResponseTo.to_string()).await,
+            (Some(_), None) => {
+                return Err(self.refuse(None, &Refusal::InResponseTo.to_string()).await);
+            }
             (None, _) => match self
+                .saml
                 .resellers
                 .iter()
                 .find(|r| Some(r.idp.entity_id()) == claimed.issuer.as_deref())
             {
                 Some(r) => r.idp.reseller.clone(),
-                None => return self.refuse(None, "unknown Issuer").await,
+                None => return Err(self.refuse(None, "unknown Issuer").await),
             },
         };
         let Some(reg) = self.registration(&reseller) else {
-            return self
-                .refuse(Some(&reseller), "reseller IdP no longer registered")
-                .await;
+            let why = "reseller IdP no longer registered";
+            return Err(self.refuse(Some(&reseller), why).await);
         };
         let (sp, idp, expect) = (
-            self.sp.clone(),
+            self.saml.sp.clone(),
             reg.idp.clone(),
             claimed.in_response_to.clone(),
         );
@@ -86,41 +84,34 @@ impl Sso {
         .await;
         let login = match verified {
             Ok(Ok(l)) => l,
-            Ok(Err(e)) => return self.refuse(Some(&reseller), &e.to_string()).await,
-            Err(_) => return self.refuse(Some(&reseller), "verification failed").await,
+            Ok(Err(e)) => return Err(self.refuse(Some(&reseller), &e.to_string()).await),
+            Err(_) => return Err(self.refuse(Some(&reseller), "verification failed").await),
         };
         match self
+            .saml
             .once
             .claim("assertion", &login.assertion_id, login.expires)
             .await
         {
             Ok(true) => {}
             Ok(false) => {
-                return self
-                    .refuse(Some(&reseller), &Refusal::Replayed.to_string())
-                    .await;
+                let why = Refusal::Replayed.to_string();
+                return Err(self.refuse(Some(&reseller), &why).await);
             }
-            Err(e) => return Self::store_down(&e),
+            Err(e) => return Err(store_down(&e)),
         }
         // A reseller's RelayState (IdP-initiated) goes only to an allowlisted destination.
         let target = match (&outstanding, &relay) {
-            (None, Some(r)) => match self.targets.check(r) {
+            (None, Some(r)) => match self.saml.targets.check(r) {
                 Ok(u) => Some(u.to_string()),
-                Err(e) => return self.refuse(Some(&reseller), &e.to_string()).await,
+                Err(e) => return Err(self.refuse(Some(&reseller), &e.to_string()).await),
             },
             _ => None,
         };
-        let a = match self.tier_check(&reseller, &login.name_id).await {
-            Ok(a) => a,
-            Err(refused) => return refused,
-        };
-        let cookie = match self
+        let a = self.tier_check(&reseller, &login.name_id).await?;
+        let cookie = self
             .open_session(&reseller, &login.name_id, login.attributes.clone(), &a)
-            .await
-        {
-            Ok(c) => c,
-            Err(down) => return down,
-        };
+            .await?;
         self.record(
             "sign_in",
             "ok",
@@ -145,11 +136,12 @@ impl Sso {
             }
             // IdP-initiated: the vendor's own login starts from here (first-login binding when
             // the user is not bound yet) and comes back to a signed-in browser.
-            None => match &self.vendor_login_url {
+            None => match &self.saml.vendor_login_url {
                 Some(url) => {
                     let service = target.as_deref().unwrap_or_default();
-                    let link = vendor_login_link(url, &self.x_account_type, a.first_login, service);
-                    web::found(link, cookie)
+                    let link =
+                        vendor_login_link(url, &self.saml.x_account_type, a.first_login, service);
+                    Ok(browser::found(link, cookie))
                 }
                 None => self.to_vendor(&a, None, target.as_deref(), Some(cookie)),
             },

@@ -1,8 +1,10 @@
 //! The vendor's AuthnRequest: answered from a live session, or sent on to the reseller IdP
 //! chosen by hint, remembered choice or discovery page, with our own signed AuthnRequest.
 
-use super::{Sso, web};
-use http::{Response, StatusCode};
+use super::{Sso, browser};
+use crate::rejection::Rejection;
+use crate::web::form::Form;
+use http::Response;
 use pingora::protocols::http::ServerSession;
 use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
@@ -34,10 +36,13 @@ pub(super) struct Outstanding {
 
 impl Sso {
     /// `GET /saml/idp/sso`.
-    pub(super) async fn vendor_login(&self, session: &ServerSession) -> Response<Vec<u8>> {
+    pub(super) async fn vendor_login(
+        &self,
+        session: &ServerSession,
+    ) -> Result<Response<Vec<u8>>, Rejection> {
         let req = session.req_header();
         let query = req.uri.query().unwrap_or("").to_owned();
-        let incoming = match self.idp.accept(&query, &self.vendor) {
+        let incoming = match self.saml.idp.accept(&query, &self.saml.vendor) {
             Ok(i) => i,
             Err(e) => {
                 self.record(
@@ -47,16 +52,13 @@ impl Sso {
                     json!({"reason": e.to_string()}),
                 )
                 .await;
-                return web::refused(StatusCode::BAD_REQUEST, &e.to_string());
+                return Err(Rejection::SamlRefused(e.to_string()));
             }
         };
         // Signed in already (an IdP-initiated login continuing here, or a second console
         // visit): answered from the session, with the binding checked again.
         if let Some(s) = self.session_of(req).await {
-            let a = match self.tier_check(&s.reseller, &s.name_id).await {
-                Ok(a) => a,
-                Err(refused) => return refused,
-            };
+            let a = self.tier_check(&s.reseller, &s.name_id).await?;
             self.record(
                 "sign_in",
                 "ok",
@@ -68,45 +70,54 @@ impl Sso {
             let relay = incoming.relay_state.clone();
             return self.to_vendor(&a, Some(&incoming), relay.as_deref(), None);
         }
-        let hint = web::field(&query, "idp").or_else(|| web::cookie(req, CHOICE_COOKIE));
+        let hint = Form::parse(query.as_bytes())
+            .string("idp")
+            .or_else(|| browser::cookie(req, CHOICE_COOKIE));
         match hint.as_deref().and_then(|r| self.registration(r)) {
             Some(reg) => {
                 let reseller = reg.idp.reseller.clone();
                 self.ask_reseller(&reseller, incoming).await
             }
-            None => self.discovery(&query),
+            None => Ok(self.discovery(&query)),
         }
     }
 
     /// `GET /saml/login?idp=R&service=URL`: the login link a reseller platform publishes. It
     /// remembers the choice of IdP and starts the vendor's own login (which comes back to
     /// `/saml/idp/sso` with the vendor's AuthnRequest); `service` only to allowlisted origins.
-    pub(super) fn login_link(&self, session: &ServerSession) -> Response<Vec<u8>> {
-        let query = session.req_header().uri.query().unwrap_or("");
-        let Some(url) = &self.vendor_login_url else {
-            return web::refused(StatusCode::NOT_FOUND, "no vendor_login_url configured");
-        };
-        let Some(reseller) = web::field(query, "idp").filter(|r| self.registration(r).is_some())
-        else {
-            return web::refused(
-                StatusCode::BAD_REQUEST,
-                "`idp` must name a registered reseller IdP",
-            );
-        };
-        let service = match web::field(query, "service").filter(|s| !s.is_empty()) {
-            Some(s) => match self.targets.check(&s) {
-                Ok(u) => u.to_string(),
-                Err(e) => return web::refused(StatusCode::BAD_REQUEST, &e.to_string()),
-            },
+    pub(super) fn login_link(
+        &self,
+        session: &ServerSession,
+    ) -> Result<Response<Vec<u8>>, Rejection> {
+        let query = Form::parse(session.req_header().uri.query().unwrap_or("").as_bytes());
+        let url = self
+            .saml
+            .vendor_login_url
+            .as_ref()
+            .ok_or(Rejection::NoVendorLogin)?;
+        let reseller = query
+            .string("idp")
+            .filter(|r| self.registration(r).is_some())
+            .ok_or_else(|| {
+                Rejection::LoginLinkRefused("`idp` must name a registered reseller IdP".into())
+            })?;
+        let service = match query.get("service").filter(|s| !s.is_empty()) {
+            Some(s) => self
+                .saml
+                .targets
+                .check(s)
+                .map_err(|e| Rejection::LoginLinkRefused(e.to_string()))?
+                .to_string(),
             None => String::new(),
         };
-        let location = vendor_login_link(url, &self.x_account_type, false, &service);
-        web::found(location, self.choice_cookie(&reseller))
+        let location = vendor_login_link(url, &self.saml.x_account_type, false, &service);
+        Ok(browser::found(location, self.choice_cookie(&reseller)))
     }
 
     /// The page that lets the user pick their reseller's platform.
     fn discovery(&self, query: &str) -> Response<Vec<u8>> {
         let items: String = self
+            .saml
             .resellers
             .iter()
             .map(|r| {
@@ -122,19 +133,19 @@ impl Sso {
         let html = format!(
             r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Choose your platform</title></head><body><h1>Sign in through</h1><ul>{items}</ul></body></html>"#
         );
-        web::answer(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            html.into_bytes(),
-            &[],
-        )
+        browser::page("text/html; charset=utf-8", html.into_bytes(), &[])
     }
 
     /// Sends the browser to `reseller`'s IdP with our signed AuthnRequest.
-    async fn ask_reseller(&self, reseller: &str, incoming: Incoming) -> Response<Vec<u8>> {
-        let Some(sso_url) = self.registration(reseller).and_then(|r| r.idp.sso_url()) else {
-            return web::refused(StatusCode::BAD_GATEWAY, "the reseller IdP has no SSO URL");
-        };
+    async fn ask_reseller(
+        &self,
+        reseller: &str,
+        incoming: Incoming,
+    ) -> Result<Response<Vec<u8>>, Rejection> {
+        let sso_url = self
+            .registration(reseller)
+            .and_then(|r| r.idp.sso_url())
+            .ok_or(Rejection::IdpWithoutSso)?;
         let id = format!("_{}", uuid::Uuid::new_v4().simple());
         let outstanding = Outstanding {
             reseller: reseller.to_owned(),
@@ -142,26 +153,23 @@ impl Sso {
             vendor_relay: incoming.relay_state,
         };
         let stored = match serde_json::to_string(&outstanding) {
-            Ok(v) => self.once.put("request", &id, &v, REQUEST_TTL).await,
+            Ok(v) => self.saml.once.put("request", &id, &v, REQUEST_TTL).await,
             Err(e) => Err(e.to_string()),
         };
-        if let Err(e) = stored {
-            tracing::error!(error = %e, "single-use store");
-            return web::refused(StatusCode::SERVICE_UNAVAILABLE, "sign-in store unavailable");
-        }
-        let xml = self.sp.authn_request(&id, &sso_url);
-        let query = match redirect::sign("SAMLRequest", &xml, None, &self.key) {
-            Ok(q) => q,
-            Err(e) => return web::refused(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        };
-        web::found(
-            web::with_query(&sso_url, &query),
+        stored.map_err(|e| super::store_down(&e))?;
+        let xml = self.saml.sp.authn_request(&id, &sso_url);
+        let query = redirect::sign("SAMLRequest", &xml, None, &self.saml.key).map_err(|e| {
+            tracing::error!(error = %e, "could not sign an AuthnRequest");
+            Rejection::Internal("signing the AuthnRequest failed")
+        })?;
+        Ok(browser::found(
+            browser::with_query(&sso_url, &query),
             self.choice_cookie(reseller),
-        )
+        ))
     }
 
     fn choice_cookie(&self, reseller: &str) -> String {
-        web::set_cookie(CHOICE_COOKIE, reseller, CHOICE_TTL, self.secure)
+        browser::set_cookie(CHOICE_COOKIE, reseller, CHOICE_TTL, self.saml.secure)
     }
 }
 
@@ -178,5 +186,5 @@ pub(super) fn vendor_login_link(
         enc(x_account_type),
         enc(service)
     );
-    web::with_query(url, &query)
+    browser::with_query(url, &query)
 }

@@ -15,18 +15,20 @@
 //! Every sign-in, refusal (with its reason) and binding is audited.
 
 mod acs;
+mod browser;
 mod client;
 mod login;
 mod notify;
 mod session;
-mod web;
 
+use crate::answer::{self, Listener};
 use crate::audit::Audit;
 use crate::audit::record::{Entry, Kind};
 use crate::graph::LiveGraph;
+use crate::rejection::Rejection;
 use crate::store::Store;
 use async_trait::async_trait;
-use http::{Response, StatusCode};
+use http::Response;
 use openssl::pkey::{PKey, Private};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
@@ -46,8 +48,13 @@ pub struct Registration {
     pub notify_url: Option<String>,
 }
 
-/// The broker as the listener serves it.
-pub struct Sso {
+/// The most the sign-in listener reads of a request body: a Response's form value may be up to
+/// the broker's cap ([`tiergate_broker::saml::sp::MAX_RESPONSE`]), URL-encoded.
+const MAX_BODY: usize = tiergate_broker::saml::sp::MAX_RESPONSE + 64 * 1024;
+
+/// The SAML side of the broker, built from `[sso]` alone (so its problems are found before
+/// the gateway's storage is opened).
+pub struct Broker {
     idp: Idp,
     key: PKey<Private>,
     vendor: VendorSp,
@@ -55,17 +62,19 @@ pub struct Sso {
     resellers: Vec<Registration>,
     targets: Allowlist,
     once: OneTime,
-    store: Store,
-    graph: Arc<LiveGraph>,
-    audit: Audit,
     x_account_type: String,
     vendor_login_url: Option<String>,
-    distributor: String,
     session_ttl: std::time::Duration,
     secure: bool,
 }
 
-/// What building the broker needs besides its settings.
+/// The broker as the listener serves it.
+pub struct Sso {
+    saml: Broker,
+    parts: Parts,
+}
+
+/// What the broker shares with the rest of the gateway.
 pub struct Parts {
     /// Storage (the binding table).
     pub store: Store,
@@ -77,15 +86,10 @@ pub struct Parts {
     pub distributor: String,
 }
 
-impl Sso {
+impl Broker {
     /// Builds the broker from `[sso]`, its listener bound at `bound` (with TLS or not); errors
     /// name the setting.
-    pub async fn build(
-        s: &SsoSettings,
-        bound: SocketAddr,
-        tls: bool,
-        p: Parts,
-    ) -> Result<Self, String> {
+    pub async fn build(s: &SsoSettings, bound: SocketAddr, tls: bool) -> Result<Self, String> {
         let scheme = if tls { "https" } else { "http" };
         let public = s
             .public_url
@@ -148,18 +152,24 @@ impl Sso {
             resellers,
             targets,
             once,
-            store: p.store,
-            graph: p.graph,
-            audit: p.audit,
             x_account_type: s.x_account_type.clone(),
             vendor_login_url: s.vendor_login_url.clone(),
-            distributor: p.distributor,
             session_ttl: s.session_ttl,
         })
     }
 
+    /// The broker serving, with what it shares with the gateway.
+    pub fn serve(self, parts: Parts) -> Sso {
+        Sso { saml: self, parts }
+    }
+}
+
+impl Sso {
     fn registration(&self, reseller: &str) -> Option<&Registration> {
-        self.resellers.iter().find(|r| r.idp.reseller == reseller)
+        self.saml
+            .resellers
+            .iter()
+            .find(|r| r.idp.reseller == reseller)
     }
 
     /// Writes an identity record; a failure is logged (the browser's answer does not wait on it
@@ -180,10 +190,17 @@ impl Sso {
             detail,
             ..Entry::default()
         };
-        if let Err(e) = self.audit.append(entry).await {
+        if let Err(e) = self.parts.audit.append(entry).await {
             tracing::error!(error = %e, operation, "could not audit an identity event");
         }
     }
+}
+
+/// The single-use store (outstanding requests, assertion ids) did not answer: logged, and
+/// the browser refused.
+fn store_down(e: &str) -> Rejection {
+    tracing::error!(error = %e, "single-use store");
+    Rejection::SignInStoreUnavailable("sign-in store")
 }
 
 /// The largest metadata document fetched.
@@ -201,27 +218,37 @@ async fn fetch_metadata(url: &str) -> Result<String, String> {
 /// The listener's app.
 pub struct SsoApp(pub Arc<Sso>);
 
-#[async_trait]
-impl ServeHttp for SsoApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+impl SsoApp {
+    async fn route(&self, session: &mut ServerSession) -> Result<Response<Vec<u8>>, Rejection> {
         let sso = &self.0;
         let xml = "application/samlmetadata+xml";
-        let method = session.req_header().method.clone();
+        let method = session.req_header().method.as_str().to_owned();
         let path = session.req_header().uri.path().to_owned();
         match (method.as_str(), path.as_str()) {
             ("GET", "/saml/idp/metadata") => {
-                web::answer(StatusCode::OK, xml, sso.idp.metadata().into_bytes(), &[])
+                let md = sso.saml.idp.metadata();
+                Ok(browser::page(xml, md.into_bytes(), &[]))
             }
             ("GET", "/saml/sp/metadata") => {
-                let md = sso.sp.metadata(sso.idp.cert_b64());
-                web::answer(StatusCode::OK, xml, md.into_bytes(), &[])
+                let md = sso.saml.sp.metadata(sso.saml.idp.cert_b64());
+                Ok(browser::page(xml, md.into_bytes(), &[]))
             }
             ("GET", "/saml/login") => sso.login_link(session),
             ("GET", "/saml/idp/sso") => sso.vendor_login(session).await,
             ("POST", "/saml/sp/acs") => sso.acs(session).await,
             ("POST", "/saml/notify") => sso.notify(session).await,
             ("GET", "/session/whoami") => sso.whoami(session).await,
-            _ => web::refused(StatusCode::NOT_FOUND, "not found"),
+            _ => Err(Rejection::NoSuchEndpoint { method, path }),
+        }
+    }
+}
+
+#[async_trait]
+impl ServeHttp for SsoApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        match self.route(session).await {
+            Ok(r) => r,
+            Err(r) => answer::refusal(&r, Listener::SignIn, &answer::request_id(), None),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The vendor's bind notifications: verified with the vendor's key, recorded in the binding
 //! table, audited, and forwarded to the reseller platform signed by Tiergate.
 
-use super::{Sso, web};
-use crate::admin_body;
-use http::{Response, StatusCode};
+use super::{MAX_BODY, Sso, browser};
+use crate::rejection::Rejection;
+use http::Response;
 use pingora::protocols::http::ServerSession;
 use serde_json::json;
 use std::sync::Arc;
@@ -11,17 +11,18 @@ use tiergate_broker::binding::{self, BindRequest, Binding};
 
 impl Sso {
     /// `POST /saml/notify`.
-    pub(super) async fn notify(self: &Arc<Self>, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let body = match admin_body::read(session).await {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => return web::refused(StatusCode::BAD_REQUEST, &e.to_string()),
-        };
-        let req = match binding::verify_bind(body.trim(), &self.vendor.key) {
+    pub(super) async fn notify(
+        self: &Arc<Self>,
+        session: &mut ServerSession,
+    ) -> Result<Response<Vec<u8>>, Rejection> {
+        let body = crate::web::body::read(session, MAX_BODY).await?;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let req = match binding::verify_bind(body.trim(), &self.saml.vendor.key) {
             Ok(r) => r,
             Err(e) => {
                 self.record("bind", "refused", None, json!({"reason": e.to_string()}))
                     .await;
-                return web::refused(StatusCode::BAD_REQUEST, &e.to_string());
+                return Err(Rejection::SamlRefused(e.to_string()));
             }
         };
         // Only our own users: `reseller:name_id` of a registered reseller.
@@ -38,24 +39,27 @@ impl Sso {
                 json!({"reason": "unknown xUserId", "x_user_id": req.x_user_id}),
             )
             .await;
-            return web::refused(
-                StatusCode::BAD_REQUEST,
-                "xUserId is not a user of this broker",
-            );
+            return Err(Rejection::SamlRefused(
+                "xUserId is not a user of this broker".into(),
+            ));
         };
         let stored = if req.bind_action.eq_ignore_ascii_case("unbind") {
-            self.store.bindings().unbind(&req.x_user_id).await
+            self.parts.store.bindings().unbind(&req.x_user_id).await
         } else {
             let b = Binding {
                 x_user_id: req.x_user_id.clone(),
                 reseller: reseller.clone(),
                 customer_id: req.domain_id.clone(),
             };
-            self.store.bindings().bind(b, req.domain_name.clone()).await
+            self.parts
+                .store
+                .bindings()
+                .bind(b, req.domain_name.clone())
+                .await
         };
         if let Err(e) = stored {
             tracing::error!(error = %e, "binding table");
-            return web::refused(StatusCode::SERVICE_UNAVAILABLE, "binding table unavailable");
+            return Err(Rejection::SignInStoreUnavailable("binding table"));
         }
         self.record(
             "bind",
@@ -94,17 +98,13 @@ impl Sso {
                 .await;
             });
         }
-        web::answer(
-            StatusCode::OK,
-            "application/json",
-            json!({"result": "ok"}).to_string().into_bytes(),
-            &[],
-        )
+        let ok = json!({"result": "ok"}).to_string().into_bytes();
+        Ok(browser::page("application/json", ok, &[]))
     }
 
     /// POSTs the notification, signed by us, to the reseller platform.
     async fn forward(&self, url: &str, req: &BindRequest) -> Result<u16, String> {
-        let body = binding::sign_bind(req, &self.key).map_err(|e| e.to_string())?;
+        let body = binding::sign_bind(req, &self.saml.key).map_err(|e| e.to_string())?;
         let form = "application/x-www-form-urlencoded";
         let (status, _) =
             super::client::request("POST", url, Some(form), body.into_bytes(), 64 * 1024).await?;

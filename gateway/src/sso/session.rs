@@ -1,8 +1,9 @@
 //! After a verified sign-in: the tier check against the binding table, the browser session,
 //! and the signed Response that carries the user on to the vendor.
 
-use super::{Sso, web};
-use http::{Response, StatusCode};
+use super::{Sso, browser};
+use crate::rejection::Rejection;
+use http::Response;
 use pingora::http::RequestHeader;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,14 +48,15 @@ impl Sso {
         &self,
         reseller: &str,
         name_id: &str,
-    ) -> Result<Admitted, Response<Vec<u8>>> {
+    ) -> Result<Admitted, Rejection> {
         let x = binding::x_user_id(reseller, name_id);
-        let bound = self.store.bindings().get(&x).await.map_err(|e| {
+        let bound = self.parts.store.bindings().get(&x).await.map_err(|e| {
             tracing::error!(error = %e, "binding table");
-            web::refused(StatusCode::SERVICE_UNAVAILABLE, "binding table unavailable")
+            Rejection::SignInStoreUnavailable("binding table")
         })?;
         let decision = binding::decide(reseller, name_id, bound.as_ref(), |c| {
-            self.graph
+            self.parts
+                .graph
                 .with(|g| g.customer(c).map(|r| r.owner.to_owned()))
         });
         match decision {
@@ -82,7 +84,7 @@ impl Sso {
         name_id: &str,
         attributes: BTreeMap<String, Vec<String>>,
         a: &Admitted,
-    ) -> Result<String, Response<Vec<u8>>> {
+    ) -> Result<String, Rejection> {
         let sid = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -95,29 +97,34 @@ impl Sso {
             customer_id: a.customer_id.clone(),
             first_login: a.first_login,
             attributes,
-            expires: chrono::Utc::now().timestamp() + self.session_ttl.as_secs() as i64,
+            expires: chrono::Utc::now().timestamp() + self.saml.session_ttl.as_secs() as i64,
         };
         let stored = serde_json::to_string(&s).map_err(|e| e.to_string());
         let put = match stored {
-            Ok(v) => self.once.put("session", &sid, &v, self.session_ttl).await,
+            Ok(v) => {
+                self.saml
+                    .once
+                    .put("session", &sid, &v, self.saml.session_ttl)
+                    .await
+            }
             Err(e) => Err(e),
         };
         put.map_err(|e| {
             tracing::error!(error = %e, "session store");
-            web::refused(StatusCode::SERVICE_UNAVAILABLE, "session store unavailable")
+            Rejection::SignInStoreUnavailable("session store")
         })?;
-        Ok(web::set_cookie(
+        Ok(browser::set_cookie(
             SESSION_COOKIE,
             &sid,
-            self.session_ttl.as_secs(),
-            self.secure,
+            self.saml.session_ttl.as_secs(),
+            self.saml.secure,
         ))
     }
 
     /// The browser's session, if it has a live one.
     pub(super) async fn session_of(&self, req: &RequestHeader) -> Option<Session> {
-        let sid = web::cookie(req, SESSION_COOKIE)?;
-        match self.once.get("session", &sid).await {
+        let sid = browser::cookie(req, SESSION_COOKIE)?;
+        match self.saml.once.get("session", &sid).await {
             Ok(v) => v.and_then(|v| serde_json::from_str(&v).ok()),
             Err(e) => {
                 tracing::error!(error = %e, "session store");
@@ -133,46 +140,39 @@ impl Sso {
         incoming: Option<&Incoming>,
         relay: Option<&str>,
         cookie: Option<String>,
-    ) -> Response<Vec<u8>> {
+    ) -> Result<Response<Vec<u8>>, Rejection> {
         let who = Identity {
             x_user_id: a.x_user_id.clone(),
-            x_account_type: self.x_account_type.clone(),
-            partner_id: self.distributor.clone(),
+            x_account_type: self.saml.x_account_type.clone(),
+            partner_id: self.parts.distributor.clone(),
         };
-        let saml = match self.idp.respond(incoming, &self.vendor, &who) {
-            Ok(s) => s,
-            Err(e) => return web::refused(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        };
-        let page = post_form(&self.vendor.acs_url, &saml, relay);
+        let saml = self
+            .saml
+            .idp
+            .respond(incoming, &self.saml.vendor, &who)
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not sign a Response for the vendor");
+                Rejection::Internal("signing the Response failed")
+            })?;
+        let page = post_form(&self.saml.vendor.acs_url, &saml, relay);
         let headers: Vec<(&str, String)> = cookie.into_iter().map(|c| ("set-cookie", c)).collect();
-        web::answer(
-            StatusCode::OK,
+        Ok(browser::page(
             "text/html; charset=utf-8",
             page.into_bytes(),
             &headers,
-        )
+        ))
     }
 
     /// `GET /session/whoami`.
     pub(super) async fn whoami(
         &self,
         session: &pingora::protocols::http::ServerSession,
-    ) -> Response<Vec<u8>> {
-        match self.session_of(session.req_header()).await {
-            Some(s) => web::answer(
-                StatusCode::OK,
-                "application/json",
-                serde_json::to_vec(&s).unwrap_or_default(),
-                &[],
-            ),
-            None => web::answer(
-                StatusCode::UNAUTHORIZED,
-                "application/json",
-                serde_json::json!({"error_code": "TG.7001", "error_msg": "not signed in"})
-                    .to_string()
-                    .into_bytes(),
-                &[],
-            ),
-        }
+    ) -> Result<Response<Vec<u8>>, Rejection> {
+        let s = self
+            .session_of(session.req_header())
+            .await
+            .ok_or(Rejection::NotSignedIn)?;
+        let body = serde_json::to_vec(&s).unwrap_or_default();
+        Ok(browser::page("application/json", body, &[]))
     }
 }

@@ -19,6 +19,7 @@ use crate::ledger::view::tree;
 use crate::rejection::Rejection;
 use crate::store::ledger::requests::{Author, Change};
 use crate::upstream::UpstreamClient;
+use crate::web::form::Form;
 use pingora::protocols::http::ServerSession;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -89,21 +90,13 @@ fn under(l: &Ledger, id: &str, partner: &str, strictly: bool) -> bool {
 }
 
 impl DelegationApi {
-    /// Answers a request: (status, JSON body).
-    pub async fn answer(&self, session: &mut ServerSession) -> (u16, Vec<u8>) {
-        match self.handle(session).await {
-            Ok(v) => (200, v.to_string().into_bytes()),
-            Err(r) => (r.answer().status, r.body()),
-        }
-    }
-
-    async fn handle(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
-        let body = crate::admin_body::read(session).await?;
+    /// Answers a request to `/delegations`.
+    pub async fn handle(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+        let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let req = session.req_header();
         let tokens = self.tokens.as_deref();
         let cred =
-            crate::admin_auth::authenticate(&self.credentials, tokens, req, &body, self.skew)
-                .await?;
+            super::auth::authenticate(&self.credentials, tokens, req, &body, self.skew).await?;
         let p = &cred.principal;
         if !matches!(p.tier, Tier::Distributor | Tier::CloudReseller) || p.role.is_some() {
             return Err(Rejection::Denied(Denied::TierNotAllowed {
@@ -150,14 +143,8 @@ impl DelegationApi {
     }
 
     async fn show(&self, cred: &Credential, query: &str) -> Result<Value, Rejection> {
-        let quota = query
-            .split('&')
-            .find_map(|p| p.strip_prefix("quota_id="))
-            .map(|v| {
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
+        let quota = Form::parse(query.as_bytes())
+            .string("quota_id")
             .ok_or_else(|| invalid("`quota_id` is required"))?;
         let p = cred.principal.clone();
         let all = p.tier == Tier::Distributor;
@@ -350,7 +337,7 @@ impl DelegationApi {
 }
 
 fn no_route(method: &str, path: &str) -> Rejection {
-    Rejection::NoSuchRoute {
+    Rejection::NoSuchEndpoint {
         method: method.to_owned(),
         path: path.to_owned(),
     }

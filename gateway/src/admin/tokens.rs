@@ -30,31 +30,16 @@ pub struct TokenApi {
 }
 
 impl TokenApi {
-    /// `GET /.well-known/jwks.json`: (status, JSON body).
-    pub fn jwks(&self) -> (u16, Vec<u8>) {
-        match &self.issuer {
-            Some(i) => (200, i.jwks().to_string().into_bytes()),
-            None => (404, Rejection::TokensOff.body()),
-        }
-    }
-
-    /// `POST /tokens`: (status, JSON body).
-    pub async fn issue(&self, session: &mut ServerSession) -> (u16, Vec<u8>) {
-        match self.try_issue(session).await {
-            Ok(v) => (200, v.to_string().into_bytes()),
-            Err(r) => (r.answer().status, r.body()),
-        }
-    }
-
-    async fn try_issue(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+    /// `GET /.well-known/jwks.json`.
+    pub fn jwks(&self) -> Result<Value, Rejection> {
         let issuer = self.issuer.as_ref().ok_or(Rejection::TokensOff)?;
-        if session.req_header().method != http::Method::POST {
-            return Err(Rejection::NoSuchRoute {
-                method: session.req_header().method.to_string(),
-                path: "/tokens".into(),
-            });
-        }
-        let body = crate::admin_body::read(session).await?;
+        Ok(issuer.jwks())
+    }
+
+    /// `POST /tokens`.
+    pub async fn issue(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+        let issuer = self.issuer.as_ref().ok_or(Rejection::TokensOff)?;
+        let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let now = time::OffsetDateTime::now_utc();
         let cred = authn::authenticate(
             &self.credentials,

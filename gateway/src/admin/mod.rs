@@ -1,0 +1,110 @@
+//! The admin listener: routing to its endpoints, and the probes.
+//!
+//! - `GET /metrics` (Prometheus), `GET /healthz` (the process answers), `GET /readyz` (storage
+//!   answers and the relationship graph is loaded);
+//! - `GET /audit/records` for auditors ([`audit`]);
+//! - `/delegations` for distributors and resellers ([`delegations`]);
+//! - `POST /tokens` and `GET /.well-known/jwks.json`, token mode ([`tokens`]).
+//!
+//! Callers authenticate as on the partner API, or with a bearer token ([`auth`]). Every
+//! answer is written by [`crate::answer`]: JSON, refusals in the vendor's envelope.
+
+pub mod audit;
+pub mod auth;
+pub mod delegations;
+pub mod tokens;
+
+use crate::answer::{self, JSON, Listener};
+use crate::graph::LiveGraph;
+use crate::metrics::Metrics;
+use crate::rejection::Rejection;
+use crate::store::Store;
+use async_trait::async_trait;
+use http::{Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The most the admin listener reads of a request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The admin HTTP app.
+pub struct Admin {
+    /// Metrics to expose.
+    pub metrics: Arc<Metrics>,
+    /// Storage, for readiness.
+    pub store: Store,
+    /// The graph, for readiness.
+    pub graph: Arc<LiveGraph>,
+    /// Audit records for auditors.
+    pub audit: audit::AuditApi,
+    /// Delegations for distributors and resellers.
+    pub delegations: delegations::DelegationApi,
+    /// Token mode: issuing tokens and the JWKS.
+    pub tokens: tokens::TokenApi,
+}
+
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+fn text(content_type: &str, body: &[u8]) -> Response<Vec<u8>> {
+    answer::reply(
+        Listener::Admin,
+        StatusCode::OK,
+        content_type,
+        body.to_vec(),
+        &[],
+    )
+}
+
+impl Admin {
+    async fn route(&self, session: &mut ServerSession) -> Result<Response<Vec<u8>>, Rejection> {
+        let method = session.req_header().method.as_str().to_owned();
+        let path = session.req_header().uri.path().to_owned();
+        let json: Value = match (method.as_str(), path.as_str()) {
+            ("GET", "/metrics") => {
+                return Ok(text("text/plain; version=0.0.4", &self.metrics.render()));
+            }
+            ("GET", "/healthz") => return Ok(text(PLAIN, b"ok\n")),
+            ("GET", "/readyz") => return self.ready().await.map(|()| text(PLAIN, b"ready\n")),
+            ("GET", "/audit/records") => self.audit.records(session).await?,
+            ("POST", "/tokens") => self.tokens.issue(session).await?,
+            ("GET", "/.well-known/jwks.json") => self.tokens.jwks()?,
+            (_, p) if p == "/delegations" || p.starts_with("/delegations/") => {
+                self.delegations.handle(session).await?
+            }
+            _ => return Err(Rejection::NoSuchEndpoint { method, path }),
+        };
+        let body = json.to_string().into_bytes();
+        Ok(answer::reply(
+            Listener::Admin,
+            StatusCode::OK,
+            JSON,
+            body,
+            &[],
+        ))
+    }
+
+    /// Ready: storage answers and a graph is loaded.
+    async fn ready(&self) -> Result<(), Rejection> {
+        self.store.ping().await.map_err(|e| {
+            tracing::warn!(error = %e, "not ready: storage");
+            Rejection::StorageUnavailable
+        })?;
+        if self.graph.ready() {
+            Ok(())
+        } else {
+            Err(Rejection::GraphNotReady)
+        }
+    }
+}
+
+#[async_trait]
+impl ServeHttp for Admin {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        match self.route(session).await {
+            Ok(r) => r,
+            Err(r) => answer::refusal(&r, Listener::Admin, &answer::request_id(), None),
+        }
+    }
+}
