@@ -11,6 +11,7 @@ pub mod answer;
 pub mod audit;
 pub mod cli;
 pub mod credentials;
+pub mod ctx;
 pub mod filters;
 pub mod graph;
 pub mod ledger;

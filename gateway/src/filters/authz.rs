@@ -1,4 +1,4 @@
-//! Stage 4: may this principal call this route, and what exactly goes upstream.
+//! Stage 5: may this principal call this route, and what exactly goes upstream.
 
 use crate::graph::LiveGraph;
 use crate::rejection::Rejection;

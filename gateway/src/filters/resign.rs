@@ -1,7 +1,8 @@
-//! Stage 5: the upstream request carries the distributor's signature and nothing of the
+//! Stage 8: the upstream request carries the distributor's signature and nothing of the
 //! caller's credentials.
 
 use crate::credentials::UpstreamKey;
+use crate::ctx::Ctx;
 use pingora::http::RequestHeader;
 use tiergate_config::Upstream;
 use tiergate_policy::aksk;
@@ -10,6 +11,33 @@ use time::OffsetDateTime;
 /// Headers forwarded from the caller; everything else is dropped (hop-by-hop headers,
 /// the caller's signature, its date, domain and content hash).
 const FORWARDED: &[&str] = &["content-type", "accept", "accept-language", "user-agent"];
+
+/// Signs what the caller proved for the vendor: with the caller's own vendor key (customers
+/// and solution providers call the APIs the vendor opens only to them) or the distributor's.
+pub fn sign(
+    req: &mut RequestHeader,
+    ctx: &Ctx,
+    upstream: &Upstream,
+    distributor: &UpstreamKey,
+    now: OffsetDateTime,
+) -> pingora::Result<()> {
+    let (Some(fwd), Some(cred)) = (ctx.forward.as_ref(), ctx.credential.as_ref()) else {
+        return Err(pingora::Error::explain(
+            pingora::ErrorType::InternalError,
+            "forwarding without a decision",
+        ));
+    };
+    let key = cred.upstream.as_ref().unwrap_or(distributor);
+    resign(
+        req,
+        upstream,
+        key,
+        &ctx.request_id,
+        &fwd.query,
+        &fwd.body,
+        now,
+    )
+}
 
 /// Rewrites the upstream request headers for `query` and `body`, and signs them.
 pub fn resign(

@@ -1,9 +1,8 @@
-//! The audit stage: what a money-moving call's intent, refusal and outcome records say.
-//!
-//! The intent is written, durably, before the request is forwarded; if the audit store cannot
-//! take it the call is refused (nothing moves unaudited). The outcome follows the answer.
+//! What a money-moving call's audit records say: its intent (written, durably, before it is
+//! forwarded), a refusal (intent and outcome together), and its outcome after the answer.
 
 use crate::audit::record::{Entry, Kind};
+use crate::credentials::Credential;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 use tiergate_policy::ledger::exact;
@@ -19,6 +18,18 @@ pub struct Caller<'a> {
     pub credential: &'a str,
     /// The client address.
     pub source: Option<String>,
+}
+
+impl<'a> Caller<'a> {
+    /// A request's caller, by its credential.
+    pub fn new(request_id: &'a str, credential: &'a Credential, source: Option<String>) -> Self {
+        Self {
+            request_id,
+            principal: &credential.principal,
+            credential: &credential.access_key,
+            source,
+        }
+    }
 }
 
 fn count(v: &Value) -> Decimal {

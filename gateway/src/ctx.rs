@@ -1,0 +1,137 @@
+//! What a partner API request has proved so far, stage by stage ([`crate::filters`]), and
+//! what its answer left for the stages after it.
+
+use crate::credentials::Credential;
+use crate::filters::Stage;
+use crate::filters::authz::Forward;
+use crate::limiter::Verdict;
+use crate::rejection::Rejection;
+use crate::store::ledger::requests::Hold;
+use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
+use std::time::Instant;
+use tiergate_policy::{Permit, Route};
+
+/// What the money stage holds for a request.
+#[derive(Debug, Default)]
+pub enum Money {
+    /// Nothing reserved: not a money-moving call, or refused before the money stage.
+    #[default]
+    Untouched,
+    /// A money-moving call with nothing to hold (an undelegated quota, an uncapped partner):
+    /// its audit intent is written.
+    Audited,
+    /// A reservation on a delegation slice, written with the audit intent.
+    Voucher(Hold),
+    /// Holds on these grantees' fund caps, written with the audit intent.
+    Funds(Vec<String>),
+}
+
+impl Money {
+    /// Whether the call's intent is in the audit log (its outcome must follow).
+    pub fn audited(&self) -> bool {
+        !matches!(self, Money::Untouched)
+    }
+}
+
+/// Tiergate's own answer to a request it refused.
+pub struct Refused {
+    /// The `TG.` code.
+    pub code: &'static str,
+    /// The outcome label.
+    pub outcome: &'static str,
+    /// The policy rule behind a denial.
+    pub rule: Option<&'static str>,
+    /// The body sent.
+    pub body: Bytes,
+}
+
+impl Refused {
+    /// What is kept of a rejection answered with `body`.
+    pub fn of(r: &Rejection, body: Bytes) -> Self {
+        let a = r.answer();
+        Self {
+            code: a.code,
+            outcome: a.outcome,
+            rule: r.rule(),
+            body,
+        }
+    }
+}
+
+/// Per-request state: each stage's proof, in stage order, then what the answer left.
+pub struct Ctx {
+    /// The request's id (sent upstream and back as `X-Request-Id`).
+    pub(crate) request_id: String,
+    /// When it arrived.
+    pub(crate) started: Instant,
+    /// The furthest stage entered.
+    pub(crate) reached: Option<Stage>,
+    /// Route: the catalogued operation.
+    pub(crate) route: Option<&'static Route>,
+    /// Body: the whole body as received.
+    pub(crate) body: Bytes,
+    /// Authn: the verified credential.
+    pub(crate) credential: Option<Arc<Credential>>,
+    /// Ratelimit: the limit closest to refusing (for the headers).
+    pub(crate) limit: Option<Verdict>,
+    /// Authz: the decision ...
+    pub(crate) permit: Option<Permit>,
+    /// ... and exactly what goes upstream.
+    pub(crate) forward: Option<Forward>,
+    /// Idempotency: the key this request claimed.
+    pub(crate) idempotency: Option<String>,
+    /// Money: what is held.
+    pub(crate) money: Money,
+    /// Tiergate's own answer, when it refused.
+    pub(crate) refused: Option<Refused>,
+    /// Whether the request may have reached the vendor (false: the connection was refused).
+    pub(crate) sent: bool,
+    /// The vendor's answer, kept when the audit log or the graph needs it.
+    pub(crate) kept: Option<BytesMut>,
+    /// Whether the answer teaches the graph something.
+    pub(crate) learn: bool,
+}
+
+impl Ctx {
+    /// A request just arrived.
+    pub fn new(request_id: String) -> Self {
+        Self {
+            request_id,
+            started: Instant::now(),
+            reached: None,
+            route: None,
+            body: Bytes::new(),
+            credential: None,
+            limit: None,
+            permit: None,
+            forward: None,
+            idempotency: None,
+            money: Money::Untouched,
+            refused: None,
+            sent: true,
+            kept: None,
+            learn: false,
+        }
+    }
+
+    /// Enters a stage (the spine runs them in [`Stage`] order; a test pins it).
+    pub(crate) fn enter(&mut self, stage: Stage) {
+        self.reached = Some(stage);
+    }
+
+    /// The furthest stage this request entered.
+    pub fn reached(&self) -> Option<Stage> {
+        self.reached
+    }
+
+    /// The request's id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// What the money stage holds.
+    pub fn money(&self) -> &Money {
+        &self.money
+    }
+}

@@ -1,0 +1,35 @@
+//! The request's one log event and its metrics, at the end.
+
+use crate::ctx::Ctx;
+use crate::metrics::Metrics;
+use tiergate_policy::Permit;
+
+/// Records the request: `written` is the status of the answer that went out (0: none).
+pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16) {
+    let route = ctx.route.map_or("unknown", |r| r.operation);
+    let principal = ctx.credential.as_ref().map(|c| &c.principal);
+    let tier = principal.map_or("unauthenticated", |p| p.tier.as_str());
+    let (code, outcome, rule) = match &ctx.refused {
+        Some(r) => (Some(r.code), r.outcome, r.rule),
+        None if (200..300).contains(&written) => (None, "ok", None),
+        None => (None, "upstream_error", None),
+    };
+    let rule = rule.or(ctx.permit.as_ref().map(Permit::rule));
+    let elapsed = ctx.started.elapsed().as_secs_f64();
+    metrics.observe(route, tier, outcome, elapsed);
+    tracing::info!(
+        request_id = %ctx.request_id,
+        route,
+        tier,
+        partner = principal.map(|p| p.partner_id.as_str()),
+        acting = ctx.permit.as_ref().map(Permit::acting),
+        role = principal.and_then(|p| p.role.as_deref()),
+        access_key = ctx.credential.as_ref().map(|c| c.access_key.as_str()),
+        status = written,
+        outcome,
+        error_code = code,
+        rule,
+        latency_ms = elapsed * 1000.0,
+        "request"
+    );
+}
