@@ -17,18 +17,18 @@ use tiergate_certs::{CertSpec, CertStore, LoadedCert};
 /// Loads every certificate, reporting each failure.
 pub fn load_all(specs: &[CertSpec]) -> Result<Vec<LoadedCert>, Vec<String>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (ok, bad): (Vec<_>, Vec<_>) = specs
-        .iter()
-        .map(|s| tiergate_certs::load(s, now))
-        .partition(Result::is_ok);
-    if bad.is_empty() {
-        Ok(ok.into_iter().filter_map(Result::ok).collect())
+    let mut loaded = Vec::with_capacity(specs.len());
+    let mut problems = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        match tiergate_certs::load(spec, now) {
+            Ok(c) => loaded.push(c),
+            Err(e) => problems.push(format!("tls.certificates[{i}]: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(loaded)
     } else {
-        Err(bad
-            .into_iter()
-            .filter_map(Result::err)
-            .map(|e| e.to_string())
-            .collect())
+        Err(problems)
     }
 }
 

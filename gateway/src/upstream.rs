@@ -16,9 +16,9 @@ pub fn resolve(upstream: &Upstream) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
     (upstream.host.as_str(), upstream.port)
         .to_socket_addrs()
-        .map_err(|e| format!("upstream {}: {e}", upstream.authority()))?
+        .map_err(|e| format!("upstream.url: {}: {e}", upstream.authority()))?
         .next()
-        .ok_or_else(|| format!("upstream {}: no address", upstream.authority()))
+        .ok_or_else(|| format!("upstream.url: {}: no address", upstream.authority()))
 }
 
 /// A failed call.

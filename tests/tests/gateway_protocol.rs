@@ -195,3 +195,53 @@ async fn the_admin_listener_refuses_in_the_vendor_envelope_too() -> R {
     }
     Ok(())
 }
+
+#[test]
+fn a_gateway_that_cannot_start_names_every_problem_at_once() -> R {
+    // Two ports taken, a database that does not answer, an upstream that does not resolve.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let taken2 = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = dir.path().join("tiergate.toml");
+    let text = format!(
+        r#"listen = "127.0.0.1:{}"
+admin_listen = "127.0.0.1:{}"
+[upstream]
+url = "http://no-such-host.invalid"
+[distributor]
+partner_id = "dist-1"
+access_key = "AK"
+secret_key = {{ value = "sk" }}
+[storage]
+url = "sqlite:///nonexistent/dir/t.db"
+[credentials]
+master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
+[audit]
+signing_key = {{ value = "{}" }}
+"#,
+        port(&taken),
+        port(&taken2),
+        tiergate_tests::harness::AUDIT_KEY,
+    );
+    std::fs::write(&config, text).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(tiergate_tests::harness::binary("tiergate")?)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .map_err(|e| e.to_string())?;
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    for setting in [
+        "listen: ",
+        "admin_listen: ",
+        "upstream.url: ",
+        "storage.url: ",
+    ] {
+        assert!(
+            said.lines().any(|l| l.starts_with(setting)),
+            "{setting} not named in: {said}"
+        );
+    }
+    Ok(())
+}

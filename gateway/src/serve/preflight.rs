@@ -1,0 +1,168 @@
+//! Everything starting the server needs that can fail, tried before anything starts, every
+//! problem reported at once with the setting it concerns (as `tiergate check-config` reports
+//! the file's): certificates, listening ports, the upstream's address, keys, storage, rate
+//! limiting, the sign-in broker.
+
+use crate::audit::sign::Signer;
+use crate::credentials::Sealer;
+use crate::limiter::Limiter;
+use crate::metrics::Metrics;
+use crate::sso::Broker;
+use crate::store::Store;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use tiergate_broker::tokens::Issuer;
+use tiergate_certs::LoadedCert;
+use tiergate_config::Config;
+use tokio::runtime::Runtime;
+
+/// What the checks produced, ready to assemble.
+pub(super) struct Checked {
+    /// The partner listener's certificates (none: plain TCP).
+    pub certs: Vec<LoadedCert>,
+    /// The sign-in broker and the address its listener binds.
+    pub sso: Option<(Broker, SocketAddr)>,
+    /// What the listeners and background services share.
+    pub resources: Resources,
+}
+
+/// The resources the checks opened.
+pub(super) struct Resources {
+    pub listen: SocketAddr,
+    pub admin: SocketAddr,
+    pub upstream: SocketAddr,
+    pub store: Store,
+    pub audit_store: Store,
+    pub signer: Signer,
+    pub tokens: Option<Arc<Issuer>>,
+    pub metrics: Arc<Metrics>,
+    pub limiter: Arc<Limiter>,
+}
+
+/// Problems found so far, each naming its setting.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn take<T>(&mut self, r: Result<T, String>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+}
+
+/// Runs every check; `rt` is the storage runtime, which owns what storage and the broker
+/// open for the life of the process.
+pub(super) fn check(config: &Config, rt: &Runtime) -> Result<Checked, String> {
+    let mut p = Problems::default();
+    let certs = p.take(crate::tls::load_all(&config.tls.certificates).map_err(|e| e.join("\n")));
+    let listen = p.take(bind("listen", config.listen));
+    let admin = p.take(bind("admin_listen", config.admin_listen));
+    let sso_at = config
+        .sso
+        .as_ref()
+        .and_then(|s| p.take(bind("sso.listen", s.listen)));
+    let upstream = p.take(crate::upstream::resolve(&config.upstream));
+    let signer = p.take(
+        Signer::from_base64_pkcs8(config.audit.signing_key.expose())
+            .map_err(|e| format!("audit.signing_key: {e}")),
+    );
+    p.take(
+        Sealer::new(config.credentials.master_key.expose())
+            .map_err(|e| format!("credentials.master_key: {e}")),
+    );
+    let tokens = match &config.tokens {
+        Some(t) => p.take(issuer(t).map(|i| Some(Arc::new(i)))).flatten(),
+        None => None,
+    };
+    let metrics = p.take(Metrics::new().map_err(|e| format!("metrics: {e}")));
+    let limiter = metrics.as_ref().and_then(|m| {
+        p.take(
+            Limiter::new(config.ratelimit.clone(), m.registry())
+                .map_err(|e| format!("ratelimit: {e}")),
+        )
+    });
+    let store = p.take(
+        rt.block_on(Store::connect(&config.storage))
+            .map_err(|e| format!("storage.url: {e}")),
+    );
+    let audit_store = if config.audit.storage == config.storage {
+        store.clone()
+    } else {
+        p.take(
+            rt.block_on(Store::connect(&config.audit.storage))
+                .map_err(|e| format!("audit.storage: {e}")),
+        )
+    };
+    // Built on the storage runtime, which outlives the server: the Redis connection's driver
+    // task lives there. It serves the partner listener's certificates, if it has any.
+    let tls = !config.tls.certificates.is_empty();
+    let sso = match (&config.sso, sso_at) {
+        (Some(s), Some(at)) => p
+            .take(rt.block_on(Broker::build(s, at, tls)))
+            .map(|b| (b, at)),
+        _ => None,
+    };
+    let tokens_ok = config.tokens.is_none() || tokens.is_some();
+    let sso_ok = config.sso.is_none() || sso.is_some();
+    match (
+        certs,
+        listen,
+        admin,
+        upstream,
+        store,
+        audit_store,
+        signer,
+        metrics,
+        limiter,
+    ) {
+        (
+            Some(certs),
+            Some(listen),
+            Some(admin),
+            Some(upstream),
+            Some(store),
+            Some(audit_store),
+            Some(signer),
+            Some(metrics),
+            Some(limiter),
+        ) if p.0.is_empty() && tokens_ok && sso_ok => Ok(Checked {
+            certs,
+            sso,
+            resources: Resources {
+                listen,
+                admin,
+                upstream,
+                store,
+                audit_store,
+                signer,
+                tokens,
+                metrics: Arc::new(metrics),
+                limiter: Arc::new(limiter),
+            },
+        }),
+        _ => Err(format!(
+            "cannot start; {} problem(s):\n{}",
+            p.0.len(),
+            p.0.join("\n")
+        )),
+    }
+}
+
+/// Checks that an address can be bound (Pingora panics on a failed bind); port 0 picks a
+/// free port. The port is released again for Pingora to bind.
+fn bind(setting: &str, addr: SocketAddr) -> Result<SocketAddr, String> {
+    TcpListener::bind(addr)
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("{setting}: {addr}: {e}"))
+}
+
+/// The token issuer `[tokens]` describes.
+fn issuer(t: &tiergate_config::tokens::TokenSettings) -> Result<Issuer, String> {
+    let previous: Vec<&[u8]> = t
+        .previous_keys
+        .iter()
+        .map(|k| k.expose().as_slice())
+        .collect();
+    let signing = t.signing_key.expose();
+    Issuer::rotated(&t.issuer, &t.audience, t.ttl, signing, &previous)
+        .map_err(|e| format!("tokens.signing_key: {e}"))
+}
