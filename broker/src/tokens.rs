@@ -100,14 +100,18 @@ impl Issuer {
         ttl: Duration,
         pkcs8: &[u8],
     ) -> Result<Self, TokenError> {
-        let mut me = Self {
+        let mut me = Self::without_keys(issuer, audience, ttl);
+        me.push(pkcs8)?;
+        Ok(me)
+    }
+
+    fn without_keys(issuer: &str, audience: &str, ttl: Duration) -> Self {
+        Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
             keys: Vec::new(),
-        };
-        me.push(pkcs8)?;
-        Ok(me)
+        }
     }
 
     fn push(&mut self, pkcs8: &[u8]) -> Result<(), TokenError> {
@@ -149,12 +153,7 @@ impl Issuer {
         signing: &[u8],
         previous: &[&[u8]],
     ) -> Result<Self, TokenError> {
-        let mut me = Self {
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
-            ttl,
-            keys: Vec::new(),
-        };
+        let mut me = Self::without_keys(issuer, audience, ttl);
         for k in previous {
             me.push(k)?;
         }

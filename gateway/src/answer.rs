@@ -110,6 +110,11 @@ pub fn limit_headers(v: Option<&Verdict>, refused: bool) -> Vec<(&'static str, S
     out
 }
 
+/// The answer of an app listener (admin, sign-in): its own, or its refusal.
+pub fn app(on: Listener, answered: Result<Response<Vec<u8>>, Rejection>) -> Response<Vec<u8>> {
+    answered.unwrap_or_else(|r| refusal(&r, on, &request_id(), None))
+}
+
 /// Writes an answer on the partner listener's session.
 pub async fn write(session: &mut Session, answer: Response<Vec<u8>>) -> pingora::Result<()> {
     let (parts, body) = answer.into_parts();

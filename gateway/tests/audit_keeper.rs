@@ -10,7 +10,7 @@ use tiergate_gateway::audit::read::records;
 use tiergate_gateway::audit::record::{Entry, Kind};
 use tiergate_gateway::audit::sign::Signer;
 use tiergate_gateway::store::Store;
-use tiergate_gateway::store::audit::Filter;
+use tiergate_gateway::store::audit::{Filter, Match};
 
 type R = Result<(), String>;
 
@@ -56,7 +56,10 @@ async fn an_intent_without_an_outcome_is_marked_unknown_once() -> R {
     let outcomes = records(
         &a,
         Filter {
-            kind: Some("outcome".into()),
+            matching: Match {
+                kind: Some("outcome".into()),
+                ..Match::default()
+            },
             ..all()
         },
         false,
@@ -97,7 +100,10 @@ async fn personal_data_is_masked_unless_unmasked_access_is_asked_for() -> R {
         records(
             &a,
             Filter {
-                kind: Some("access".into()),
+                matching: Match {
+                    kind: Some("access".into()),
+                    ..Match::default()
+                },
                 ..all()
             },
             false,
@@ -109,7 +115,10 @@ async fn personal_data_is_masked_unless_unmasked_access_is_asked_for() -> R {
     let raw = records(
         &a,
         Filter {
-            kind: Some("outcome".into()),
+            matching: Match {
+                kind: Some("outcome".into()),
+                ..Match::default()
+            },
             ..all()
         },
         true,
@@ -120,7 +129,10 @@ async fn personal_data_is_masked_unless_unmasked_access_is_asked_for() -> R {
     let access = records(
         &a,
         Filter {
-            kind: Some("access".into()),
+            matching: Match {
+                kind: Some("access".into()),
+                ..Match::default()
+            },
             ..all()
         },
         false,

@@ -16,7 +16,7 @@ use tiergate_gateway::limiter::Limiter;
 use tiergate_gateway::metrics::Metrics;
 use tiergate_gateway::proxy::Gateway;
 use tiergate_gateway::store::Store;
-use tiergate_gateway::store::audit::Filter;
+use tiergate_gateway::store::audit::{Filter, Match};
 use tiergate_gateway::store::idempotency::Claim;
 use tiergate_policy::aksk;
 use tiergate_policy::ledger::funds::{Caps, Direction};
@@ -297,7 +297,10 @@ async fn each_refusal_ends_the_request_at_its_stage() -> R {
     assert_eq!((r.status, r.code.as_str()), (422, "TG.3011"));
     assert_eq!(r.ctx.reached(), Some(Stage::Idempotency));
     let forwarding = Filter {
-        outcome: Some("forwarding".into()),
+        matching: Match {
+            outcome: Some("forwarding".into()),
+            ..Match::default()
+        },
         limit: 100,
         ..Filter::default()
     };

@@ -7,6 +7,7 @@ use crate::audit::mask::UNMASKED_ROLE;
 use crate::audit::read::{Query, records};
 use crate::credentials::Credentials;
 use crate::rejection::Rejection;
+use crate::store::audit::Match;
 use crate::web::form::Form;
 use pingora::protocols::http::ServerSession;
 use serde_json::{Value, json};
@@ -54,15 +55,17 @@ impl AuditApi {
         let query = Query {
             from: q.string("from"),
             until: q.string("until"),
-            kind: q.string("kind"),
-            principal: q.string("principal"),
-            tier: q.string("tier"),
-            reseller: q.string("reseller"),
-            customer: q.string("customer"),
-            operation: q.string("operation"),
-            outcome: q.string("outcome"),
-            amount_min: q.string("amount_min"),
-            amount_max: q.string("amount_max"),
+            matching: Match {
+                kind: q.string("kind"),
+                principal: q.string("principal"),
+                tier: q.string("tier"),
+                reseller: q.string("reseller"),
+                customer: q.string("customer"),
+                operation: q.string("operation"),
+                outcome: q.string("outcome"),
+                amount_min: q.string("amount_min"),
+                amount_max: q.string("amount_max"),
+            },
             offset: int("offset", 0),
             limit: int("limit", 100),
         };

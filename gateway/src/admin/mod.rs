@@ -102,9 +102,6 @@ impl Admin {
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        match self.route(session).await {
-            Ok(r) => r,
-            Err(r) => answer::refusal(&r, Listener::Admin, &answer::request_id(), None),
-        }
+        answer::app(Listener::Admin, self.route(session).await)
     }
 }

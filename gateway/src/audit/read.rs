@@ -5,7 +5,7 @@
 use super::mask::mask;
 use super::record::{Entry, Kind};
 use super::{Audit, parse_time_ms, window_start};
-use crate::store::audit::Filter;
+use crate::store::audit::{Filter, Match};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -16,24 +16,8 @@ pub struct Query {
     pub from: Option<String>,
     /// Until, RFC 3339.
     pub until: Option<String>,
-    /// Record kind.
-    pub kind: Option<String>,
-    /// Caller's partner id.
-    pub principal: Option<String>,
-    /// Caller's tier.
-    pub tier: Option<String>,
-    /// Reseller acted for.
-    pub reseller: Option<String>,
-    /// A customer concerned.
-    pub customer: Option<String>,
-    /// Operation.
-    pub operation: Option<String>,
-    /// Outcome.
-    pub outcome: Option<String>,
-    /// Minimum amount.
-    pub amount_min: Option<String>,
-    /// Maximum amount.
-    pub amount_max: Option<String>,
+    /// What the records say.
+    pub matching: Match,
     /// Records to skip.
     pub offset: i64,
     /// Records to return.
@@ -50,15 +34,7 @@ impl Query {
         Ok(Filter {
             from: Some(from),
             until: self.until.as_deref().map(parse_time_ms).transpose()?,
-            kind: self.kind,
-            principal: self.principal,
-            tier: self.tier,
-            reseller: self.reseller,
-            customer: self.customer,
-            operation: self.operation,
-            outcome: self.outcome,
-            amount_min: self.amount_min,
-            amount_max: self.amount_max,
+            matching: self.matching,
             offset: self.offset,
             limit: self.limit,
         })

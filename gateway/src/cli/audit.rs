@@ -5,7 +5,7 @@ use crate::audit::record::{Entry, Kind};
 use crate::audit::sign::Signer;
 use crate::audit::verify::{self, Checkpoint, Row};
 use crate::audit::{Audit, AuditError};
-use crate::store::audit::Filter;
+use crate::store::audit::{Filter, Match};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -113,15 +113,17 @@ fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
     Query {
         from: q.from.clone(),
         until: q.until.clone(),
-        kind: q.kind.clone(),
-        principal: q.principal.clone(),
-        tier: q.tier.clone(),
-        reseller: q.reseller.clone(),
-        customer: q.customer.clone(),
-        operation: q.operation.clone(),
-        outcome: q.outcome.clone(),
-        amount_min: q.amount_min.clone(),
-        amount_max: q.amount_max.clone(),
+        matching: Match {
+            kind: q.kind.clone(),
+            principal: q.principal.clone(),
+            tier: q.tier.clone(),
+            reseller: q.reseller.clone(),
+            customer: q.customer.clone(),
+            operation: q.operation.clone(),
+            outcome: q.outcome.clone(),
+            amount_min: q.amount_min.clone(),
+            amount_max: q.amount_max.clone(),
+        },
         offset: q.offset,
         limit: q.limit,
     }

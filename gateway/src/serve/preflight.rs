@@ -101,50 +101,30 @@ pub(super) fn check(config: &Config, rt: &Runtime) -> Result<Checked, String> {
             .map(|b| (b, at)),
         _ => None,
     };
-    let tokens_ok = config.tokens.is_none() || tokens.is_some();
-    let sso_ok = config.sso.is_none() || sso.is_some();
-    match (
-        certs,
-        listen,
-        admin,
-        upstream,
-        store,
-        audit_store,
-        signer,
-        metrics,
-        limiter,
-    ) {
-        (
-            Some(certs),
-            Some(listen),
-            Some(admin),
-            Some(upstream),
-            Some(store),
-            Some(audit_store),
-            Some(signer),
-            Some(metrics),
-            Some(limiter),
-        ) if p.0.is_empty() && tokens_ok && sso_ok => Ok(Checked {
-            certs,
-            sso,
-            resources: Resources {
-                listen,
-                admin,
-                upstream,
-                store,
-                audit_store,
-                signer,
-                tokens,
-                metrics: Arc::new(metrics),
-                limiter: Arc::new(limiter),
-            },
-        }),
-        _ => Err(format!(
+    if !p.0.is_empty() {
+        return Err(format!(
             "cannot start; {} problem(s):\n{}",
             p.0.len(),
             p.0.join("\n")
-        )),
+        ));
     }
+    // Without a problem, every check produced its value.
+    let lost = || "a startup check lost its result".to_owned();
+    Ok(Checked {
+        certs: certs.ok_or_else(lost)?,
+        sso,
+        resources: Resources {
+            listen: listen.ok_or_else(lost)?,
+            admin: admin.ok_or_else(lost)?,
+            upstream: upstream.ok_or_else(lost)?,
+            store: store.ok_or_else(lost)?,
+            audit_store: audit_store.ok_or_else(lost)?,
+            signer: signer.ok_or_else(lost)?,
+            tokens,
+            metrics: Arc::new(metrics.ok_or_else(lost)?),
+            limiter: Arc::new(limiter.ok_or_else(lost)?),
+        },
+    })
 }
 
 /// Checks that an address can be bound (Pingora panics on a failed bind); port 0 picks a

@@ -246,9 +246,6 @@ impl SsoApp {
 #[async_trait]
 impl ServeHttp for SsoApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        match self.route(session).await {
-            Ok(r) => r,
-            Err(r) => answer::refusal(&r, Listener::SignIn, &answer::request_id(), None),
-        }
+        answer::app(Listener::SignIn, self.route(session).await)
     }
 }

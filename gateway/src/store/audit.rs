@@ -10,13 +10,9 @@ use crate::audit::verify::{Checkpoint, Row, columns_of};
 use sqlx::Row as _;
 use std::sync::Arc;
 
-/// Query filters (all optional); results newest first.
+/// Which records, by what they say (every field optional).
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// From (inclusive), Unix ms.
-    pub from: Option<i64>,
-    /// Until (exclusive), Unix ms.
-    pub until: Option<i64>,
+pub struct Match {
     /// Record kind.
     pub kind: Option<String>,
     /// Caller's partner id.
@@ -35,6 +31,17 @@ pub struct Filter {
     pub amount_min: Option<String>,
     /// Maximum amount.
     pub amount_max: Option<String>,
+}
+
+/// Query filters; results newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// From (inclusive), Unix ms.
+    pub from: Option<i64>,
+    /// Until (exclusive), Unix ms.
+    pub until: Option<i64>,
+    /// What the records say.
+    pub matching: Match,
     /// Records to skip.
     pub offset: i64,
     /// Records to return.
@@ -72,13 +79,12 @@ impl AuditStore<'_> {
         entries: Vec<Entry>,
         signer: Arc<Signer>,
     ) -> Result<Vec<i64>, StoreError> {
-        let backend = self.0.backend;
         self.0
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                let seqs = append_in(&mut tx, backend, entries, &signer).await?;
-                tx.commit().await?;
-                Ok(seqs)
+            .transaction(move |tx, backend| {
+                Box::pin(async move {
+                    let seqs = append_in(tx, backend, entries, &signer).await?;
+                    Ok(seqs)
+                })
             })
             .await
     }
@@ -156,6 +162,7 @@ impl AuditStore<'_> {
         self.0
             .run(move |pool| async move {
                 let mut sql = String::from("SELECT seq, body FROM audit_records WHERE 1 = 1");
+                let m = &f.matching;
                 let mut binds: Vec<Bind> = Vec::new();
                 let mut cond = |clause: &str, b: Bind| {
                     binds.push(b);
@@ -168,27 +175,27 @@ impl AuditStore<'_> {
                     cond(" AND at < ?", Bind::Int(v))
                 }
                 for (col, v) in [
-                    ("kind", &f.kind),
-                    ("principal", &f.principal),
-                    ("tier", &f.tier),
-                    ("acting", &f.reseller),
-                    ("operation", &f.operation),
-                    ("outcome", &f.outcome),
+                    ("kind", &m.kind),
+                    ("principal", &m.principal),
+                    ("tier", &m.tier),
+                    ("acting", &m.reseller),
+                    ("operation", &m.operation),
+                    ("outcome", &m.outcome),
                 ] {
                     if let Some(v) = v {
                         cond(&format!(" AND {col} = ?"), Bind::Text(v.clone()));
                     }
                 }
-                if let Some(c) = &f.customer {
+                if let Some(c) = &m.customer {
                     cond(" AND customers LIKE ?", Bind::Text(format!("%,{c},%")));
                 }
-                if let Some(v) = &f.amount_min {
+                if let Some(v) = &m.amount_min {
                     cond(
                         " AND CAST(amount AS NUMERIC) >= CAST(? AS NUMERIC)",
                         Bind::Text(v.clone()),
                     );
                 }
-                if let Some(v) = &f.amount_max {
+                if let Some(v) = &m.amount_max {
                     cond(
                         " AND CAST(amount AS NUMERIC) <= CAST(? AS NUMERIC)",
                         Bind::Text(v.clone()),

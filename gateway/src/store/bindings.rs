@@ -37,24 +37,25 @@ impl BindingStore<'_> {
     /// Records a binding (replacing the user's previous one).
     pub async fn bind(&self, b: Binding, domain_name: String) -> Result<(), StoreError> {
         self.0
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                sqlx::query("DELETE FROM sso_bindings WHERE x_user_id = $1")
-                    .bind(b.x_user_id.clone())
+            .transaction(move |tx, _| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM sso_bindings WHERE x_user_id = $1")
+                        .bind(b.x_user_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO sso_bindings (x_user_id, reseller, customer_id, domain_name, \
+                     bound_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(b.x_user_id)
+                    .bind(b.reseller)
+                    .bind(b.customer_id)
+                    .bind(domain_name)
+                    .bind(now_unix())
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "INSERT INTO sso_bindings (x_user_id, reseller, customer_id, domain_name, \
-                     bound_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(b.x_user_id)
-                .bind(b.reseller)
-                .bind(b.customer_id)
-                .bind(domain_name)
-                .bind(now_unix())
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await
+                    Ok(())
+                })
             })
             .await
     }

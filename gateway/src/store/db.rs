@@ -3,8 +3,9 @@
 //! The pool lives on a dedicated runtime (see [`super::Store::connect`]): Pingora runs each
 //! service on its own runtimes, and a connection must stay with the reactor that opened it.
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 use std::future::Future;
+use std::pin::Pin;
 use tokio::runtime::Handle;
 
 /// Which database.
@@ -49,4 +50,24 @@ impl Db {
             .map_err(|_| StoreError::Stopped)?
             .map_err(StoreError::from)
     }
+
+    /// Runs `f` in one transaction on the storage runtime, committed when `f` succeeds (an
+    /// error, or a failure to finish, rolls it back).
+    pub(crate) async fn transaction<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection, Backend) -> InTx<'c, T> + Send + 'static,
+    {
+        let backend = self.backend;
+        self.run(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            let out = f(&mut tx, backend).await?;
+            tx.commit().await?;
+            Ok(out)
+        })
+        .await
+    }
 }
+
+/// The work of a transaction: a future borrowing its connection.
+pub(crate) type InTx<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;

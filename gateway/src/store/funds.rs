@@ -2,7 +2,7 @@
 //! the hold written in the same transaction as the audit intent and settled with the outcome.
 
 use super::audit::append_in;
-use super::db::{Db, StoreError};
+use super::db::{Backend, Db, StoreError};
 use super::sql::{lock, now_ms};
 use crate::audit::record::{Entry, Kind};
 use crate::audit::sign::Signer;
@@ -51,6 +51,16 @@ async fn save(
     .map(drop)
 }
 
+/// A grantee's account, locked for the rest of the transaction (none: no caps yet).
+async fn locked(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    grantee: &str,
+) -> Result<Option<FundAccount>, sqlx::Error> {
+    lock(conn, backend, &lock_name(grantee)).await?;
+    load(conn, grantee).await
+}
+
 /// What the caps decided for a fund adjustment.
 #[derive(Debug)]
 pub enum FundReserved {
@@ -77,36 +87,33 @@ impl FundStore<'_> {
         intent: Entry,
         signer: Arc<Signer>,
     ) -> Result<FundReserved, StoreError> {
-        let backend = self.0.backend;
         self.0
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                let mut sorted = grantees.clone();
-                sorted.sort();
-                let mut accounts = BTreeMap::new();
-                for g in &sorted {
-                    lock(&mut tx, backend, &lock_name(g)).await?;
-                    if let Some(a) = load(&mut tx, g).await? {
-                        accounts.insert(g.clone(), a);
+            .transaction(move |tx, backend| {
+                Box::pin(async move {
+                    let mut sorted = grantees.clone();
+                    sorted.sort();
+                    let mut accounts = BTreeMap::new();
+                    for g in &sorted {
+                        if let Some(a) = locked(tx, backend, g).await? {
+                            accounts.insert(g.clone(), a);
+                        }
                     }
-                }
-                if accounts.is_empty() {
-                    append_in(&mut tx, backend, vec![intent], &signer).await?;
-                    tx.commit().await?;
-                    return Ok(FundReserved::Uncapped);
-                }
-                let now = time::OffsetDateTime::now_utc();
-                for (g, a) in accounts.iter_mut() {
-                    if let Err(r) = a.reserve(g, &id, direction, amount, now) {
-                        return Ok(FundReserved::Refused(r));
+                    if accounts.is_empty() {
+                        append_in(tx, backend, vec![intent], &signer).await?;
+                        return Ok(FundReserved::Uncapped);
                     }
-                }
-                for (g, a) in &accounts {
-                    save(&mut tx, g, a).await?;
-                }
-                append_in(&mut tx, backend, vec![intent], &signer).await?;
-                tx.commit().await?;
-                Ok(FundReserved::Held(accounts.into_keys().collect()))
+                    let now = time::OffsetDateTime::now_utc();
+                    for (g, a) in accounts.iter_mut() {
+                        if let Err(r) = a.reserve(g, &id, direction, amount, now) {
+                            return Ok(FundReserved::Refused(r));
+                        }
+                    }
+                    for (g, a) in &accounts {
+                        save(tx, g, a).await?;
+                    }
+                    append_in(tx, backend, vec![intent], &signer).await?;
+                    Ok(FundReserved::Held(accounts.into_keys().collect()))
+                })
             })
             .await
     }
@@ -121,22 +128,20 @@ impl FundStore<'_> {
         outcome: Entry,
         signer: Arc<Signer>,
     ) -> Result<(), StoreError> {
-        let backend = self.0.backend;
         self.0
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                if let Some(moved) = moved {
-                    for g in &grantees {
-                        lock(&mut tx, backend, &lock_name(g)).await?;
-                        if let Some(mut a) = load(&mut tx, g).await? {
-                            a.settle(&id, moved);
-                            save(&mut tx, g, &a).await?;
+            .transaction(move |tx, backend| {
+                Box::pin(async move {
+                    if let Some(moved) = moved {
+                        for g in &grantees {
+                            if let Some(mut a) = locked(tx, backend, g).await? {
+                                a.settle(&id, moved);
+                                save(tx, g, &a).await?;
+                            }
                         }
                     }
-                }
-                append_in(&mut tx, backend, vec![outcome], &signer).await?;
-                tx.commit().await?;
-                Ok(())
+                    append_in(tx, backend, vec![outcome], &signer).await?;
+                    Ok(())
+                })
             })
             .await
     }
@@ -150,26 +155,24 @@ impl FundStore<'_> {
         source: String,
         signer: Arc<Signer>,
     ) -> Result<(), StoreError> {
-        let backend = self.0.backend;
         self.0
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                lock(&mut tx, backend, &lock_name(&grantee)).await?;
-                let mut a = load(&mut tx, &grantee).await?.unwrap_or_default();
-                a.set_caps(direction, caps.clone());
-                save(&mut tx, &grantee, &a).await?;
-                let entry = Entry {
-                    kind: Some(Kind::Delegation),
-                    operation: Some("fund_caps".into()),
-                    acting: Some(grantee.clone()),
-                    outcome: Some("ok".into()),
-                    source: Some(source),
-                    detail: json!({"grantee": grantee, "direction": direction, "caps": caps}),
-                    ..Entry::default()
-                };
-                append_in(&mut tx, backend, vec![entry], &signer).await?;
-                tx.commit().await?;
-                Ok(())
+            .transaction(move |tx, backend| {
+                Box::pin(async move {
+                    let mut a = locked(tx, backend, &grantee).await?.unwrap_or_default();
+                    a.set_caps(direction, caps.clone());
+                    save(tx, &grantee, &a).await?;
+                    let entry = Entry {
+                        kind: Some(Kind::Delegation),
+                        operation: Some("fund_caps".into()),
+                        acting: Some(grantee.clone()),
+                        outcome: Some("ok".into()),
+                        source: Some(source),
+                        detail: json!({"grantee": grantee, "direction": direction, "caps": caps}),
+                        ..Entry::default()
+                    };
+                    append_in(tx, backend, vec![entry], &signer).await?;
+                    Ok(())
+                })
             })
             .await
     }

@@ -40,13 +40,14 @@ impl GraphStore<'_> {
     /// Replaces the stored graph with a freshly synced one.
     pub async fn replace(&self, edges: Vec<Edge>) -> Result<(), StoreError> {
         self.db
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                sqlx::query("DELETE FROM graph_edges")
-                    .execute(&mut *tx)
-                    .await?;
-                insert_edges(&mut tx, &edges, false).await?;
-                tx.commit().await
+            .transaction(move |tx, _| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM graph_edges")
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_edges(tx, &edges, false).await?;
+                    Ok(())
+                })
             })
             .await
     }
@@ -89,16 +90,17 @@ impl GraphStore<'_> {
 }
 
 async fn upsert(db: &Db, edges: Vec<Edge>) -> Result<(), StoreError> {
-    db.run(move |pool| async move {
-        let mut tx = pool.begin().await?;
-        insert_edges(&mut tx, &edges, true).await?;
-        tx.commit().await
+    db.transaction(move |tx, _| {
+        Box::pin(async move {
+            insert_edges(tx, &edges, true).await?;
+            Ok(())
+        })
     })
     .await
 }
 
 async fn insert_edges(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     edges: &[Edge],
     upsert: bool,
 ) -> Result<(), sqlx::Error> {
@@ -126,7 +128,7 @@ async fn insert_edges(
                 .bind(owner.to_owned())
                 .bind(i64::from(resale));
         }
-        q.execute(&mut **tx).await?;
+        q.execute(&mut *tx).await?;
     }
     Ok(())
 }

@@ -10,19 +10,18 @@
 //! the others.
 
 use super::requests::{Hold, Reserved, Settle, VoucherAsk};
-use super::rows::{IssuedCoupon, insert_coupons, load, resolve, save_with};
+use super::rows::{IssuedCoupon, Tree, insert_coupons, resolve};
 use crate::audit::record::Entry;
 use crate::audit::sign::Signer;
 use crate::store::audit::append_in;
 use crate::store::db::{Backend, Db, StoreError};
-use crate::store::sql::lock;
 use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::AnyPool;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::OnceLock;
-use tiergate_policy::ledger::{Drawer, Ledger, Refusal};
+use tiergate_policy::ledger::{Drawer, Refusal};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most requests in one transaction.
@@ -121,12 +120,6 @@ async fn run(pool: &AnyPool, backend: Backend, signer: &Signer, jobs: Vec<Job>) 
     }
 }
 
-/// A quota's tree as loaded (`before`) and as the batch has changed it (`after`).
-struct Tree {
-    before: Ledger,
-    after: Ledger,
-}
-
 /// Which quota (and anchor slice) each request concerns, resolved before any lock is taken.
 async fn targets(
     tx: &mut sqlx::AnyConnection,
@@ -163,10 +156,7 @@ async fn apply(
     let quotas: BTreeSet<&String> = targets.iter().map(|(q, _)| q).collect();
     let mut trees: BTreeMap<String, Tree> = BTreeMap::new();
     for quota in quotas {
-        lock(&mut tx, backend, quota).await?;
-        let before = load(&mut tx, quota).await?;
-        let after = before.clone();
-        trees.insert(quota.clone(), Tree { before, after });
+        trees.insert(quota.clone(), Tree::open(&mut tx, backend, quota).await?);
     }
     let mut entries = Vec::with_capacity(ops.len());
     let mut coupons = Vec::new();
@@ -198,9 +188,7 @@ async fn apply(
         .map(|h| (h.reservation, (h.upstream_quota, h.acting)))
         .collect();
     for (quota, tree) in trees {
-        if tree.after != tree.before {
-            save_with(&mut tx, &quota, tree.before, tree.after, &upstream).await?;
-        }
+        tree.save(&mut tx, &quota, &upstream).await?;
     }
     insert_coupons(&mut tx, &coupons).await?;
     if !entries.is_empty() {

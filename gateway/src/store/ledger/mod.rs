@@ -14,14 +14,16 @@ mod rows;
 
 use super::audit::append_in;
 use super::db::{Db, StoreError};
-use super::sql::{lock, now_ms};
+use super::sql::now_ms;
 use crate::audit::record::{Entry, Kind};
 use crate::audit::sign::Signer;
 use batch::{Batcher, Done, Op};
 use reconcile::{Open, Pending, Records, Report};
 use requests::{Author, Change, Hold, Reserved, Settle, VoucherAsk};
+use rows::Tree;
 use serde_json::json;
 use sqlx::Row;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tiergate_policy::ledger::{GrantError, Ledger};
 
@@ -51,19 +53,14 @@ impl LedgerStore<'_> {
         F: FnOnce(&mut Ledger) -> T + Send + 'static,
     {
         let quota = quota.to_owned();
-        let backend = self.db.backend;
         self.db
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                lock(&mut tx, backend, &quota).await?;
-                let before = rows::load(&mut tx, &quota).await?;
-                let mut after = before.clone();
-                let out = f(&mut after);
-                if after != before {
-                    rows::save(&mut tx, &quota, before, after).await?;
-                }
-                tx.commit().await?;
-                Ok(out)
+            .transaction(move |tx, backend| {
+                Box::pin(async move {
+                    let mut tree = Tree::open(tx, backend, &quota).await?;
+                    let out = f(&mut tree.after);
+                    tree.save(tx, &quota, &BTreeMap::new()).await?;
+                    Ok(out)
+                })
             })
             .await
     }
@@ -151,40 +148,37 @@ impl LedgerStore<'_> {
         author: Author,
         signer: Arc<Signer>,
     ) -> Result<Result<(), GrantError>, StoreError> {
-        let backend = self.db.backend;
         let quota = quota.to_owned();
         self.db
-            .run(move |pool| async move {
-                let mut tx = pool.begin().await?;
-                lock(&mut tx, backend, &quota).await?;
-                let before = rows::load(&mut tx, &quota).await?;
-                let mut after = before.clone();
-                let (id, operation) = (change.id().to_owned(), change.operation());
-                let mut detail =
-                    json!({"quota_id": quota, "delegation": id, "change": change.detail()});
-                if let Err(e) = change.apply(&quota, &mut after) {
-                    return Ok(Err(e));
-                }
-                rows::save(&mut tx, &quota, before, after).await?;
-                if let Some(u) = &upstream_quota {
-                    rows::link_in(&mut tx, u, &quota, &id).await?;
-                    detail["upstream_quota"] = json!(u);
-                }
-                let entry = Entry {
-                    kind: Some(Kind::Delegation),
-                    operation: Some(operation.to_owned()),
-                    principal: author.principal,
-                    tier: author.tier,
-                    credential: author.credential,
-                    acting: Some(id),
-                    outcome: Some("ok".into()),
-                    source: author.source,
-                    detail,
-                    ..Entry::default()
-                };
-                append_in(&mut tx, backend, vec![entry], &signer).await?;
-                tx.commit().await?;
-                Ok(Ok(()))
+            .transaction(move |tx, backend| {
+                Box::pin(async move {
+                    let mut tree = Tree::open(tx, backend, &quota).await?;
+                    let (id, operation) = (change.id().to_owned(), change.operation());
+                    let mut detail =
+                        json!({"quota_id": quota, "delegation": id, "change": change.detail()});
+                    if let Err(e) = change.apply(&quota, &mut tree.after) {
+                        return Ok(Err(e));
+                    }
+                    tree.save(tx, &quota, &BTreeMap::new()).await?;
+                    if let Some(u) = &upstream_quota {
+                        rows::link_in(tx, u, &quota, &id).await?;
+                        detail["upstream_quota"] = json!(u);
+                    }
+                    let entry = Entry {
+                        kind: Some(Kind::Delegation),
+                        operation: Some(operation.to_owned()),
+                        principal: author.principal,
+                        tier: author.tier,
+                        credential: author.credential,
+                        acting: Some(id),
+                        outcome: Some("ok".into()),
+                        source: author.source,
+                        detail,
+                        ..Entry::default()
+                    };
+                    append_in(tx, backend, vec![entry], &signer).await?;
+                    Ok(Ok(()))
+                })
             })
             .await
     }

@@ -4,20 +4,19 @@
 //! credited back to their slices).
 
 use super::requests::Hold;
-use super::rows::{insert_coupons, load, save};
+use super::rows::{Tree, insert_coupons};
 use crate::audit::record::{Entry, Kind};
 use crate::audit::sign::Signer;
 use crate::store::audit::append_in;
-use crate::store::db::{Backend, Db, StoreError};
+use crate::store::db::{Db, StoreError};
 use crate::store::idempotency::settle_in;
-use crate::store::sql::lock;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use tiergate_policy::ledger::{Ledger, Reservation};
+use tiergate_policy::ledger::Reservation;
 
 /// Vendor and gateway clocks may disagree by this much when matching records to reservations.
 const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
@@ -150,7 +149,7 @@ pub type Records = BTreeMap<String, Vec<VendorRecord>>;
 /// A quota's tree and vouchers inside the reconciliation transaction.
 struct Quota<'a> {
     quota: String,
-    after: Ledger,
+    tree: Tree,
     known: BTreeSet<String>,
     records: &'a Records,
     entries: Vec<Entry>,
@@ -166,56 +165,52 @@ pub(super) async fn settle_quota(
     open: Vec<Open>,
     records: Records,
 ) -> Result<Report, StoreError> {
-    let backend: Backend = db.backend;
     let quota = quota.to_owned();
-    db.run(move |pool| async move {
-        let mut tx = pool.begin().await?;
-        lock(&mut tx, backend, &quota).await?;
-        let before = load(&mut tx, &quota).await?;
-        let mut known: BTreeSet<String> = BTreeSet::new();
-        for r in sqlx::query("SELECT coupon_id FROM ledger_coupons WHERE quota_id = $1")
-            .bind(quota.clone())
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            known.insert(r.try_get("coupon_id")?);
-        }
-        let mut q = Quota {
-            quota: quota.clone(),
-            after: before.clone(),
-            known,
-            records: &records,
-            entries: Vec::new(),
-            part: Report::default(),
-        };
-        for p in pending {
-            q.settle_pending(&mut tx, p).await?;
-        }
-        for o in open {
-            q.credit_reclaim(&mut tx, o).await?;
-        }
-        let Quota {
-            after,
-            known,
-            entries,
-            mut part,
-            ..
-        } = q;
-        for rs in records.values() {
-            part.unattributed.extend(
-                rs.iter()
-                    .filter(|v| v.operation == "1" && !known.contains(&v.coupon))
-                    .map(|v| v.coupon.clone()),
-            );
-        }
-        if after != before {
-            save(&mut tx, &quota, before, after).await?;
-        }
-        if !entries.is_empty() {
-            append_in(&mut tx, backend, entries, &signer).await?;
-        }
-        tx.commit().await?;
-        Ok(part)
+    db.transaction(move |tx, backend| {
+        Box::pin(async move {
+            let tree = Tree::open(tx, backend, &quota).await?;
+            let mut known: BTreeSet<String> = BTreeSet::new();
+            for r in sqlx::query("SELECT coupon_id FROM ledger_coupons WHERE quota_id = $1")
+                .bind(quota.clone())
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                known.insert(r.try_get("coupon_id")?);
+            }
+            let mut q = Quota {
+                quota: quota.clone(),
+                tree,
+                known,
+                records: &records,
+                entries: Vec::new(),
+                part: Report::default(),
+            };
+            for p in pending {
+                q.settle_pending(tx, p).await?;
+            }
+            for o in open {
+                q.credit_reclaim(tx, o).await?;
+            }
+            let Quota {
+                tree,
+                known,
+                entries,
+                mut part,
+                ..
+            } = q;
+            for rs in records.values() {
+                part.unattributed.extend(
+                    rs.iter()
+                        .filter(|v| v.operation == "1" && !known.contains(&v.coupon))
+                        .map(|v| v.coupon.clone()),
+                );
+            }
+            tree.save(tx, &quota, &BTreeMap::new()).await?;
+            if !entries.is_empty() {
+                append_in(tx, backend, entries, &signer).await?;
+            }
+            Ok(part)
+        })
     })
     .await
 }
@@ -236,7 +231,7 @@ impl Quota<'_> {
             acting,
             ..
         } = p;
-        if self.after.reservation(&id).is_none() {
+        if self.tree.after.reservation(&id).is_none() {
             return Ok(()); // settled on the request path meanwhile
         }
         let issued_here = self
@@ -258,7 +253,7 @@ impl Quota<'_> {
             }
         }
         let customers: Vec<String> = matched.iter().map(|(c, _)| c.clone()).collect();
-        let used = self.after.commit(&id, &customers);
+        let used = self.tree.after.commit(&id, &customers);
         let released = r.amount() - used;
         let hold = Hold {
             quota: self.quota.clone(),
@@ -333,7 +328,7 @@ impl Quota<'_> {
         if claimed.rows_affected() == 0 {
             return Ok(());
         }
-        let credit = self.after.reclaim(&o.node, v.amount);
+        let credit = self.tree.after.reclaim(&o.node, v.amount);
         self.part.reclaims += 1;
         self.part.credited += credit;
         self.entries.push(Entry {

@@ -2,7 +2,8 @@
 //! the quota's lock), the vendor quotas linked to slices, and the vouchers issued through them.
 
 use super::requests::Hold;
-use crate::store::sql::{chunked, now_ms, values};
+use crate::store::db::Backend;
+use crate::store::sql::{chunked, lock, now_ms, values};
 use rust_decimal::Decimal;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -12,6 +13,42 @@ fn corrupt(e: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
 }
 
+/// A quota's tree as loaded under its lock (`before`) and as the transaction changes it
+/// (`after`).
+pub(crate) struct Tree {
+    pub before: Ledger,
+    pub after: Ledger,
+}
+
+impl Tree {
+    /// Locks a quota's tree for the rest of the transaction (see [`lock`]) and loads it.
+    pub async fn open(
+        conn: &mut sqlx::AnyConnection,
+        backend: Backend,
+        quota: &str,
+    ) -> Result<Tree, sqlx::Error> {
+        lock(conn, backend, quota).await?;
+        let before = load(conn, quota).await?;
+        let after = before.clone();
+        Ok(Tree { before, after })
+    }
+
+    /// Writes back what changed; `upstream` gives new reservations their vendor quota and
+    /// acting partner.
+    pub async fn save(
+        self,
+        conn: &mut sqlx::AnyConnection,
+        quota: &str,
+        upstream: &BTreeMap<String, (String, String)>,
+    ) -> Result<(), sqlx::Error> {
+        if self.after == self.before {
+            return Ok(());
+        }
+        save_with(conn, quota, self.before, self.after, upstream).await
+    }
+}
+
+/// A quota's tree as stored.
 pub(crate) async fn load(
     conn: &mut sqlx::AnyConnection,
     quota: &str,
@@ -42,19 +79,10 @@ pub(crate) async fn load(
     Ok(Ledger::from_parts(nodes, reservations))
 }
 
-pub(crate) async fn save(
-    conn: &mut sqlx::AnyConnection,
-    quota: &str,
-    before: Ledger,
-    after: Ledger,
-) -> Result<(), sqlx::Error> {
-    save_with(conn, quota, before, after, &BTreeMap::new()).await
-}
-
 /// Writes back what changed, one statement per kind of change (a batch changes many
 /// reservations at once). `upstream` gives new reservations their vendor quota and acting
 /// partner.
-pub(crate) async fn save_with(
+async fn save_with(
     conn: &mut sqlx::AnyConnection,
     quota: &str,
     before: Ledger,
