@@ -63,7 +63,9 @@ fn digest(sig_alg: &str) -> Result<MessageDigest, RedirectError> {
     }
 }
 
-/// The raw (still encoded) value of `name`, which must appear at most once.
+/// The raw (still encoded) value of `name`, which must appear at most once. Not the gateway's
+/// form parser: the signature covers the encoded parameters exactly as sent, so they are read
+/// as bytes and decoded only after they verify.
 fn raw<'q>(query: &'q str, name: &'static str) -> Result<Option<&'q str>, RedirectError> {
     let mut found = None;
     for pair in query.split('&') {

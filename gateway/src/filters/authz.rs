@@ -70,6 +70,9 @@ fn parse_object(body: &[u8]) -> Result<Option<Map<String, Value>>, Rejection> {
     }
 }
 
+/// The partner API query with `name` set to `value`. Not the admin and sign-in form parser
+/// (`crate::web::form`): every other parameter goes upstream byte for byte as the caller sent
+/// and signed it, and names are matched decoded as `tiergate_policy::RequestIds` reads them.
 fn set_query(query: &str, name: &str, value: &str) -> String {
     let mut parts: Vec<String> = query
         .split('&')
