@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rust_decimal::Decimal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tiergate_config::Storage;
-use tiergate_gateway::audit::record::Entry;
+use tiergate_gateway::chain::record::Entry;
 use tiergate_gateway::store::Store;
 use tiergate_gateway::store::ledger::requests::{Reserved, Settle, VoucherAsk};
 use tiergate_policy::ledger::{Ledger, Limits, VoucherRequest};
@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let key = tiergate_tests::harness::AUDIT_KEY;
-    let Ok(signer) = tiergate_gateway::audit::sign::Signer::from_base64_pkcs8(key) else {
+    let Ok(signer) = tiergate_gateway::chain::sign::Signer::from_base64_pkcs8(key) else {
         eprintln!("the demo audit key does not load");
         return;
     };

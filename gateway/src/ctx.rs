@@ -2,8 +2,6 @@
 //! what its answer left for the stages after it.
 
 use crate::credentials::Credential;
-use crate::filters::Stage;
-use crate::filters::authz::Forward;
 use crate::limiter::Verdict;
 use crate::rejection::Rejection;
 use crate::store::ledger::requests::Hold;
@@ -11,6 +9,37 @@ use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Instant;
 use tiergate_policy::{Permit, Route};
+
+/// The stages before forwarding, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// 1: the route catalogue.
+    Route,
+    /// 2: the body.
+    Body,
+    /// 3: authentication.
+    Authn,
+    /// 4: rate limits.
+    RateLimit,
+    /// 5: authorization and scoping.
+    Authz,
+    /// 6: idempotency keys.
+    Idempotency,
+    /// 7: reservations and the audit intent.
+    Money,
+    /// 8: re-signing for the vendor.
+    Resign,
+}
+
+/// The request as it will be forwarded: query and body after injection.
+pub struct Forward {
+    /// The raw query string to send.
+    pub query: String,
+    /// The body to send.
+    pub body: Bytes,
+    /// Whether the body has been handed to Pingora already.
+    pub body_sent: bool,
+}
 
 /// What the money stage holds for a request.
 #[derive(Debug, Default)]

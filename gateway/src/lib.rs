@@ -1,6 +1,8 @@
 //! Tiergate's gateway: the Pingora service that verifies resellers' vendor-SDK calls,
 //! decides what they may do, re-signs them with the distributor's credentials and forwards
-//! them; plus credential storage, metrics and the admin listener.
+//! them (the pipeline: [`proxy`] and [`filters`]); the admin and sign-in listeners
+//! ([`admin`], [`sso`]); the state they share (credentials, graph, ledger, audit log,
+//! limiter, [`store`]); and the `tiergate` command line. `ARCHITECTURE.md` maps it.
 //!
 //! Invariants: nothing is forwarded without a [`tiergate_policy::Permit`]; every refusal is
 //! answered by [`rejection::Rejection`]; no secret key reaches a log.
@@ -9,6 +11,7 @@
 pub mod admin;
 pub mod answer;
 pub mod audit;
+pub mod chain;
 pub mod cli;
 pub mod credentials;
 pub mod ctx;

@@ -5,11 +5,11 @@
 use crate::answer::{self, Listener};
 use crate::audit::Audit;
 use crate::credentials::{Credentials, UpstreamKey};
-use crate::ctx::{Ctx, Refused};
+use crate::ctx::{Ctx, Refused, Stage};
 use crate::filters::idempotency::Claimed;
 use crate::filters::money::records::Caller;
 use crate::filters::{
-    Stage, authn, authz, body, forward, idempotency, log, money, ratelimit, resign, response, route,
+    authn, authz, body, forward, idempotency, log, money, ratelimit, resign, response, route,
 };
 use crate::graph::LiveGraph;
 use crate::limiter::Limiter;

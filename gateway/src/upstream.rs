@@ -2,7 +2,6 @@
 //! same transport and TLS settings apply as to forwarded requests, signed like them.
 
 use crate::credentials::UpstreamKey;
-use crate::filters::resign;
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;
@@ -133,16 +132,8 @@ impl UpstreamClient {
             .map_err(t)?;
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let now = time::OffsetDateTime::now_utc();
-        resign::resign(
-            &mut req,
-            &self.upstream,
-            key,
-            &request_id,
-            query,
-            &body,
-            now,
-        )
-        .map_err(t)?;
+        key.sign(&mut req, &self.upstream, &request_id, query, &body, now)
+            .map_err(t)?;
         session
             .write_request_header(Box::new(req))
             .await

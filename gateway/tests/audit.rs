@@ -5,9 +5,10 @@
 use serde_json::json;
 use sqlx::any::AnyPoolOptions;
 use tiergate_config::Storage;
-use tiergate_gateway::audit::record::{Entry, Kind, chain_hash};
-use tiergate_gateway::audit::sign::Signer;
-use tiergate_gateway::audit::{Audit, verify::Report};
+use tiergate_gateway::audit::Audit;
+use tiergate_gateway::chain::record::{Entry, Kind, chain_hash};
+use tiergate_gateway::chain::sign::Signer;
+use tiergate_gateway::chain::verify::Report;
 use tiergate_gateway::store::{Backend, Store};
 use tiergate_tests::harness::TempDb;
 

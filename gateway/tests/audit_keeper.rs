@@ -7,8 +7,8 @@ use tiergate_config::Storage;
 use tiergate_gateway::audit::Audit;
 use tiergate_gateway::audit::keeper::Keeper;
 use tiergate_gateway::audit::read::records;
-use tiergate_gateway::audit::record::{Entry, Kind};
-use tiergate_gateway::audit::sign::Signer;
+use tiergate_gateway::chain::record::{Entry, Kind};
+use tiergate_gateway::chain::sign::Signer;
 use tiergate_gateway::store::Store;
 use tiergate_gateway::store::audit::{Filter, Match};
 

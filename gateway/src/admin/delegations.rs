@@ -12,7 +12,7 @@
 //! Every change is written to the audit log in the change's own transaction.
 
 use crate::audit::Audit;
-use crate::audit::record::{Entry, Kind};
+use crate::chain::record::{Entry, Kind};
 use crate::credentials::UpstreamKey;
 use crate::credentials::{Credential, Credentials};
 use crate::ledger::view::tree;

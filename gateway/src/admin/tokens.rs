@@ -7,7 +7,7 @@
 //!   a rotation, previous).
 
 use crate::audit::Audit;
-use crate::audit::record::{Entry, Kind};
+use crate::chain::record::{Entry, Kind};
 use crate::credentials::Credentials;
 use crate::filters::authn;
 use crate::rejection::Rejection;

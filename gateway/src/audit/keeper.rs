@@ -4,7 +4,7 @@
 //! take, for reconciliation to settle.
 
 use super::Audit;
-use super::record::{Entry, Kind, Record};
+use crate::chain::record::{Entry, Kind, Record};
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;

@@ -5,17 +5,14 @@
 pub mod keeper;
 pub mod mask;
 pub mod read;
-pub mod record;
-pub mod sign;
-pub mod verify;
 
+use crate::chain::record::Entry;
+use crate::chain::sign::{Signer, checkpoint_message};
+use crate::chain::verify::{self, Checkpoint, Report};
 use crate::store::{Store, StoreError};
-use record::Entry;
-use sign::{Signer, checkpoint_message};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use verify::{Checkpoint, Report};
 
 /// An audit failure.
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,8 @@
 //! that access itself audited.
 
 use super::mask::mask;
-use super::record::{Entry, Kind};
 use super::{Audit, parse_time_ms, window_start};
+use crate::chain::record::{Entry, Kind};
 use crate::store::audit::{Filter, Match};
 use serde_json::{Value, json};
 use std::time::Duration;

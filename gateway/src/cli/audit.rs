@@ -1,10 +1,10 @@
 //! `tiergate audit keygen|verify|query|export|archive|verify-archive`.
 
 use crate::audit::read::{Query, records};
-use crate::audit::record::{Entry, Kind};
-use crate::audit::sign::Signer;
-use crate::audit::verify::{self, Checkpoint, Row};
 use crate::audit::{Audit, AuditError};
+use crate::chain::record::{Entry, Kind};
+use crate::chain::sign::Signer;
+use crate::chain::verify::{self, Checkpoint, Row};
 use crate::store::audit::{Filter, Match};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -274,7 +274,7 @@ fn verify_archive(file: &PathBuf, public_key: &str) -> Result<(), String> {
             serde_json::from_str(line).map_err(|e| format!("{}: {e}", file.display()))?;
         if let Some(r) = v.get("row") {
             let body = r["body"].as_str().unwrap_or_default().to_owned();
-            let record: Option<crate::audit::record::Record> = serde_json::from_str(&body).ok();
+            let record: Option<crate::chain::record::Record> = serde_json::from_str(&body).ok();
             rows.push(Row {
                 seq: r["seq"].as_i64().unwrap_or_default(),
                 prev_hash: r["prev_hash"].as_str().unwrap_or_default().to_owned(),

@@ -1,6 +1,6 @@
 //! `tiergate credentials issue|list|revoke`.
 
-use crate::audit::record::{Entry, Kind};
+use crate::chain::record::{Entry, Kind};
 use crate::credentials::{Credentials, Subject};
 use crate::store::Store;
 use clap::{Args, Subcommand};

@@ -1,6 +1,10 @@
-//! The vendor key a request is signed with upstream.
+//! The vendor key a request is signed with upstream, and the signing: the upstream request
+//! carries that key's signature and nothing of the caller's credentials.
 
-use tiergate_config::{Distributor, Secret};
+use pingora::http::RequestHeader;
+use tiergate_config::{Distributor, Secret, Upstream};
+use tiergate_policy::aksk;
+use time::OffsetDateTime;
 
 /// Vendor credentials that sign a request upstream: the distributor's for partner calls, a
 /// customer's (or solution provider's) own for the calls the vendor accepts only from them.
@@ -21,5 +25,75 @@ impl From<&Distributor> for UpstreamKey {
             secret_key: Secret::new(d.secret_key.expose().as_bytes().to_vec()),
             domain_id: d.partner_id.clone(),
         }
+    }
+}
+
+/// Headers forwarded from the caller; everything else is dropped (hop-by-hop headers,
+/// the caller's signature, its date, domain and content hash).
+const FORWARDED: &[&str] = &["content-type", "accept", "accept-language", "user-agent"];
+
+impl UpstreamKey {
+    /// Rewrites an upstream request's headers for `query` and `body`, and signs them.
+    pub fn sign(
+        &self,
+        req: &mut RequestHeader,
+        upstream: &Upstream,
+        request_id: &str,
+        query: &str,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> pingora::Result<()> {
+        let drop: Vec<http::HeaderName> = req
+            .headers
+            .keys()
+            .filter(|n| !FORWARDED.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        for name in drop {
+            req.remove_header(&name);
+        }
+        let path = req.uri.path().to_owned();
+        let pq = if query.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}?{query}")
+        };
+        let uri: http::Uri = pq.parse().map_err(|_| {
+            pingora::Error::explain(pingora::ErrorType::InternalError, "upstream uri")
+        })?;
+        req.set_uri(uri);
+        let date = aksk::format_date(now);
+        let host = upstream.authority();
+        req.insert_header("host", &host)?;
+        req.insert_header("x-sdk-date", &date)?;
+        req.insert_header("x-domain-id", &self.domain_id)?;
+        req.insert_header("x-request-id", request_id)?;
+        if !body.is_empty() || req.method != http::Method::GET {
+            req.insert_header("content-length", body.len().to_string())?;
+        }
+        let content_type = req
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut signed: Vec<(&str, &str)> = vec![
+            ("host", &host),
+            ("x-domain-id", &self.domain_id),
+            ("x-sdk-date", &date),
+        ];
+        if let Some(ct) = content_type.as_deref() {
+            signed.push(("content-type", ct));
+        }
+        let authorization = aksk::sign(
+            req.method.as_str(),
+            &path,
+            query,
+            &signed,
+            &aksk::body_sha256(body),
+            &self.access_key,
+            self.secret_key.expose(),
+        );
+        req.insert_header("authorization", authorization)?;
+        Ok(())
     }
 }

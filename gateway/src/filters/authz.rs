@@ -1,5 +1,6 @@
 //! Stage 5: may this principal call this route, and what exactly goes upstream.
 
+use crate::ctx::Forward;
 use crate::graph::LiveGraph;
 use crate::rejection::Rejection;
 use bytes::Bytes;
@@ -7,16 +8,6 @@ use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tiergate_policy::{IdLocation, Permit, Principal, RequestIds, Route, Rules};
-
-/// The request as it will be forwarded: query and body after injection.
-pub struct Forward {
-    /// The raw query string to send.
-    pub query: String,
-    /// The body to send.
-    pub body: Bytes,
-    /// Whether the body has been handed to Pingora already.
-    pub body_sent: bool,
-}
 
 /// Decides on the request against the rules and the live graph, and builds what to forward.
 pub fn authorize(

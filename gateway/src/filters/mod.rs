@@ -14,6 +14,8 @@
 //! | 7 | money | `money/` | the voucher or fund hold, with its audit intent |
 //! | 8 | resign | `resign.rs` | the upstream request, signed by the distributor's key |
 //!
+//! [`crate::ctx::Stage`] names them; [`crate::ctx::Ctx`] holds their proofs.
+//!
 //! Why this order: nothing touches the credential store before the request is a known
 //! operation with a readable body; nothing spends a caller's limit before the signature is
 //! verified; nothing reads the graph for a caller over its limit; nothing is claimed, held or
@@ -35,24 +37,3 @@ pub mod ratelimit;
 pub mod resign;
 pub mod response;
 pub mod route;
-
-/// The stages before forwarding, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
-    /// 1: the route catalogue.
-    Route,
-    /// 2: the body.
-    Body,
-    /// 3: authentication.
-    Authn,
-    /// 4: rate limits.
-    RateLimit,
-    /// 5: authorization and scoping.
-    Authz,
-    /// 6: idempotency keys.
-    Idempotency,
-    /// 7: reservations and the audit intent.
-    Money,
-    /// 8: re-signing for the vendor.
-    Resign,
-}

@@ -8,7 +8,7 @@ mod preflight;
 
 use crate::audit::Audit;
 use crate::audit::keeper::Keeper;
-use crate::audit::record::{Entry, Kind};
+use crate::chain::record::{Entry, Kind};
 use crate::credentials::{Credentials, Subject, UpstreamKey};
 use crate::graph::LiveGraph;
 use crate::graph::service::SyncService;

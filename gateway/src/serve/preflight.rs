@@ -3,7 +3,7 @@
 //! the file's): certificates, listening ports, the upstream's address, keys, storage, rate
 //! limiting, the sign-in broker.
 
-use crate::audit::sign::Signer;
+use crate::chain::sign::Signer;
 use crate::credentials::Sealer;
 use crate::limiter::Limiter;
 use crate::metrics::Metrics;

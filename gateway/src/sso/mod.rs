@@ -23,7 +23,7 @@ mod session;
 
 use crate::answer::{self, Listener};
 use crate::audit::Audit;
-use crate::audit::record::{Entry, Kind};
+use crate::chain::record::{Entry, Kind};
 use crate::graph::LiveGraph;
 use crate::rejection::Rejection;
 use crate::store::Store;

@@ -4,9 +4,9 @@
 
 use super::db::{Backend, Db, StoreError};
 use super::sql::{chunked, now_ms, values};
-use crate::audit::record::{Entry, GENESIS, Record, chain_hash};
-use crate::audit::sign::{Signer, record_message};
-use crate::audit::verify::{Checkpoint, Row, columns_of};
+use crate::chain::record::{Entry, GENESIS, Record, chain_hash};
+use crate::chain::sign::{Signer, record_message};
+use crate::chain::verify::{Checkpoint, Row, columns_of};
 use sqlx::Row as _;
 use std::sync::Arc;
 

@@ -4,8 +4,8 @@
 use super::audit::append_in;
 use super::db::{Backend, Db, StoreError};
 use super::sql::{lock, now_ms};
-use crate::audit::record::{Entry, Kind};
-use crate::audit::sign::Signer;
+use crate::chain::record::{Entry, Kind};
+use crate::chain::sign::Signer;
 use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::Row;

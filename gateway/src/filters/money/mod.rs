@@ -11,8 +11,8 @@ pub mod voucher;
 
 use crate::audit::Audit;
 use crate::credentials::Credential;
+use crate::ctx::Forward;
 use crate::ctx::{Ctx, Money};
-use crate::filters::authz::Forward;
 use crate::rejection::Rejection;
 use crate::store::funds::FundReserved;
 use crate::store::ledger::requests::Reserved;

@@ -1,7 +1,7 @@
 //! What a money-moving call's audit records say: its intent (written, durably, before it is
 //! forwarded), a refusal (intent and outcome together), and its outcome after the answer.
 
-use crate::audit::record::{Entry, Kind};
+use crate::chain::record::{Entry, Kind};
 use crate::credentials::Credential;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};

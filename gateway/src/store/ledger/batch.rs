@@ -11,8 +11,8 @@
 
 use super::requests::{Hold, Reserved, Settle, VoucherAsk};
 use super::rows::{IssuedCoupon, Tree, insert_coupons, resolve};
-use crate::audit::record::Entry;
-use crate::audit::sign::Signer;
+use crate::chain::record::Entry;
+use crate::chain::sign::Signer;
 use crate::store::audit::append_in;
 use crate::store::db::{Backend, Db, StoreError};
 use rust_decimal::Decimal;

@@ -5,8 +5,8 @@
 
 use super::requests::Hold;
 use super::rows::{Tree, insert_coupons};
-use crate::audit::record::{Entry, Kind};
-use crate::audit::sign::Signer;
+use crate::chain::record::{Entry, Kind};
+use crate::chain::sign::Signer;
 use crate::store::audit::append_in;
 use crate::store::db::{Db, StoreError};
 use crate::store::idempotency::settle_in;
