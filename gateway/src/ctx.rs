@@ -108,8 +108,8 @@ pub struct Ctx {
     pub(crate) permit: Option<Permit>,
     /// ... and exactly what goes upstream.
     pub(crate) forward: Option<Forward>,
-    /// Idempotency: the key this request claimed.
-    pub(crate) idempotency: Option<String>,
+    /// Idempotency: the keys this request claimed (its signature's, its idempotency key's).
+    pub(crate) idempotency: Vec<String>,
     /// Money: what is held.
     pub(crate) money: Money,
     /// Tiergate's own answer, when it refused.
@@ -135,7 +135,7 @@ impl Ctx {
             limit: None,
             permit: None,
             forward: None,
-            idempotency: None,
+            idempotency: Vec::new(),
             money: Money::Untouched,
             refused: None,
             sent: true,

@@ -77,8 +77,9 @@ impl Gateway {
         ctx.enter(Stage::Authn);
         let req = session.req_header();
         let now = OffsetDateTime::now_utc();
-        let credential =
+        let verified =
             authn::authenticate(&self.credentials, req, &ctx.body, now, self.skew).await?;
+        let credential = verified.credential.clone();
         ctx.credential = Some(credential.clone());
 
         ctx.enter(Stage::RateLimit);
@@ -97,9 +98,10 @@ impl Gateway {
 
         ctx.enter(Stage::Idempotency);
         let (store, id) = (self.audit.store(), &ctx.request_id);
-        match idempotency::claim(store, req, &credential, &permit, &ctx.body, id).await? {
+        let window = self.skew * 2;
+        match idempotency::claim(store, req, &verified, &permit, &ctx.body, id, window).await? {
             Claimed::Replay(status, body) => return Ok(Admitted::Replay(status, body)),
-            Claimed::Fresh(key) => ctx.idempotency = key,
+            Claimed::Fresh(keys) => ctx.idempotency = keys,
         }
 
         ctx.enter(Stage::Money);

@@ -69,6 +69,10 @@ pub enum Rejection {
     /// The body is not a JSON object.
     #[error("request body is not a JSON object: {0}")]
     InvalidBody(String),
+    /// The request could be read more than one way (Tiergate forwards only what it read
+    /// exactly one way).
+    #[error("the request cannot be read one way: {0}")]
+    Ambiguous(#[from] tiergate_policy::reading::Ambiguous),
     /// The relationship graph has not been loaded or synced yet.
     #[error("relationship graph not yet synced from the partner API")]
     GraphNotReady,
@@ -155,7 +159,7 @@ impl Rejection {
             Rejection::IdempotencyUnknown => (409, "TG.3010", "idempotency"),
             Rejection::IdempotencyMismatch => (422, "TG.3011", "idempotency"),
             Rejection::BodyTooLarge { .. } => (413, "TG.4001", "invalid"),
-            Rejection::InvalidBody(_) => (400, "TG.4002", "invalid"),
+            Rejection::InvalidBody(_) | Rejection::Ambiguous(_) => (400, "TG.4002", "invalid"),
             Rejection::Internal(_) => (500, "TG.5001", "error"),
             Rejection::UpstreamUnavailable => (502, "TG.5002", "upstream_unavailable"),
             Rejection::StorageUnavailable => (503, "TG.5003", "unavailable"),

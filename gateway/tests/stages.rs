@@ -282,7 +282,7 @@ async fn each_refusal_ends_the_request_at_its_stage() -> R {
     assert_eq!(r.ctx.reached(), Some(Stage::Authz));
     let unclaimed = store
         .idempotency()
-        .claim(scoped("res-1", "k-foreign"), "probe".into(), "probe".into())
+        .claim(scoped(&ak, "k-foreign"), "probe".into(), "probe".into())
         .await
         .map_err(e)?;
     assert_eq!(unclaimed, Claim::New, "a refused request claimed its key");

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod limit;
 pub mod opset;
 pub mod principal;
+pub mod reading;
 pub mod routes;
 pub mod rules;
 
@@ -23,5 +24,7 @@ pub use graph::{Edge, Graph, Layered, Relationships};
 pub use ids::{BadId, RequestIds};
 pub use opset::OpSet;
 pub use principal::{Principal, Tier};
-pub use routes::{CATALOGUE, CallerConstraint, IdKind, IdLocation, Method, Route, find_route};
+pub use routes::{
+    CATALOGUE, CallerConstraint, IdKind, IdLocation, Method, Route, Typed, find_route,
+};
 pub use rules::{GrantSpec, RuleError, Rules, RulesSpec};

@@ -91,6 +91,37 @@ pub struct IdField {
     pub kind: IdKind,
 }
 
+impl IdField {
+    /// Whether the field is a list (`customer_ids`): an array in a body, and in a query the
+    /// one parameter that may be repeated. The vendor names every list field `..._ids`.
+    pub fn is_list(&self) -> bool {
+        self.name.ends_with("_ids")
+    }
+}
+
+/// The JSON type a field must have for Tiergate and the vendor to read it alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Typed {
+    /// A string.
+    Text,
+    /// An array of strings.
+    Texts,
+    /// A number (amounts: the vendor's SDK sends them as JSON numbers).
+    Number,
+}
+
+impl Typed {
+    /// What a field of this type must be, for an error message.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Typed::Text => "a string",
+            Typed::Texts => "a list of strings",
+            Typed::Number => "a JSON number",
+        }
+    }
+}
+
 /// One partner API operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Route {
@@ -113,6 +144,21 @@ pub struct Route {
     pub ids_in: IdLocation,
     /// The identifiers it carries.
     pub ids: &'static [IdField],
+    /// The amount fields Tiergate reads (JSON numbers).
+    pub numbers: &'static [&'static str],
+}
+
+impl Route {
+    /// Whether the call changes anything at the vendor. Reads are the GETs and the POST
+    /// searches (paths ending in `/query`); everything else changes state.
+    pub fn changes_state(&self) -> bool {
+        self.money_moving || !(self.method == Method::Get || self.path.ends_with("/query"))
+    }
+
+    const fn numbers(mut self, numbers: &'static [&'static str]) -> Route {
+        self.numbers = numbers;
+        self
+    }
 }
 
 const fn id(name: &'static str, kind: IdKind) -> IdField {
@@ -142,6 +188,7 @@ const fn r(
         reseller_scoped,
         ids_in,
         ids,
+        numbers: &[],
     }
 }
 
@@ -186,7 +233,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         DistributorOnly,
         false,
         &[QUOTA, id("indirect_partner_ids", Reseller)],
-    ),
+    )
+    .numbers(&["quota_amount"]),
     r(
         "reclaim_coupon_quotas",
         Post,
@@ -231,7 +279,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Partner,
         true,
         &[QUOTA, id("customer_ids", ResaleCustomer), ACTING],
-    ),
+    )
+    .numbers(&["face_value"]),
     r(
         "reclaim_partner_coupons",
         Post,
@@ -268,7 +317,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Partner,
         true,
         &[id("customer_id", ResaleCustomer), ACTING],
-    ),
+    )
+    .numbers(&["amount"]),
     r(
         "reclaim_to_partner_account",
         Post,
@@ -277,7 +327,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Partner,
         true,
         &[CUSTOMER, ACTING],
-    ),
+    )
+    .numbers(&["amount"]),
     r(
         "update_indirect_partner_account",
         Post,
@@ -286,7 +337,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         DistributorOnly,
         false,
         &[id("indirect_partner_id", Reseller)],
-    ),
+    )
+    .numbers(&["amount"]),
     r(
         "reclaim_indirect_partner_account",
         Post,
@@ -295,7 +347,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         DistributorOnly,
         false,
         &[id("indirect_partner_id", Reseller)],
-    ),
+    )
+    .numbers(&["amount"]),
     r(
         "list_partner_adjust_records",
         Get,

@@ -15,8 +15,11 @@ type R = Result<(), String>;
 
 const PATH: &str = "/v2/promotions/benefits/partner-coupons";
 
-fn body(quota: &str, customer: &str) -> Vec<u8> {
-    json!({"quota_id": quota, "customer_ids": [customer], "face_value": 1})
+/// One voucher request; `memo` tells a caller's requests apart, as a real caller's order
+/// reference does (two byte-identical requests signed in one second are one signature, which
+/// Tiergate carries out once).
+fn body(quota: &str, customer: &str, memo: &str) -> Vec<u8> {
+    json!({"quota_id": quota, "customer_ids": [customer], "face_value": 1, "memo": memo})
         .to_string()
         .into_bytes()
 }
@@ -99,11 +102,17 @@ async fn three_gateways_racing_never_oversubscribe_and_end_equal_to_the_vendor()
                     ak: &c.ak,
                     sk: &c.sk,
                 };
-                let b = body(quota, customer);
                 (0..EACH)
-                    .map(|_| match signer.send("POST", PATH, "", &b) {
-                        Ok(r) => (r.status, r.json()["error_code"].as_str().map(str::to_owned)),
-                        Err(e) => (0, Some(e)),
+                    .map(|i| {
+                        match signer.send(
+                            "POST",
+                            PATH,
+                            "",
+                            &body(quota, customer, &format!("{t}-{i}")),
+                        ) {
+                            Ok(r) => (r.status, r.json()["error_code"].as_str().map(str::to_owned)),
+                            Err(e) => (0, Some(e)),
+                        }
                     })
                     .collect::<Vec<_>>()
             })
@@ -183,14 +192,13 @@ async fn a_gateway_killed_mid_batch_ends_equal_to_the_vendor_after_reconciliatio
                     sk: &sk,
                 };
                 let customer = if t % 2 == 0 { "cust-r1-a" } else { "cust-r1-b" };
-                let b = body("q-res-1", customer);
-                for _ in 0..20 {
+                for i in 0..20 {
                     if signer
                         .send_within(
                             "POST",
                             PATH,
                             "",
-                            &b,
+                            &body("q-res-1", customer, &format!("{t}-{i}")),
                             time::OffsetDateTime::now_utc(),
                             Duration::from_secs(10),
                         )

@@ -68,9 +68,16 @@ fn write_requests(
     Ok(path)
 }
 
-fn voucher(customer: usize) -> String {
-    json!({"quota_id": RESELLER_QUOTA, "customer_ids": [format!("bc-{customer}")], "face_value": 1})
-        .to_string()
+/// Distinct voucher requests per write mix: more than a run sends (a repeated signed
+/// request is carried out once, so a cycled mix would measure replays).
+const WRITES: usize = 40_000;
+
+/// The `n`th voucher issue of 1.00, to one of the reseller's customers; `memo` makes each
+/// request (and its signature) its own.
+fn voucher(n: usize) -> String {
+    json!({"quota_id": RESELLER_QUOTA, "customer_ids": [format!("bc-{}", n % CUSTOMERS)],
+        "face_value": 1, "memo": format!("bench-{n}")})
+    .to_string()
 }
 
 impl Tiergate {
@@ -142,8 +149,8 @@ impl Tiergate {
 
     /// Voucher issues of 1.00, one customer each, over the reseller's ten customers.
     pub fn writes(&self, dir: &Path) -> Result<PathBuf> {
-        let requests: Vec<_> = (0..CUSTOMERS)
-            .map(|c| ("POST", COUPONS, "", voucher(c)))
+        let requests: Vec<_> = (0..WRITES)
+            .map(|n| ("POST", COUPONS, "", voucher(n)))
             .collect();
         let path = dir.join(format!("writes-{}.json", self.mode));
         write_requests(path, self.gw.addr, &self.cred, &requests)
@@ -181,8 +188,8 @@ impl Tiergate {
             "operator",
         ];
         let racer = self.gw.issue_with(RESELLER, &staff, &[])?;
-        let requests: Vec<_> = (0..CUSTOMERS)
-            .map(|c| ("POST", COUPONS, "", voucher(c)))
+        let requests: Vec<_> = (0..WRITES)
+            .map(|n| ("POST", COUPONS, "", voucher(n)))
             .collect();
         let path = write_requests(dir.join("race.json"), self.gw.addr, &racer, &requests)?;
         let before = self.vendor_issued()?;

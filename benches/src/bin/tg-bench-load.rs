@@ -62,7 +62,11 @@ struct Tally {
 }
 
 struct Plan {
+    /// Sent in turn across all connections, so each is sent once before any repeats (a
+    /// gateway carries out a repeated state-changing request once: a write mix needs as many
+    /// distinct requests as a run sends).
     requests: Vec<Vec<u8>>,
+    next: std::cell::Cell<usize>,
     target: SocketAddr,
     measure_from: Instant,
     end: Instant,
@@ -101,13 +105,11 @@ async fn exchange(
 /// One connection: sends whenever `next` says (closed loop: at once), until the plan ends.
 async fn connection(
     plan: Rc<Plan>,
-    index: usize,
     mut tickets: Option<mpsc::UnboundedReceiver<Instant>>,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut conn = None;
     let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut n = index;
     loop {
         let due = match tickets.as_mut() {
             Some(rx) => match rx.recv().await {
@@ -131,8 +133,9 @@ async fn connection(
         };
         let mut stream = stream;
         buf.clear();
+        let n = plan.next.get();
+        plan.next.set(n.wrapping_add(1));
         let request = &plan.requests[n % plan.requests.len()];
-        n += 1;
         let result = exchange(&mut stream, &mut buf, request, &mut tally.first_failure).await;
         let done = Instant::now();
         match result {
@@ -199,6 +202,7 @@ fn main() -> Result<(), String> {
     let end = measure_from + Duration::from_secs_f64(args.seconds);
     let plan = Rc::new(Plan {
         requests,
+        next: std::cell::Cell::new(0),
         target: args.target,
         measure_from,
         end,
@@ -223,8 +227,7 @@ fn main() -> Result<(), String> {
         }
         let tasks: Vec<_> = receivers
             .into_iter()
-            .enumerate()
-            .map(|(i, rx)| tokio::task::spawn_local(connection(plan.clone(), i, rx)))
+            .map(|rx| tokio::task::spawn_local(connection(plan.clone(), rx)))
             .collect();
         let mut all = Vec::new();
         for t in tasks {

@@ -26,7 +26,8 @@ pub async fn authenticate(
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = bearer else {
         let now = time::OffsetDateTime::now_utc();
-        return authn::authenticate(credentials, req, body, now, skew).await;
+        let verified = authn::authenticate(credentials, req, body, now, skew).await?;
+        return Ok(verified.credential);
     };
     let issuer = tokens.ok_or_else(|| Rejection::BadToken("token mode is off".into()))?;
     let claims = issuer

@@ -48,7 +48,8 @@ impl TokenApi {
             now,
             self.skew,
         )
-        .await?;
+        .await?
+        .credential;
         let p = &cred.principal;
         // Token mode is for people: partner staff and auditors. Partners' own machine
         // credentials keep signing every request.

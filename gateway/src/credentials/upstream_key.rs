@@ -29,8 +29,12 @@ impl From<&Distributor> for UpstreamKey {
 }
 
 /// Headers forwarded from the caller; everything else is dropped (hop-by-hop headers,
-/// the caller's signature, its date, domain and content hash).
-const FORWARDED: &[&str] = &["content-type", "accept", "accept-language", "user-agent"];
+/// the caller's signature, its date, domain and content hash, and its content type: a body
+/// goes as the JSON Tiergate read it).
+const FORWARDED: &[&str] = &["accept", "accept-language", "user-agent"];
+
+/// The type of every body forwarded (the body stage refuses any other declared type).
+const JSON: &str = "application/json;charset=UTF-8";
 
 impl UpstreamKey {
     /// Rewrites an upstream request's headers for `query` and `body`, and signs them.
@@ -71,17 +75,16 @@ impl UpstreamKey {
         if !body.is_empty() || req.method != http::Method::GET {
             req.insert_header("content-length", body.len().to_string())?;
         }
-        let content_type = req
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_type = (!body.is_empty()).then_some(JSON);
+        if let Some(ct) = content_type {
+            req.insert_header("content-type", ct)?;
+        }
         let mut signed: Vec<(&str, &str)> = vec![
             ("host", &host),
             ("x-domain-id", &self.domain_id),
             ("x-sdk-date", &date),
         ];
-        if let Some(ct) = content_type.as_deref() {
+        if let Some(ct) = content_type {
             signed.push(("content-type", ct));
         }
         let authorization = aksk::sign(

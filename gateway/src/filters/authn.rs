@@ -5,6 +5,7 @@ use crate::credentials::{Credential, Credentials};
 use crate::rejection::Rejection;
 use http::HeaderMap;
 use pingora::http::RequestHeader;
+use ring::digest;
 use std::sync::Arc;
 use tiergate_policy::aksk::{self, AuthError, HeaderSource};
 use time::{Duration, OffsetDateTime};
@@ -17,6 +18,16 @@ impl HeaderSource for Headers<'_> {
     }
 }
 
+/// A request whose signature verified.
+pub struct Verified {
+    /// The credential that signed it.
+    pub credential: Arc<Credential>,
+    /// The signature's replay key: the access key and the signature value, hashed. A
+    /// signature covers the method, path, query, signed headers and body, so the same key is
+    /// the same request sent again (unsigned headers such as an idempotency key aside).
+    pub signature: String,
+}
+
 /// The verified credential behind a request.
 pub async fn authenticate(
     credentials: &Credentials,
@@ -24,7 +35,7 @@ pub async fn authenticate(
     body: &[u8],
     now: OffsetDateTime,
     skew: Duration,
-) -> Result<Arc<Credential>, Rejection> {
+) -> Result<Verified, Rejection> {
     let raw = req
         .headers
         .get(http::header::AUTHORIZATION)
@@ -54,5 +65,12 @@ pub async fn authenticate(
     {
         return Err(Rejection::WrongDomain);
     }
-    Ok(credential)
+    let mut seen = digest::Context::new(&digest::SHA256);
+    seen.update(credential.access_key.as_bytes());
+    seen.update(b"\n");
+    seen.update(&auth.signature);
+    Ok(Verified {
+        signature: hex::encode(seen.finish()),
+        credential,
+    })
 }

@@ -5,8 +5,9 @@ use crate::graph::LiveGraph;
 use crate::rejection::Rejection;
 use bytes::Bytes;
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
+use tiergate_policy::reading;
 use tiergate_policy::{IdLocation, Permit, Principal, RequestIds, Route, Rules};
 
 /// Decides on the request against the rules and the live graph, and builds what to forward.
@@ -21,7 +22,8 @@ pub fn authorize(
     if !graph.ready() {
         return Err(Rejection::GraphNotReady);
     }
-    let json = parse_object(&body)?;
+    reading::query(route, query)?;
+    let json = reading::body(route, &body)?;
     let ids = RequestIds::extract(route, query, json.as_ref())
         .map_err(|e| Rejection::InvalidBody(e.to_string()))?;
     let permit = graph
@@ -48,17 +50,6 @@ pub fn authorize(
         }
     }
     Ok((permit, forward))
-}
-
-fn parse_object(body: &[u8]) -> Result<Option<Map<String, Value>>, Rejection> {
-    if body.is_empty() {
-        return Ok(None);
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => Ok(Some(o)),
-        Ok(_) => Err(Rejection::InvalidBody("expected an object".into())),
-        Err(e) => Err(Rejection::InvalidBody(e.to_string())),
-    }
 }
 
 /// The partner API query with `name` set to `value`. Not the admin and sign-in form parser
@@ -176,11 +167,11 @@ mod tests {
         ));
         assert!(matches!(
             run("POST", p, "", "[1]"),
-            Err(Rejection::InvalidBody(_))
+            Err(Rejection::Ambiguous(_))
         ));
         assert!(matches!(
             run("POST", p, "", r#"{"customer_id":7}"#),
-            Err(Rejection::InvalidBody(_))
+            Err(Rejection::Ambiguous(_))
         ));
         let route = find_route("POST", p).unwrap_or_else(|| unreachable!());
         let empty = LiveGraph::default();

@@ -1,4 +1,5 @@
-//! Stage 2: the whole request body, read before anything is forwarded.
+//! Stage 2: the whole request body, read before anything is forwarded, declared as JSON
+//! or not declared at all (the vendor receives `application/json` whatever was sent).
 //!
 //! Pingora's retry buffer keeps what we read here and replays it upstream through
 //! `request_body_filter`, where the final (possibly rewritten) body is substituted.
@@ -6,6 +7,7 @@
 use crate::rejection::Rejection;
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
+use tiergate_policy::reading;
 
 /// The most Tiergate inspects; also the size of Pingora's retry buffer.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -28,6 +30,10 @@ pub async fn read(session: &mut Session) -> Result<Bytes, Rejection> {
     }
     if session.as_downstream().retry_buffer_truncated() {
         return Err(Rejection::BodyTooLarge { limit: MAX_BODY });
+    }
+    if !body.is_empty() {
+        let declared = session.req_header().headers.get(http::header::CONTENT_TYPE);
+        reading::content_type(declared.map(|v| v.as_bytes()))?;
     }
     Ok(body.freeze())
 }

@@ -18,7 +18,8 @@ pub fn headers(ctx: &mut Ctx, resp: &mut ResponseHeader) -> Result<()> {
         resp.insert_header(name, value)?;
     }
     ctx.learn = resp.status.is_success() && ctx.route.is_some_and(|r| learn::teaches(r.operation));
-    if ctx.money.audited() || ctx.learn {
+    // Kept for the audit outcome, the graph, and the answer a replay of this request gets.
+    if ctx.money.audited() || ctx.learn || !ctx.idempotency.is_empty() {
         ctx.kept = Some(BytesMut::new());
     }
     Ok(())

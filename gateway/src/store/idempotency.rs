@@ -4,9 +4,13 @@
 use super::db::{Db, StoreError};
 use super::sql::now_ms;
 use sqlx::Row;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Keys are kept this long after their outcome.
 pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How often expired signature keys are swept.
+const SWEEP_EVERY_MS: i64 = 60 * 1000;
 
 /// What a claim found.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,6 +72,35 @@ impl IdempotencyStore<'_> {
                 })
             })
             .await
+    }
+
+    /// Drops signature keys (`s:`) that can no longer verify: older than `window`. At most
+    /// once a minute per process; a failure is logged and retried at the next turn.
+    pub async fn sweep_signatures(&self, window: time::Duration) {
+        static LAST: AtomicI64 = AtomicI64::new(0);
+        let now = now_ms();
+        let last = LAST.load(Ordering::Relaxed);
+        if now - last < SWEEP_EVERY_MS
+            || LAST
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let before = now - i64::try_from(window.whole_milliseconds()).unwrap_or(i64::MAX / 2);
+        let swept = self
+            .0
+            .run(move |pool| async move {
+                sqlx::query("DELETE FROM idempotency WHERE key LIKE 's:%' AND created_at < $1")
+                    .bind(before)
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+            })
+            .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e, "could not sweep expired signature keys");
+        }
     }
 
     /// Stores the first request's answer.

@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     portable(6, include_str!("../../migrations/0006_ledger_requests.sql")),
     portable(7, include_str!("../../migrations/0007_fund_caps.sql")),
     portable(8, include_str!("../../migrations/0008_sso_bindings.sql")),
+    portable(9, include_str!("../../migrations/0009_replay.sql")),
 ];
 
 /// The session advisory lock migrations run under (PostgreSQL).

@@ -226,6 +226,12 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<
         access_key: ak,
         status: status.as_u16(),
         error_code: code,
+        content_type: parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
     });
     if drop_conn {
         return Err(Dropped);

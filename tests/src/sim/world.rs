@@ -215,6 +215,10 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Error code, if refused.
     pub error_code: Option<String>,
+    /// The declared body type, if any.
+    pub content_type: Option<String>,
+    /// The query string as received.
+    pub query: String,
 }
 
 /// The fixture file.
