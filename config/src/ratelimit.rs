@@ -19,6 +19,9 @@
 //! rate = "10/s"
 //! burst = 10
 //! routes = { create_partner_coupons = { rate = "5/s", burst = 5 } }
+//! [ratelimit.unauthenticated]        # failed authentications per source address
+//! rate = "10/s"
+//! burst = 100
 //! ```
 
 use crate::{ConfigError, parse_duration};
@@ -118,6 +121,9 @@ pub struct RateLimits {
     pub upstream: Limit,
     /// Per operation, overriding `upstream`.
     pub upstream_routes: BTreeMap<String, Limit>,
+    /// Failed authentications (and sign-in refusals) per source address, in process: past
+    /// it, the address's requests cost no store lookup and no sign-in work.
+    pub unauthenticated: Quota,
 }
 
 #[derive(Deserialize, Default)]
@@ -141,6 +147,17 @@ pub(crate) struct Section {
     principals: Vec<PrincipalSection>,
     #[serde(default)]
     upstream: Option<UpstreamSection>,
+    #[serde(default)]
+    unauthenticated: Option<AddressSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressSection {
+    #[serde(default)]
+    rate: Option<String>,
+    #[serde(default)]
+    burst: Option<u32>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -304,6 +321,37 @@ fn limit(
     })
 }
 
+/// The failure budget per source address: 10/s, 100 at once unless configured.
+fn address_budget(s: Option<&AddressSection>, errors: &mut Vec<ConfigError>) -> Quota {
+    let n = |v: u32| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
+    let mut quota = Quota {
+        rate: n(10),
+        period: Duration::from_secs(1),
+        burst: n(100),
+    };
+    let Some(s) = s else {
+        return quota;
+    };
+    if let Some(rate) = &s.rate {
+        match parse_rate(rate) {
+            Ok((rate, period)) => (quota.rate, quota.period) = (rate, period),
+            Err(message) => errors.push(ConfigError {
+                path: "ratelimit.unauthenticated.rate".into(),
+                message,
+            }),
+        }
+    }
+    match s.burst.map(NonZeroU32::new) {
+        None => {}
+        Some(Some(b)) => quota.burst = b,
+        Some(None) => errors.push(ConfigError {
+            path: "ratelimit.unauthenticated.burst".into(),
+            message: "must be at least 1".into(),
+        }),
+    }
+    quota
+}
+
 /// The vendor's own limit: 10 requests per second per API and account.
 fn vendor_default(d: &Defaults) -> Limit {
     let ten = NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN);
@@ -442,7 +490,9 @@ pub(crate) fn convert(s: Section, errors: &mut Vec<ConfigError>) -> RateLimits {
             (base, routes)
         }
     };
+    let unauthenticated = address_budget(s.unauthenticated.as_ref(), errors);
     RateLimits {
+        unauthenticated,
         redis: s.redis,
         prefix: s.prefix.unwrap_or_else(|| "tiergate".into()),
         max_error,

@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod ctx;
 pub mod filters;
 pub mod graph;
+pub mod guard;
 pub mod ledger;
 pub mod limiter;
 pub mod metrics;

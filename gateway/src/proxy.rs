@@ -12,6 +12,7 @@ use crate::filters::{
     authn, authz, body, forward, idempotency, log, money, ratelimit, resign, response, route,
 };
 use crate::graph::LiveGraph;
+use crate::guard::{self, Door, Guard};
 use crate::limiter::Limiter;
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
@@ -29,6 +30,8 @@ use time::OffsetDateTime;
 
 /// Everything the pipeline needs, shared by all requests.
 pub struct Gateway {
+    /// What unauthenticated callers may cost.
+    pub guard: Arc<Guard>,
     /// Credential lookups.
     pub credentials: Arc<Credentials>,
     /// Metrics.
@@ -77,8 +80,13 @@ impl Gateway {
         ctx.enter(Stage::Authn);
         let req = session.req_header();
         let now = OffsetDateTime::now_utc();
+        let door = Door {
+            guard: &self.guard,
+            addr: guard::ip(session.client_addr()),
+            on: Listener::Partner,
+        };
         let verified =
-            authn::authenticate(&self.credentials, req, &ctx.body, now, self.skew).await?;
+            authn::authenticate(&self.credentials, &door, req, &ctx.body, now, self.skew).await?;
         let credential = verified.credential.clone();
         ctx.credential = Some(credential.clone());
 

@@ -49,6 +49,9 @@ pub enum Rejection {
     /// The partner API refused a call Tiergate made itself.
     #[error("the partner API refused: {0}")]
     UpstreamRefused(String),
+    /// The source address spent its budget of failed authentications.
+    #[error("too many failed authentications from this address; retry later")]
+    AddressLimited(crate::limiter::Verdict),
     /// The idempotency key header is unusable.
     #[error("{0}")]
     InvalidIdempotencyKey(String),
@@ -154,6 +157,7 @@ impl Rejection {
             Rejection::GrantRefused(_) => (409, "TG.3012", "refused"),
             Rejection::RateLimited(v) if v.upstream => (429, "TG.6002", "rate_limited"),
             Rejection::RateLimited(_) => (429, "TG.6001", "rate_limited"),
+            Rejection::AddressLimited(_) => (429, "TG.1011", "address_limited"),
             Rejection::FundCap(r) => (403, fund_code(r), "over_delegation"),
             Rejection::UpstreamRefused(_) => (502, "TG.5007", "upstream_error"),
             Rejection::IdempotencyUnknown => (409, "TG.3010", "idempotency"),
@@ -184,7 +188,7 @@ impl Rejection {
     /// The rate limit that refused, for the headers.
     pub fn limit(&self) -> Option<&crate::limiter::Verdict> {
         match self {
-            Rejection::RateLimited(v) => Some(v),
+            Rejection::RateLimited(v) | Rejection::AddressLimited(v) => Some(v),
             _ => None,
         }
     }

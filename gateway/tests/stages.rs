@@ -12,6 +12,7 @@ use tiergate_gateway::ctx::Ctx;
 use tiergate_gateway::ctx::Stage;
 use tiergate_gateway::filters::idempotency::scoped;
 use tiergate_gateway::graph::LiveGraph;
+use tiergate_gateway::guard::Guard;
 use tiergate_gateway::limiter::Limiter;
 use tiergate_gateway::metrics::Metrics;
 use tiergate_gateway::proxy::Gateway;
@@ -96,7 +97,9 @@ struct Under {
 fn gateway(cfg: &Config, store: Store, graph: LiveGraph) -> Result<Under, String> {
     let metrics = Arc::new(Metrics::new().map_err(e)?);
     let signer = Signer::from_base64_pkcs8(AUDIT_KEY).map_err(e)?;
+    let guard = Guard::new(cfg.ratelimit.unauthenticated, metrics.registry()).map_err(e)?;
     let gw = Gateway {
+        guard: Arc::new(guard),
         credentials: Arc::new(Credentials::new(store.clone(), cfg).map_err(e)?),
         metrics: metrics.clone(),
         upstream: cfg.upstream.clone(),
@@ -230,8 +233,18 @@ fn requests_refused_before_authentication_never_touch_the_store_or_the_limiter()
         assert_eq!(r.ctx.reached(), Some(stage));
     }
     assert_eq!(limiter_decisions(&u.metrics), 0, "the limiter was asked");
-    // The first stage that needs the store finds it gone.
+    // An access key of a shape Tiergate never issues is refused without the store.
     let signed = request("POST", ADJUST, "{}", Some(("TGUNKNOWN", "sk")), &[]);
+    let r = rt.block_on(run(&u.gw, signed))?;
+    assert_eq!((r.status, r.code.as_str()), (401, "TG.1003"));
+    // The first stage that needs the store finds it gone.
+    let signed = request(
+        "POST",
+        ADJUST,
+        "{}",
+        Some(("TGUNKNOWNUNKNOWN0000", "sk")),
+        &[],
+    );
     let r = rt.block_on(run(&u.gw, signed))?;
     assert_eq!((r.status, r.code.as_str()), (503, "TG.5003"));
     assert_eq!(r.ctx.reached(), Some(Stage::Authn));

@@ -661,3 +661,54 @@ async fn every_refusal_of_the_sign_in_listener_is_the_vendor_envelope() -> R {
     assert_refusal(&r, 400, "TG.7003");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn junk_on_the_sign_in_listener_is_counted_not_recorded_and_its_address_closed() -> R {
+    let mut c = chain().await?;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let mut statuses = Vec::new();
+    for i in 0..130 {
+        let r = match i % 3 {
+            // An empty post, a vendor request that is not one, an unsigned notification.
+            0 => http(c.sso, "POST", "/saml/sp/acs", &form, b"")?,
+            1 => http(c.sso, "GET", "/saml/idp/sso?SAMLRequest=junk", &[], b"")?,
+            _ => http(c.sso, "POST", "/saml/notify", &form, b"bindRequest=junk")?,
+        };
+        statuses.push(r.status);
+        if r.status == 429 {
+            assert_refusal(&r, 429, "TG.1011");
+        }
+    }
+    // The default budget: 100 failures at once, then the address is refused outright.
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        30,
+        "{statuses:?}"
+    );
+    // None of the junk took the audit chain's lock one record at a time.
+    let records = c.identity_records()?;
+    assert!(
+        records.iter().all(|r| r["outcome"] != "refused"),
+        "{records:?}"
+    );
+    // They are summed up, here at the stop.
+    c.gw.signal("TERM")?;
+    c.gw.wait_exit(std::time::Duration::from_secs(30))?;
+    let summaries: Vec<Value> =
+        c.gw.audit("query", &["--kind", "summary"])?
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+    let counted: u64 = summaries
+        .iter()
+        .filter_map(|s| s["detail"]["count"].as_u64())
+        .sum();
+    assert_eq!(counted, 100, "{summaries:?}");
+    for op in ["sign_in", "vendor_request", "bind"] {
+        assert!(
+            summaries.iter().any(|s| s["operation"] == op),
+            "{op}: {summaries:?}"
+        );
+    }
+    Ok(())
+}

@@ -275,3 +275,128 @@ async fn requests_that_could_be_read_two_ways_are_refused_naming_the_field() -> 
     assert!(answer.is_object());
     Ok(())
 }
+
+/// A metric's value from the admin listener's `/metrics` (0 when absent).
+fn metric(gw: &Gateway, series: &str) -> Result<f64, String> {
+    let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
+    Ok(String::from_utf8_lossy(&m.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_unknown_keys_spends_its_address_budget_and_a_legitimate_caller_keeps_working()
+-> R {
+    let sim = start_sim(tiergate_tests::harness::fixture()?).await?;
+    let limits = r#"
+[ratelimit.unauthenticated]
+rate = "1/m"
+burst = 20
+[ratelimit.tiers.cloud_reseller]
+money = { rate = "1/m", burst = 1 }
+[ratelimit.upstream]
+rate = "100000/s"
+burst = 100000
+"#;
+    let gw = Gateway::start_with(sim.addr(), limits)?;
+    let c = gw.issue("res-1")?;
+    let legit = Signer {
+        addr: gw.addr,
+        ak: &c.ak,
+        sk: &c.sk,
+    };
+    assert_eq!(legit.send("GET", BALANCES, "", b"")?.status, 200);
+
+    // Random access keys of Tiergate's shape, each signed with a made-up secret: the first
+    // twenty cost a lookup and are unknown; then the address is out of budget.
+    let mut codes = Vec::new();
+    for i in 0..60 {
+        let ak = format!("TG{i:018}");
+        let junk = Signer {
+            addr: gw.addr,
+            ak: &ak,
+            sk: "not-a-secret",
+        };
+        let r = junk.send("GET", BALANCES, "", b"")?;
+        if r.status == 429 {
+            assert!(r.header("retry-after").is_some(), "{}", says(&r));
+        }
+        codes.push((r.status, code(&r)));
+    }
+    let unknown = codes
+        .iter()
+        .filter(|c| *c == &(401, "TG.1003".into()))
+        .count();
+    let limited = codes
+        .iter()
+        .filter(|c| *c == &(429, "TG.1011".into()))
+        .count();
+    assert_eq!((unknown, limited), (20, 40), "{codes:?}");
+    // Keys of another shape and garbage signatures never cost a lookup at all.
+    let r = http(
+        gw.addr,
+        "GET",
+        BALANCES,
+        &[(
+            "authorization",
+            "SDK-HMAC-SHA256 Access=AKIAEXAMPLE, SignedHeaders=host;x-sdk-date, Signature=00",
+        )],
+        b"",
+    )?;
+    assert_eq!(r.status, 401, "{}", says(&r));
+
+    // The reseller, calling from the same address with its (known) credential, is served.
+    for _ in 0..3 {
+        let r = legit.send("GET", BALANCES, "", b"")?;
+        assert_eq!(r.status, 200, "{}", says(&r));
+    }
+    assert_eq!(
+        metric(&gw, "tiergate_address_limited_total{listener=\"partner\"}")?,
+        40.0
+    );
+    assert!(
+        metric(
+            &gw,
+            "tiergate_unauthenticated_refusals_total{listener=\"partner\",reason=\"unknown_key\"}"
+        )? >= 20.0
+    );
+
+    // A reseller over its money limit: each refusal is counted, not written as records.
+    let before = gw.audit("query", &["--limit", "10000"])?.lines().count();
+    let body = br#"{"customer_id":"cust-r1-a","amount":1}"#;
+    let mut refused = 0;
+    for i in 0..10 {
+        let at = OffsetDateTime::now_utc() + Duration::seconds(i);
+        let r = Captured::signed_at(&gw, &c, "POST", ADJUST, "", body, at).send(&gw, &[])?;
+        if r.status == 429 {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 9);
+    let after = gw.audit("query", &["--limit", "10000"])?.lines().count();
+    // The one admitted call: its intent and outcome. The nine refusals: nothing yet.
+    assert_eq!(
+        after - before,
+        2,
+        "a refusal storm was written record by record"
+    );
+    // Their summary is written at the next minute, or when the gateway stops.
+    let mut gw = gw;
+    gw.signal("TERM")?;
+    gw.wait_exit(std::time::Duration::from_secs(30))?;
+    let summaries: Vec<Value> = gw
+        .audit("query", &["--kind", "summary"])?
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let storm = summaries
+        .iter()
+        .find(|s| s["operation"] == "update_customer_account_amount")
+        .ok_or_else(|| format!("no summary of the storm: {summaries:?}"))?;
+    assert_eq!(storm["detail"]["count"], 9, "{storm}");
+    assert_eq!(storm["principal"], "res-1");
+    assert_eq!(storm["detail"]["code"], "TG.6001");
+    gw.audit("verify", &[])?;
+    Ok(())
+}

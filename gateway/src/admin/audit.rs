@@ -2,6 +2,7 @@
 //! an auditor's Tiergate credential (the same AK/SK scheme), masked unless the credential's
 //! role is `unmasked` and the request asks (`unmasked=true`), which is itself audited.
 
+use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::audit::mask::UNMASKED_ROLE;
 use crate::audit::read::{Query, records};
@@ -16,6 +17,8 @@ use tiergate_policy::{Denied, Tier};
 
 /// What the admin audit API needs.
 pub struct AuditApi {
+    /// What unauthenticated callers may cost.
+    pub guard: std::sync::Arc<crate::guard::Guard>,
     /// Credential lookups.
     pub credentials: std::sync::Arc<Credentials>,
     /// The audit log.
@@ -33,8 +36,9 @@ impl AuditApi {
     pub async fn records(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
         let tokens = self.tokens.as_deref();
         let req = session.req_header();
-        let cred =
-            super::auth::authenticate(&self.credentials, tokens, req, b"", self.skew).await?;
+        let door = crate::guard::door(&self.guard, session, Listener::Admin);
+        let cred = super::auth::authenticate(&self.credentials, tokens, &door, req, b"", self.skew)
+            .await?;
         let p = &cred.principal;
         if p.tier != Tier::Auditor {
             return Err(Rejection::Denied(Denied::TierNotAllowed {

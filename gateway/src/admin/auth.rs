@@ -6,15 +6,33 @@
 
 use crate::credentials::{Credential, Credentials};
 use crate::filters::authn;
+use crate::guard::Door;
 use crate::rejection::Rejection;
 use pingora::http::RequestHeader;
 use std::sync::Arc;
 use tiergate_broker::tokens::Issuer;
 
-/// Authenticates an admin request with its (already read) body.
+/// Authenticates an admin request with its (already read) body; a refusal is charged to the
+/// request's address ([`crate::guard`]).
 pub async fn authenticate(
     credentials: &Credentials,
     tokens: Option<&Issuer>,
+    door: &Door<'_>,
+    req: &RequestHeader,
+    body: &[u8],
+    skew: time::Duration,
+) -> Result<Arc<Credential>, Rejection> {
+    let verified = bearer_or_signed(credentials, tokens, door, req, body, skew).await;
+    if let Err(Rejection::BadToken(_)) = &verified {
+        door.failed("bad_token");
+    }
+    verified
+}
+
+async fn bearer_or_signed(
+    credentials: &Credentials,
+    tokens: Option<&Issuer>,
+    door: &Door<'_>,
     req: &RequestHeader,
     body: &[u8],
     skew: time::Duration,
@@ -26,13 +44,14 @@ pub async fn authenticate(
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = bearer else {
         let now = time::OffsetDateTime::now_utc();
-        let verified = authn::authenticate(credentials, req, body, now, skew).await?;
+        let verified = authn::authenticate(credentials, door, req, body, now, skew).await?;
         return Ok(verified.credential);
     };
     let issuer = tokens.ok_or_else(|| Rejection::BadToken("token mode is off".into()))?;
     let claims = issuer
         .verify(token.trim())
         .map_err(|e| Rejection::BadToken(e.to_string()))?;
+    door.open()?;
     let cred = credentials
         .lookup(&claims.sub)
         .await

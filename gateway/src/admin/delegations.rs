@@ -11,6 +11,7 @@
 //!
 //! Every change is written to the audit log in the change's own transaction.
 
+use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::chain::record::{Entry, Kind};
 use crate::credentials::UpstreamKey;
@@ -30,6 +31,8 @@ use tiergate_policy::{Denied, Tier};
 
 /// What the admin delegation API needs.
 pub struct DelegationApi {
+    /// What unauthenticated callers may cost.
+    pub guard: std::sync::Arc<crate::guard::Guard>,
     /// Credential lookups.
     pub credentials: Arc<Credentials>,
     /// The audit log (and the ledger, in its database).
@@ -95,8 +98,10 @@ impl DelegationApi {
         let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let req = session.req_header();
         let tokens = self.tokens.as_deref();
+        let door = crate::guard::door(&self.guard, session, Listener::Admin);
         let cred =
-            super::auth::authenticate(&self.credentials, tokens, req, &body, self.skew).await?;
+            super::auth::authenticate(&self.credentials, tokens, &door, req, &body, self.skew)
+                .await?;
         let p = &cred.principal;
         if !matches!(p.tier, Tier::Distributor | Tier::CloudReseller) || p.role.is_some() {
             return Err(Rejection::Denied(Denied::TierNotAllowed {

@@ -6,6 +6,7 @@
 //! - `GET /.well-known/jwks.json`: the keys that verify Tiergate's tokens (current and, during
 //!   a rotation, previous).
 
+use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::chain::record::{Entry, Kind};
 use crate::credentials::Credentials;
@@ -19,6 +20,8 @@ use tiergate_policy::{Denied, Tier};
 
 /// What the token endpoints need.
 pub struct TokenApi {
+    /// What unauthenticated callers may cost.
+    pub guard: Arc<crate::guard::Guard>,
     /// Credential lookups.
     pub credentials: Arc<Credentials>,
     /// The issuer; `None` when `[tokens]` is not configured.
@@ -41,8 +44,10 @@ impl TokenApi {
         let issuer = self.issuer.as_ref().ok_or(Rejection::TokensOff)?;
         let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let now = time::OffsetDateTime::now_utc();
+        let door = crate::guard::door(&self.guard, session, Listener::Admin);
         let cred = authn::authenticate(
             &self.credentials,
+            &door,
             session.req_header(),
             &body,
             now,

@@ -11,6 +11,9 @@ use pingora::services::background::BackgroundService;
 use serde_json::json;
 use std::time::Duration;
 
+/// How often counted refusals are written as summaries.
+const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
 /// Runs the audit log's periodic work.
 #[derive(Clone)]
 pub struct Keeper {
@@ -66,6 +69,13 @@ impl Keeper {
         }
     }
 
+    /// Writes the refusals counted since the last flush as summaries ([`super::tally`]).
+    pub async fn flush_counts(&self) {
+        if let Err(e) = self.audit.flush_counts().await {
+            tracing::error!(error = %e, "could not write refusal summaries");
+        }
+    }
+
     /// Signs a checkpoint of the current head.
     pub async fn checkpoint(&self) {
         if let Err(e) = self.audit.checkpoint().await {
@@ -79,12 +89,17 @@ impl BackgroundService for Keeper {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         self.system("start").await;
         self.settle().await;
+        let mut checkpoints =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
+        let mut minutes =
+            tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(self.interval) => {
+                _ = checkpoints.tick() => {
                     self.settle().await;
                     self.checkpoint().await;
                 }
+                _ = minutes.tick() => self.flush_counts().await,
                 // The stop is recorded by `serve::run` once Pingora has stopped (its runtimes
                 // drop their tasks at shutdown, so this one cannot be relied on to finish).
                 _ = shutdown.changed() => return,

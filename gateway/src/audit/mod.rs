@@ -5,6 +5,7 @@
 pub mod keeper;
 pub mod mask;
 pub mod read;
+pub mod tally;
 
 use crate::chain::record::Entry;
 use crate::chain::sign::{Signer, checkpoint_message};
@@ -36,6 +37,7 @@ pub struct Audit {
     store: Store,
     signer: Arc<Signer>,
     checkpoint_log: Option<PathBuf>,
+    tally: Arc<tally::Tally>,
 }
 
 impl Audit {
@@ -46,6 +48,7 @@ impl Audit {
             store,
             signer: Arc::new(signer),
             checkpoint_log,
+            tally: Arc::default(),
         }
     }
 
@@ -69,6 +72,24 @@ impl Audit {
     /// The public key that verifies this log.
     pub fn public_key(&self) -> String {
         self.signer.public_key()
+    }
+
+    /// Counts a refusal for the next summary instead of recording it alone ([`tally`]).
+    pub fn count(&self, key: tally::Key, sample: Option<String>) {
+        self.tally.add(key, sample);
+    }
+
+    /// Writes what was counted since the last flush, as summary records.
+    pub async fn flush_counts(&self) -> Result<(), AuditError> {
+        let entries = self.tally.drain();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .audit()
+            .append(entries, self.signer.clone())
+            .await?;
+        Ok(())
     }
 
     /// Appends one entry durably; returns its sequence number.

@@ -31,6 +31,9 @@ pub enum Kind {
     System,
     /// A federated sign-in, its refusal, or a binding of a platform user.
     Identity,
+    /// Refusals counted over a minute instead of recorded one by one (a caller over its rate
+    /// limit on money routes, unauthenticated sign-in attempts).
+    Summary,
 }
 
 impl Kind {
@@ -44,6 +47,7 @@ impl Kind {
             Kind::Access => "access",
             Kind::System => "system",
             Kind::Identity => "identity",
+            Kind::Summary => "summary",
         }
     }
 }

@@ -9,16 +9,24 @@ pub use upstream_key::UpstreamKey;
 use crate::audit::mask::UNMASKED_ROLE;
 use crate::store::credentials::CredentialRow;
 use crate::store::{Store, StoreError, now_unix};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use lru::LruCache;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tiergate_config::{Config, Secret};
 use tiergate_policy::{Principal, Relationships, Rules, Tier};
 
 const AK_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const SK_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-/// Bound on cached lookups, so a flood of random access keys cannot grow memory.
+/// Bound on cached lookups (found and not found), so a flood of random access keys cannot
+/// grow memory; the least recently used goes first, never the whole cache at once.
 const MAX_CACHED: usize = 100_000;
+
+/// Whether an access key has the shape Tiergate issues (`TG` and 18 of `A-Z0-9`): anything
+/// else is refused before it costs a lookup.
+pub fn well_formed(ak: &str) -> bool {
+    ak.len() == 20 && ak.starts_with("TG") && ak.bytes().skip(2).all(|b| AK_ALPHABET.contains(&b))
+}
 
 /// A credential failure.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +121,16 @@ struct Cached {
     at: Instant,
 }
 
+/// What the lookup cache knows of an access key.
+pub enum Known {
+    /// Looked up within the cache TTL: the credential, or none (known not to exist).
+    Fresh(Option<Arc<Credential>>),
+    /// A credential that existed at its last lookup, due for another.
+    Stale,
+    /// Never looked up, evicted, or known absent long enough ago to ask again.
+    Nothing,
+}
+
 /// Credential service over the store, with a TTL cache for lookups.
 pub struct Credentials {
     store: Store,
@@ -121,7 +139,7 @@ pub struct Credentials {
     distributor: String,
     resellers: Vec<String>,
     rules: Rules,
-    cache: RwLock<HashMap<String, Cached>>,
+    cache: Mutex<LruCache<String, Cached>>,
 }
 
 impl Credentials {
@@ -134,7 +152,9 @@ impl Credentials {
             distributor: config.distributor.partner_id.clone(),
             resellers: config.resellers.clone(),
             rules: config.rules.clone(),
-            cache: RwLock::new(HashMap::new()),
+            cache: Mutex::new(LruCache::new(
+                NonZeroUsize::new(MAX_CACHED).unwrap_or(NonZeroUsize::MIN),
+            )),
         })
     }
 
@@ -232,6 +252,7 @@ impl Credentials {
             upstream_secret_ciphertext,
         };
         self.store.credentials().insert(row).await?;
+        self.forget(&access_key);
         Ok(Issued {
             access_key,
             secret_key: Secret::new(secret_key),
@@ -252,34 +273,39 @@ impl Credentials {
     }
 
     fn forget(&self, ak: &str) {
-        if let Ok(mut c) = self.cache.write() {
-            c.remove(ak);
+        if let Ok(mut c) = self.cache.lock() {
+            c.pop(ak);
+        }
+    }
+
+    /// What the cache knows of an access key.
+    pub fn cached(&self, ak: &str) -> Known {
+        let Ok(mut c) = self.cache.lock() else {
+            return Known::Nothing;
+        };
+        match c.get(ak) {
+            Some(hit) if hit.at.elapsed() < self.ttl => Known::Fresh(hit.found.clone()),
+            Some(hit) if hit.found.is_some() => Known::Stale,
+            _ => Known::Nothing,
         }
     }
 
     /// The active credential for an access key, from the cache while fresh.
     pub async fn lookup(&self, ak: &str) -> Result<Option<Arc<Credential>>, CredentialError> {
-        if let Ok(c) = self.cache.read()
-            && let Some(hit) = c.get(ak).filter(|h| h.at.elapsed() < self.ttl)
-        {
-            return Ok(hit.found.clone());
+        if let Known::Fresh(found) = self.cached(ak) {
+            return Ok(found);
         }
         let found = match self.store.credentials().active(ak).await? {
             Some(row) => Some(Arc::new(self.open(row)?)),
             None => None,
         };
-        if let Ok(mut c) = self.cache.write() {
-            if c.len() >= MAX_CACHED {
-                c.clear();
-            }
+        if let Ok(mut c) = self.cache.lock() {
             let at = Instant::now();
-            c.insert(
-                ak.to_owned(),
-                Cached {
-                    found: found.clone(),
-                    at,
-                },
-            );
+            let cached = Cached {
+                found: found.clone(),
+                at,
+            };
+            c.put(ak.to_owned(), cached);
         }
         Ok(found)
     }

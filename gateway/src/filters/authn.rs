@@ -1,7 +1,8 @@
 //! Stage 3: who is calling. Verifies the SDK-HMAC-SHA256 signature against a
 //! Tiergate-issued credential.
 
-use crate::credentials::{Credential, Credentials};
+use crate::credentials::{Credential, Credentials, Known, well_formed};
+use crate::guard::Door;
 use crate::rejection::Rejection;
 use http::HeaderMap;
 use pingora::http::RequestHeader;
@@ -28,9 +29,40 @@ pub struct Verified {
     pub signature: String,
 }
 
-/// The verified credential behind a request.
+/// The verified credential behind a request. A refusal is charged to the request's address
+/// ([`crate::guard`]); an address out of budget gets no store lookup.
 pub async fn authenticate(
     credentials: &Credentials,
+    door: &Door<'_>,
+    req: &RequestHeader,
+    body: &[u8],
+    now: OffsetDateTime,
+    skew: Duration,
+) -> Result<Verified, Rejection> {
+    let verified = verify(credentials, door, req, body, now, skew).await;
+    if let Err(r) = &verified
+        && let Some(reason) = failure(r)
+    {
+        door.failed(reason);
+    }
+    verified
+}
+
+/// The metric label of an authentication failure (none: not the caller's failure).
+fn failure(r: &Rejection) -> Option<&'static str> {
+    Some(match r {
+        Rejection::Unauthenticated(AuthError::MissingAuthorization) => "unsigned",
+        Rejection::Unauthenticated(AuthError::SignatureMismatch) => "bad_signature",
+        Rejection::Unauthenticated(_) => "malformed",
+        Rejection::UnknownAccessKey => "unknown_key",
+        Rejection::WrongDomain => "wrong_domain",
+        _ => return None,
+    })
+}
+
+async fn verify(
+    credentials: &Credentials,
+    door: &Door<'_>,
     req: &RequestHeader,
     body: &[u8],
     now: OffsetDateTime,
@@ -42,14 +74,24 @@ pub async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .ok_or(Rejection::Unauthenticated(AuthError::MissingAuthorization))?;
     let auth = aksk::parse_authorization(raw).map_err(Rejection::Unauthenticated)?;
-    let credential = credentials
-        .lookup(auth.access_key)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "credential lookup failed");
-            Rejection::StorageUnavailable
-        })?
-        .ok_or(Rejection::UnknownAccessKey)?;
+    if !well_formed(auth.access_key) {
+        return Err(Rejection::UnknownAccessKey);
+    }
+    // A key not known to exist costs a store lookup only while the address has failure
+    // budget left; a key that existed at its last lookup is refreshed whatever the address.
+    let credential = match credentials.cached(auth.access_key) {
+        Known::Fresh(found) => found,
+        known => {
+            if let Known::Nothing = known {
+                door.open()?;
+            }
+            credentials.lookup(auth.access_key).await.map_err(|e| {
+                tracing::error!(error = %e, "credential lookup failed");
+                Rejection::StorageUnavailable
+            })?
+        }
+    }
+    .ok_or(Rejection::UnknownAccessKey)?;
     let headers = Headers(&req.headers);
     let request = aksk::Request {
         method: req.method.as_str(),

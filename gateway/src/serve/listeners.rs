@@ -43,6 +43,7 @@ pub(super) fn add(
     server.add_service(admin);
     if let Some((broker, bound)) = sso {
         let parts = Parts {
+            guard: s.guard.clone(),
             store: s.store.clone(),
             graph: s.graph.clone(),
             audit: s.audit.clone(),
@@ -90,6 +91,7 @@ fn cert_store(config: &Config, s: &Shared, certs: Vec<LoadedCert>) -> CertReload
 /// The partner API pipeline.
 fn gateway(config: &Config, s: &Shared) -> Gateway {
     Gateway {
+        guard: s.guard.clone(),
         credentials: s.credentials.clone(),
         metrics: s.metrics.clone(),
         upstream: config.upstream.clone(),
@@ -113,6 +115,7 @@ fn admin(config: &Config, s: &Shared) -> Admin {
         store: s.store.clone(),
         graph: s.graph.clone(),
         audit: AuditApi {
+            guard: s.guard.clone(),
             credentials: s.credentials.clone(),
             audit: s.audit.clone(),
             skew,
@@ -120,12 +123,14 @@ fn admin(config: &Config, s: &Shared) -> Admin {
             tokens: s.tokens.clone(),
         },
         tokens: TokenApi {
+            guard: s.guard.clone(),
             credentials: s.credentials.clone(),
             issuer: s.tokens.clone(),
             audit: s.audit.clone(),
             skew,
         },
         delegations: DelegationApi {
+            guard: s.guard.clone(),
             credentials: s.credentials.clone(),
             audit: s.audit.clone(),
             skew,

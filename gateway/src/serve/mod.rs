@@ -12,6 +12,7 @@ use crate::chain::record::{Entry, Kind};
 use crate::credentials::{Credentials, Subject, UpstreamKey};
 use crate::graph::LiveGraph;
 use crate::graph::service::SyncService;
+use crate::guard::Guard;
 use crate::ledger::reconcile::{self, Reconciler};
 use crate::limiter::{Heartbeat, Limiter};
 use crate::metrics::Metrics;
@@ -53,6 +54,7 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
         upstream = %config.upstream.authority(), "started");
     server.run(RunArgs::default());
     storage.block_on(async {
+        keeper.flush_counts().await;
         keeper.system("stop").await;
         keeper.checkpoint().await;
     });
@@ -91,6 +93,7 @@ struct Shared {
     audit: Audit,
     graph: Arc<LiveGraph>,
     credentials: Arc<Credentials>,
+    guard: Arc<Guard>,
     metrics: Arc<Metrics>,
     limiter: Arc<Limiter>,
     tokens: Option<Arc<Issuer>>,
@@ -109,7 +112,10 @@ impl Shared {
         let log = Some(config.audit.checkpoint_log.clone());
         let audit = Audit::new(r.audit_store, r.signer, log);
         let credentials = Credentials::new(r.store.clone(), config).map_err(|e| e.to_string())?;
+        let guard = Guard::new(config.ratelimit.unauthenticated, r.metrics.registry())
+            .map_err(|e| format!("metrics: {e}"))?;
         Ok(Self {
+            guard: Arc::new(guard),
             listen: r.listen,
             admin: r.admin,
             upstream: r.upstream,

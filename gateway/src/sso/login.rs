@@ -45,13 +45,8 @@ impl Sso {
         let incoming = match self.saml.idp.accept(&query, &self.saml.vendor) {
             Ok(i) => i,
             Err(e) => {
-                self.record(
-                    "vendor_request",
-                    "refused",
-                    None,
-                    json!({"reason": e.to_string()}),
-                )
-                .await;
+                // Unverified: counted into a summary, never written one by one.
+                self.count_unverified("vendor_request", "TG.7003", &e.to_string());
                 return Err(Rejection::SamlRefused(e.to_string()));
             }
         };

@@ -76,6 +76,8 @@ pub struct Sso {
 
 /// What the broker shares with the rest of the gateway.
 pub struct Parts {
+    /// What unauthenticated callers may cost.
+    pub guard: Arc<crate::guard::Guard>,
     /// Storage (the binding table).
     pub store: Store,
     /// The relationship graph (which reseller a customer belongs to).
@@ -196,6 +198,25 @@ impl Sso {
     }
 }
 
+impl Sso {
+    /// Counts a refusal of something that did not verify (a vendor request, a bind
+    /// notification) into a summary record, and logs it.
+    fn count_unverified(&self, operation: &str, code: &str, why: &str) {
+        tracing::info!(
+            operation,
+            reason = why,
+            "sign-in listener: refused before verification"
+        );
+        let key = crate::audit::tally::Key {
+            operation: operation.to_owned(),
+            principal: None,
+            code: code.to_owned(),
+            reason: why.to_owned(),
+        };
+        self.parts.audit.count(key, None);
+    }
+}
+
 /// The single-use store (outstanding requests, assertion ids) did not answer: logged, and
 /// the browser refused.
 fn store_down(e: &str) -> Rejection {
@@ -243,9 +264,37 @@ impl SsoApp {
     }
 }
 
+/// The sign-in listener's refusals charged to the source address: what a browser that
+/// follows the flow never meets (a post that does not verify, a forged link, junk).
+fn charged(r: &Rejection) -> Option<&'static str> {
+    Some(match r {
+        Rejection::SamlRefused(_) => "saml_refused",
+        Rejection::SignInRefused { .. } => "sign_in_refused",
+        Rejection::LoginLinkRefused(_) => "login_link_refused",
+        Rejection::NoSuchEndpoint { .. } => "no_such_endpoint",
+        Rejection::BodyTooLarge { .. } | Rejection::InvalidBody(_) => "invalid_body",
+        _ => return None,
+    })
+}
+
 #[async_trait]
 impl ServeHttp for SsoApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        answer::app(Listener::SignIn, self.route(session).await)
+        let door = crate::guard::Door {
+            guard: &self.0.parts.guard,
+            addr: crate::guard::ip(session.client_addr()),
+            on: Listener::SignIn,
+        };
+        // An address out of budget gets no sign-in work at all (XML, signatures, audit).
+        let answered = match door.open() {
+            Ok(()) => self.route(session).await,
+            Err(r) => Err(r),
+        };
+        if let Err(reason) = answered.as_ref().map_err(charged)
+            && let Some(reason) = reason
+        {
+            door.failed(reason);
+        }
+        answer::app(Listener::SignIn, answered)
     }
 }

@@ -20,8 +20,8 @@ impl Sso {
         let req = match binding::verify_bind(body.trim(), &self.saml.vendor.key) {
             Ok(r) => r,
             Err(e) => {
-                self.record("bind", "refused", None, json!({"reason": e.to_string()}))
-                    .await;
+                // Unverified: counted into a summary, never written one by one.
+                self.count_unverified("bind", "TG.7003", &e.to_string());
                 return Err(Rejection::SamlRefused(e.to_string()));
             }
         };

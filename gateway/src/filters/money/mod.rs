@@ -9,7 +9,7 @@ pub mod funds;
 pub mod records;
 pub mod voucher;
 
-use crate::audit::Audit;
+use crate::audit::{Audit, tally};
 use crate::credentials::Credential;
 use crate::ctx::Forward;
 use crate::ctx::{Ctx, Money};
@@ -85,6 +85,18 @@ pub async fn reserve(
 pub async fn refused(audit: &Audit, caller: &Caller<'_>, ctx: &Ctx, r: &Rejection) {
     let Some(route) = ctx.route else { return };
     if !route.money_moving || ctx.money.audited() || matches!(r, Rejection::AuditUnavailable) {
+        return;
+    }
+    // A caller over its limit is counted, not recorded call by call (a storm must not take
+    // the chain's lock from the calls that move money).
+    if let Rejection::RateLimited(_) = r {
+        let key = tally::Key {
+            operation: route.operation.to_owned(),
+            principal: Some(caller.principal.partner_id.clone()),
+            code: r.answer().code.to_owned(),
+            reason: "rate limited".into(),
+        };
+        audit.count(key, Some(caller.request_id.to_owned()));
         return;
     }
     let entries = records::refusal(
