@@ -3,6 +3,7 @@
 use crate::duration::positive;
 use crate::file::{File, GrantSection, PolicySection};
 use crate::secret::secret;
+use crate::url::url;
 use crate::{
     Config, ConfigError, ConfigErrors, CredentialSettings, Distributor, LogFormat, Secret,
     ServerSettings, Storage, Upstream, parse_duration,
@@ -33,7 +34,7 @@ pub fn convert(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let mut e = Errors(Vec::new());
-    let ratelimit = crate::ratelimit::convert(f.ratelimit, &mut e.0);
+    let ratelimit = crate::ratelimit::convert(f.ratelimit, base, env, &mut e.0);
     let tokens = crate::tokens::convert(f.tokens, base, env, &mut e.0);
     let listen = e.take("listen", addr(&f.listen));
     let admin_listen = e.take("admin_listen", addr(&f.admin_listen));
@@ -85,7 +86,9 @@ pub fn convert(
             resellers.push(r.partner_id.clone());
         }
     }
-    let storage = e.take("storage.url", storage(&f.storage.url, base));
+    let storage = e
+        .take("storage.url", url(&f.storage.url, base, env))
+        .and_then(|u| e.take("storage.url", storage(&u, base)));
     let master_key = e
         .take(
             "credentials.master_key",
@@ -101,10 +104,16 @@ pub fn convert(
     let sync_interval = e.take("graph.sync_interval", positive(&f.graph.sync_interval));
     let tls = tls(&f.tls, base, &mut e);
     let audit_key = e.take("audit.signing_key", secret(&f.audit.signing_key, base, env));
-    let audit_storage = match &f.audit.storage {
-        Some(url) => e.take("audit.storage", self::storage(url, base)),
-        None => e.take("audit.storage", self::storage(&f.storage.url, base)),
-    };
+    let audit_storage = e
+        .take(
+            "audit.storage",
+            url(
+                f.audit.storage.as_ref().unwrap_or(&f.storage.url),
+                base,
+                env,
+            ),
+        )
+        .and_then(|u| e.take("audit.storage", self::storage(&u, base)));
     let checkpoint_interval = e.take(
         "audit.checkpoint_interval",
         positive(&f.audit.checkpoint_interval),
@@ -145,7 +154,7 @@ pub fn convert(
         base,
         env,
         &resellers,
-        ratelimit.redis.as_deref(),
+        ratelimit.redis.as_ref(),
         &mut e.0,
     );
     match (

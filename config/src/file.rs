@@ -1,6 +1,7 @@
 //! The file schema: a serde mirror of the TOML file. No validation here beyond shape.
 
 use crate::secret::SecretSource;
+use crate::url::UrlSource;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -104,7 +105,7 @@ pub struct ResellerSection {
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
     #[serde(default = "default_db")]
-    pub url: String,
+    pub url: UrlSource,
 }
 
 impl Default for StorageSection {
@@ -113,8 +114,8 @@ impl Default for StorageSection {
     }
 }
 
-fn default_db() -> String {
-    "sqlite://tiergate.db".into()
+fn default_db() -> UrlSource {
+    UrlSource::Plain("sqlite://tiergate.db".into())
 }
 
 #[derive(Deserialize)]
@@ -218,7 +219,7 @@ pub struct CertSection {
 pub struct AuditSection {
     pub signing_key: SecretSource,
     #[serde(default)]
-    pub storage: Option<String>,
+    pub storage: Option<UrlSource>,
     #[serde(default = "default_checkpoint_log")]
     pub checkpoint_log: String,
     #[serde(default = "default_checkpoint_interval")]

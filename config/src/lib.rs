@@ -14,10 +14,12 @@ pub mod ratelimit;
 mod secret;
 pub mod sso;
 pub mod tokens;
+pub mod url;
 
 pub use duration::parse_duration;
 pub use errors::{ConfigError, ConfigErrors};
 pub use secret::Secret;
+pub use url::Url;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -145,8 +147,8 @@ pub struct Distributor {
     pub secret_key: Secret<String>,
 }
 
-/// The credential database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The credential database. `Debug` hides a password in the URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Storage {
     /// Embedded SQLite (the default): a file path, created if missing.
     Sqlite {
@@ -158,6 +160,15 @@ pub enum Storage {
         /// `postgres://` URL.
         url: String,
     },
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Sqlite { url } => write!(f, "Sqlite({url:?})"),
+            Storage::Postgres { url } => write!(f, "Postgres({:?})", url::redacted(url)),
+        }
+    }
 }
 
 /// How Tiergate-issued credentials are kept.

@@ -24,10 +24,12 @@
 //! burst = 100
 //! ```
 
+use crate::url::{Url, UrlSource, redacted, url};
 use crate::{ConfigError, parse_duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 use tiergate_policy::Tier;
@@ -108,7 +110,7 @@ pub struct Limit {
 #[derive(Debug, Clone)]
 pub struct RateLimits {
     /// Redis URL (none: in-process).
-    pub redis: Option<String>,
+    pub redis: Option<Url>,
     /// Prefix of every Redis key (gateways of one distributor share it).
     pub prefix: String,
     /// Leased overshoot bound, as a fraction of each limit.
@@ -130,7 +132,7 @@ pub struct RateLimits {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Section {
     #[serde(default)]
-    redis: Option<String>,
+    redis: Option<UrlSource>,
     #[serde(default)]
     prefix: Option<String>,
     #[serde(default)]
@@ -367,7 +369,12 @@ fn vendor_default(d: &Defaults) -> Limit {
     }
 }
 
-pub(crate) fn convert(s: Section, errors: &mut Vec<ConfigError>) -> RateLimits {
+pub(crate) fn convert(
+    s: Section,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<ConfigError>,
+) -> RateLimits {
     let d = Defaults {
         mode: word(
             &s.mode,
@@ -394,14 +401,24 @@ pub(crate) fn convert(s: Section, errors: &mut Vec<ConfigError>) -> RateLimits {
             message: "must be greater than 0 and at most 0.5".into(),
         });
     }
-    if let Some(url) = &s.redis
-        && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-    {
-        errors.push(ConfigError {
-            path: "ratelimit.redis".into(),
-            message: format!("`{url}` must start with redis:// or rediss://"),
+    let redis = s.redis.as_ref().and_then(|src| {
+        let read = url(src, base, env).and_then(|u| {
+            match u.starts_with("redis://") || u.starts_with("rediss://") {
+                true => Ok(Url::new(u)),
+                false => Err(format!(
+                    "`{}` must start with redis:// or rediss://",
+                    redacted(&u)
+                )),
+            }
         });
-    }
+        read.map_err(|message| {
+            errors.push(ConfigError {
+                path: "ratelimit.redis".into(),
+                message,
+            })
+        })
+        .ok()
+    });
     let mut tiers = BTreeMap::new();
     for (tier, classes) in &s.tiers {
         let path = format!("ratelimit.tiers.{tier}");
@@ -493,7 +510,7 @@ pub(crate) fn convert(s: Section, errors: &mut Vec<ConfigError>) -> RateLimits {
     let unauthenticated = address_budget(s.unauthenticated.as_ref(), errors);
     RateLimits {
         unauthenticated,
-        redis: s.redis,
+        redis,
         prefix: s.prefix.unwrap_or_else(|| "tiergate".into()),
         max_error,
         tiers,

@@ -25,6 +25,7 @@
 
 use crate::duration::positive;
 use crate::secret::{SecretSource, secret};
+use crate::url::{Url, UrlSource};
 use crate::{ConfigError, Secret};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -49,7 +50,7 @@ pub struct Section {
     #[serde(default = "default_session")]
     session_ttl: String,
     #[serde(default)]
-    redis: Option<String>,
+    redis: Option<UrlSource>,
     #[serde(default)]
     resellers: Vec<ResellerSection>,
 }
@@ -113,7 +114,7 @@ pub struct SsoSettings {
     /// Browser session lifetime.
     pub session_ttl: Duration,
     /// Redis for single-use ids and sessions (none: in process).
-    pub redis: Option<String>,
+    pub redis: Option<Url>,
     /// Reseller IdPs.
     pub resellers: Vec<ResellerIdpSettings>,
 }
@@ -152,11 +153,23 @@ pub(crate) fn convert(
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     known_resellers: &[String],
-    default_redis: Option<&str>,
+    default_redis: Option<&Url>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<SsoSettings> {
     let s = s?;
     let before = errors.len();
+    let redis = match &s.redis {
+        Some(src) => crate::url::url(src, base, env)
+            .map(Url::new)
+            .map_err(|message| {
+                errors.push(ConfigError {
+                    path: "sso.redis".into(),
+                    message,
+                })
+            })
+            .ok(),
+        None => default_redis.cloned(),
+    };
     let listen = s
         .listen
         .parse::<SocketAddr>()
@@ -258,7 +271,7 @@ pub(crate) fn convert(
         x_account_type: s.x_account_type,
         allowed_targets: s.allowed_targets,
         session_ttl: session_ttl?,
-        redis: s.redis.or_else(|| default_redis.map(str::to_owned)),
+        redis,
         resellers,
     })
 }

@@ -354,3 +354,49 @@ fn metadata_by_url_must_be_https_and_pinned() {
     let p = paths(&fine);
     assert!(!p.iter().any(|p| p.starts_with("sso.resellers")), "{p:?}");
 }
+
+#[test]
+fn database_and_redis_urls_come_from_secret_sources_and_never_show_their_password() {
+    let dir = std::env::temp_dir().join(format!("tg-url-{}", std::process::id()));
+    let made = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("redis-url"), "rediss://:r3dis@cache:6380/0\n"));
+    assert!(made.is_ok(), "{made:?}");
+    let text = GOOD.to_owned()
+        + "[storage]\nurl = { env = \"TG_TEST_DB_URL\" }\n\
+           [ratelimit]\nredis = { file = \"redis-url\" }\n";
+    let raw: file::File = match toml::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => unreachable!("{e}"),
+    };
+    let env = |name: &str| {
+        (name == "TG_TEST_DB_URL").then(|| "postgres://app:pg5ecret@db:5432/tg".to_owned())
+    };
+    let c = convert::convert(raw, &dir, &env).map_err(|e| e.to_string());
+    let Ok(c) = c else { unreachable!("{c:?}") };
+    assert_eq!(
+        c.storage,
+        Storage::Postgres {
+            url: "postgres://app:pg5ecret@db:5432/tg".into()
+        }
+    );
+    assert_eq!(
+        c.ratelimit.redis.as_deref(),
+        Some("rediss://:r3dis@cache:6380/0")
+    );
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("pg5ecret") && !shown.contains("r3dis"),
+        "{shown}"
+    );
+    // An unset variable is an error at its setting.
+    let raw: file::File = match toml::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => unreachable!("{e}"),
+    };
+    let err = convert::convert(raw, &dir, &|_| None).map(|_| ());
+    let Err(ConfigErrors(errs)) = err else {
+        unreachable!("accepted an unset URL")
+    };
+    assert!(errs.iter().any(|e| e.path == "storage.url"), "{errs:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -66,6 +66,7 @@ struct Launch<'a> {
     threads: usize,
     wrapper: &'a [&'a str],
     credential_cache: &'a str,
+    env: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> Launch<'a> {
@@ -78,6 +79,7 @@ impl<'a> Launch<'a> {
             threads: 2,
             wrapper: &[],
             credential_cache: "0ms",
+            env: &[],
         }
     }
 }
@@ -117,6 +119,8 @@ pub struct Gateway {
     pub sso: Option<SocketAddr>,
     /// The config file.
     pub config: PathBuf,
+    /// The environment it was started with (its commands get it too).
+    env: Vec<(String, String)>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -138,6 +142,18 @@ impl Gateway {
     /// Like [`Gateway::start`], with more configuration appended (e.g. a `[tls]` section).
     pub fn start_with(upstream: SocketAddr, extra: &str) -> Result<Gateway> {
         Self::launch(upstream, Launch::new(Db::Sqlite, "/readyz", extra))
+    }
+
+    /// Like [`Gateway::start_with`], with environment variables for the process (e.g.
+    /// `SSL_CERT_FILE` for a test CA).
+    pub fn start_with_env(
+        upstream: SocketAddr,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Gateway> {
+        let mut l = Launch::new(Db::Sqlite, "/readyz", extra);
+        l.env = env;
+        Self::launch(upstream, l)
     }
 
     /// Like [`Gateway::start`], with more configuration, `threads` worker threads and the
@@ -210,6 +226,7 @@ impl Gateway {
             threads,
             wrapper,
             credential_cache,
+            env,
         } = l;
         let audit_storage = audit_db
             .map(|u| format!("storage = \"{u}\""))
@@ -271,6 +288,7 @@ checkpoint_interval = "1h"
             None => Command::new(&tiergate),
         };
         let mut child = command
+            .envs(env.iter().copied())
             .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::piped())
@@ -306,6 +324,10 @@ checkpoint_interval = "1h"
             admin,
             sso,
             config,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             child,
             _dir: dir,
         };
@@ -355,6 +377,7 @@ checkpoint_interval = "1h"
             .args([family, "--config"])
             .arg(&self.config)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(env.iter().copied())
             .output()
             .map_err(|e| e.to_string())?;

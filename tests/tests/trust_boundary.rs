@@ -400,3 +400,103 @@ burst = 100000
     gw.audit("verify", &[])?;
     Ok(())
 }
+
+/// A Redis server of this machine's `redis-server` speaking only TLS (the test CA's
+/// certificate for 127.0.0.1) with a password, on a free port; killed on drop.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_redis(password: &str) -> Result<TlsRedis, String> {
+    let tls = tiergate_tests::harness::tls_fixtures();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let file = |n: &str| tls.join(n).display().to_string();
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+        .args([
+            "--tls-cert-file",
+            &file("rsa.pem"),
+            "--tls-key-file",
+            &file("rsa.key"),
+        ])
+        .args([
+            "--tls-ca-cert-file",
+            &file("ca.pem"),
+            "--requirepass",
+            password,
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("redis-server is required for this test: {e}"))?;
+    let redis = TlsRedis { child, port };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err("the TLS Redis did not listen within 10 s".into());
+        }
+        std::thread::yield_now();
+    }
+    Ok(redis)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_on_redis_over_tls_with_the_url_from_the_environment() -> R {
+    let redis = tls_redis("s3cret")?;
+    let sim = start_sim(tiergate_tests::harness::fixture()?).await?;
+    // The URL, password included, never sits in the file; the CA comes from SSL_CERT_FILE.
+    let limits = r#"
+[ratelimit]
+redis = { env = "TIERGATE_TEST_REDIS_URL" }
+mode = "strict"
+fallback = "closed"
+prefix = "tls-test"
+[ratelimit.tiers.cloud_reseller]
+all = { rate = "1/m", burst = 2 }
+[ratelimit.upstream]
+rate = "100000/s"
+burst = 100000
+"#;
+    let url = format!("rediss://:s3cret@127.0.0.1:{}", redis.port);
+    let ca = tiergate_tests::harness::tls_fixtures().join("ca.pem");
+    let ca = ca.display().to_string();
+    let env = [
+        ("TIERGATE_TEST_REDIS_URL", url.as_str()),
+        ("SSL_CERT_FILE", ca.as_str()),
+    ];
+    let gw = Gateway::start_with_env(sim.addr(), limits, &env)?;
+    let c = gw.issue("res-1")?;
+    let signer = Signer {
+        addr: gw.addr,
+        ak: &c.ak,
+        sk: &c.sk,
+    };
+    // Closed when Redis is unreachable: two admitted calls are Redis' answer.
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| signer.send("GET", BALANCES, "", b"").map(|r| r.status))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(statuses, vec![200, 200, 429]);
+    let config = std::fs::read_to_string(&gw.config).map_err(|e| e.to_string())?;
+    assert!(!config.contains("s3cret"));
+    Ok(())
+}

@@ -167,7 +167,17 @@ fn check(files: &[PathBuf]) -> Result<(), String> {
     let mut failed = 0;
     for f in files {
         match Config::load(f) {
-            Ok(_) => println!("{}: ok", f.display()),
+            // The keys it gives must be usable too (a key the file reads but nothing can
+            // sign with would only fail at start).
+            Ok(config) => match crate::serve::key_problems(&config).as_slice() {
+                [] => println!("{}: ok", f.display()),
+                problems => {
+                    failed += 1;
+                    for p in problems {
+                        println!("{}: {p}", f.display());
+                    }
+                }
+            },
             Err(e) => {
                 failed += 1;
                 for err in &e.0 {

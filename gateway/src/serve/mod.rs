@@ -5,6 +5,7 @@
 
 mod listeners;
 mod preflight;
+pub(crate) use preflight::key_problems;
 
 use crate::audit::Audit;
 use crate::audit::keeper::Keeper;

@@ -135,6 +135,25 @@ fn bind(setting: &str, addr: SocketAddr) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{setting}: {addr}: {e}"))
 }
 
+/// What is wrong with the keys a configuration gives (the audit signing key, the master key,
+/// the token keys), each with its setting: `tiergate check-config` reports these too, so a
+/// key that cannot be used fails the check, not the start.
+pub(crate) fn key_problems(config: &Config) -> Vec<String> {
+    let mut p = Problems::default();
+    p.take(
+        Signer::from_base64_pkcs8(config.audit.signing_key.expose())
+            .map_err(|e| format!("audit.signing_key: {e}")),
+    );
+    p.take(
+        Sealer::new(config.credentials.master_key.expose())
+            .map_err(|e| format!("credentials.master_key: {e}")),
+    );
+    if let Some(t) = &config.tokens {
+        p.take(issuer(t));
+    }
+    p.0
+}
+
 /// The token issuer `[tokens]` describes.
 fn issuer(t: &tiergate_config::tokens::TokenSettings) -> Result<Issuer, String> {
     let previous: Vec<&[u8]> = t
