@@ -16,10 +16,17 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
 ./target/debug/tiergate check-config examples/dev.toml examples/tls.toml
-# check-config also tries the keys it is given: a sample audit key that is a real Ed25519 key.
+# The production sample as installed (its certificates beside it, here the test ones), with
+# its secrets from the environment; check-config also tries the keys it is given.
+prod=$(mktemp -d)
+cp examples/production.toml "$prod/tiergate.toml"
+mkdir "$prod/tls"
+cp tests/fixtures/tls/rsa.pem "$prod/tls/gateway.pem"
+cp tests/fixtures/tls/rsa.key "$prod/tls/gateway.key"
 TIERGATE_AUDIT_KEY=MFECAQEwBQYDK2VwBCIEIDmdT4ji0OB2Kwxco+mLltCzxzi2onc04xySgnKE/IU4gSEAbDr8vyJYutrvwbHFMeyyE9cQXrVrocCsWb5EZ4wCrK4= TIERGATE_DISTRIBUTOR_SK=sample TIERGATE_MASTER_KEY=c2FtcGxlLW1hc3Rlci1rZXktMzItYnl0ZXMtbG9uZyE= \
   TIERGATE_DATABASE_URL=postgres://tiergate:sample@db.internal:5432/tiergate \
-  ./target/debug/tiergate check-config examples/production.toml
+  ./target/debug/tiergate check-config "$prod/tiergate.toml"
+rm -rf "$prod"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -157,6 +157,34 @@ pub fn convert(
         ratelimit.redis.as_ref(),
         &mut e.0,
     );
+    let metrics_listen = f
+        .metrics_listen
+        .as_ref()
+        .and_then(|m| e.take("metrics_listen", addr(m)));
+    // Plaintext only on loopback, or where the file says so: a listener anyone can reach
+    // carries signatures, sessions and audit records.
+    let tls_on = tls.as_ref().is_some_and(|t| !t.certificates.is_empty());
+    let plain = |at: Option<SocketAddr>, allowed: bool| {
+        !tls_on && !allowed && at.is_some_and(|a| !a.ip().is_loopback())
+    };
+    let refuse = "plaintext on a non-loopback address: configure [[tls.certificates]], or set";
+    if plain(listen, f.listen_plaintext) {
+        e.push(
+            "listen",
+            format!("{refuse} listen_plaintext = true (TLS ends in front)"),
+        );
+    }
+    if plain(admin_listen, f.admin_plaintext) {
+        e.push("admin_listen", format!("{refuse} admin_plaintext = true"));
+    }
+    if let Some(s) = &sso
+        && plain(Some(s.listen), s.plaintext)
+    {
+        e.push(
+            "sso.listen",
+            format!("{refuse} sso.plaintext = true (TLS ends in front)"),
+        );
+    }
     match (
         listen,
         admin_listen,
@@ -197,6 +225,8 @@ pub fn convert(
         ) if e.0.is_empty() => Ok(Config {
             listen,
             admin_listen,
+            admin_plaintext: f.admin_plaintext,
+            metrics_listen,
             server: ServerSettings {
                 threads,
                 grace_period,

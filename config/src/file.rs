@@ -11,6 +11,12 @@ pub struct File {
     pub listen: String,
     pub admin_listen: String,
     #[serde(default)]
+    pub listen_plaintext: bool,
+    #[serde(default)]
+    pub admin_plaintext: bool,
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+    #[serde(default)]
     pub server: ServerSection,
     pub upstream: UpstreamSection,
     pub distributor: DistributorSection,

@@ -33,6 +33,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The admin listener: metrics, health, readiness.
     pub admin_listen: SocketAddr,
+    /// Whether the admin listener stays plaintext although TLS is configured (or may be on a
+    /// non-loopback address without TLS): only when set explicitly.
+    pub admin_plaintext: bool,
+    /// A plaintext listener serving only `/metrics` (for a scraper that cannot do TLS).
+    pub metrics_listen: Option<SocketAddr>,
     /// Process settings.
     pub server: ServerSettings,
     /// The vendor's partner API.

@@ -38,6 +38,8 @@ use std::time::Duration;
 pub struct Section {
     listen: String,
     #[serde(default)]
+    plaintext: bool,
+    #[serde(default)]
     public_url: Option<String>,
     idp_key: SecretSource,
     idp_cert: String,
@@ -97,6 +99,8 @@ pub struct ResellerIdpSettings {
 pub struct SsoSettings {
     /// The browser-facing listener.
     pub listen: SocketAddr,
+    /// Whether it may be on a non-loopback address without TLS (TLS ends in front of it).
+    pub plaintext: bool,
     /// The public URL prefix (none: `http://<bound address>`).
     pub public_url: Option<String>,
     /// Tiergate's IdP/SP signing key, PEM.
@@ -263,6 +267,7 @@ pub(crate) fn convert(
     }
     Some(SsoSettings {
         listen: listen?,
+        plaintext: s.plaintext,
         public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
         idp_key: Secret::new(idp_key?),
         idp_cert: idp_cert?,

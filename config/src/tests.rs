@@ -400,3 +400,25 @@ fn database_and_redis_urls_come_from_secret_sources_and_never_show_their_passwor
     assert!(errs.iter().any(|e| e.path == "storage.url"), "{errs:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn plaintext_listeners_only_on_loopback_unless_the_file_says_so() {
+    let open = GOOD.replace(
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"",
+        "listen = \"0.0.0.0:8443\"\nadmin_listen = \"0.0.0.0:9090\"",
+    );
+    let err = Config::parse(&open, Path::new(".")).map(|_| ());
+    let Err(ConfigErrors(errs)) = err else {
+        unreachable!("plaintext on 0.0.0.0 accepted")
+    };
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, vec!["listen", "admin_listen"]);
+    let allowed = format!("listen_plaintext = true\nadmin_plaintext = true\n{open}");
+    let c = Config::parse(&allowed, Path::new(".")).map_err(|e| e.to_string());
+    assert!(c.as_ref().is_ok_and(|c| c.admin_plaintext), "{c:?}");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tls");
+    let with_tls =
+        format!("{open}[tls]\n[[tls.certificates]]\nchain = \"rsa.pem\"\nkey = \"rsa.key\"\n");
+    let c = Config::parse(&with_tls, &fixtures).map_err(|e| e.to_string());
+    assert!(c.as_ref().is_ok_and(|c| !c.admin_plaintext), "{c:?}");
+}

@@ -117,6 +117,10 @@ pub struct Gateway {
     pub admin: SocketAddr,
     /// The identity broker's listener, when `[sso]` is configured.
     pub sso: Option<SocketAddr>,
+    /// The plaintext metrics listener, when `metrics_listen` is configured.
+    pub metrics: Option<SocketAddr>,
+    /// Whether the admin listener serves TLS (certificates configured).
+    pub admin_tls: bool,
     /// The config file.
     pub config: PathBuf,
     /// The environment it was started with (its commands get it too).
@@ -244,10 +248,18 @@ impl Gateway {
         } else {
             "[ratelimit.upstream]\nrate = \"100000/s\"\nburst = 100000\n"
         };
+        // Top-level keys at the head of `extra` (before its first table) go first in the file.
+        let split = extra
+            .find("\n[")
+            .map(|i| i + 1)
+            .filter(|_| !extra.trim_start().starts_with('['))
+            .unwrap_or(0);
+        let (top, extra) = extra.split_at(split);
         let text = format!(
             r#"listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 log_format = "json"
+{top}
 [server]
 threads = {threads}
 grace_period = "0s"
@@ -298,6 +310,7 @@ checkpoint_interval = "1h"
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let mut sso = None;
+        let mut metrics = None;
         let (addr, admin) = loop {
             let line = match lines.next() {
                 Some(Ok(l)) => l,
@@ -308,6 +321,9 @@ checkpoint_interval = "1h"
             };
             if let Some(rest) = line.strip_prefix("tiergate sso on ") {
                 sso = rest.parse().ok();
+            }
+            if let Some(rest) = line.strip_prefix("tiergate metrics on ") {
+                metrics = rest.parse().ok();
             }
             if let Some(rest) = line.strip_prefix("tiergate listening on ") {
                 let (a, b) = rest.split_once(" admin ").ok_or("bad listening line")?;
@@ -323,6 +339,8 @@ checkpoint_interval = "1h"
             addr,
             admin,
             sso,
+            metrics,
+            admin_tls: extra.contains("[[tls.certificates]]"),
             config,
             env: env
                 .iter()
@@ -339,7 +357,7 @@ checkpoint_interval = "1h"
     fn wait_for(&self, probe: &str) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            let ready = http(self.admin, "GET", probe, &[], b"").is_ok_and(|r| r.status == 200);
+            let ready = self.admin_get(probe).is_ok_and(|r| r.status == 200);
             if ready && TcpStream::connect(self.addr).is_ok() {
                 return Ok(());
             }
@@ -349,6 +367,14 @@ checkpoint_interval = "1h"
         Err(format!(
             "tiergate did not answer 200 on {probe} within 20 s"
         ))
+    }
+
+    /// A GET on the admin listener, over TLS (trusting the test CA) when it serves TLS.
+    pub fn admin_get(&self, path: &str) -> Result<HttpResponse> {
+        match self.admin_tls {
+            true => https(self.admin, "gateway.test", path, false),
+            false => http(self.admin, "GET", path, &[], b""),
+        }
     }
 
     /// `tiergate credentials ...` against this gateway's config.
@@ -536,6 +562,86 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[(pos + 4 + size).min(b.len())..];
     }
     out
+}
+
+/// A GET over TLS on a fresh connection, trusting only the test CA, with `sni`.
+pub fn https_get(addr: SocketAddr, sni: &str, path: &str) -> Result<HttpResponse> {
+    https(addr, sni, path, true)
+}
+
+/// Accepts any server certificate: the harness reading its own gateway's admin listener
+/// (readiness, metrics), where the certificate is not what is tested.
+#[derive(Debug)]
+struct AnyCertificate(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn https(addr: SocketAddr, sni: &str, path: &str, verify: bool) -> Result<HttpResponse> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = tls_fixtures().join("ca.pem");
+    for c in CertificateDer::pem_file_iter(&ca).map_err(|e| e.to_string())? {
+        roots
+            .add(c.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let config = match verify {
+        true => builder.with_root_certificates(roots).with_no_client_auth(),
+        false => builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth(),
+    };
+    let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(|e| e.to_string())?;
+    let mut sock = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    // A peer closing without close_notify still gave its whole answer here.
+    let _ = tls.read_to_end(&mut raw);
+    parse_response(&raw)
 }
 
 /// The virtualenv Python with the vendor SDK (scripts/test.sh creates it).

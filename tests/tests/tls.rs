@@ -248,7 +248,7 @@ async fn sni_and_the_offered_suites_select_the_certificate() -> R {
         "an RSA-only offer gets the RSA certificate"
     );
     assert_eq!(rustls_client(gw.addr, "gateway.test", ec12)?.1, ecdsa);
-    let metrics = http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let metrics = gw.admin_get("/metrics")?;
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
         text.contains("tiergate_tls_handshakes_total{suite="),
@@ -447,7 +447,7 @@ async fn refused_handshakes_are_counted_by_reason() -> R {
         "ECDHE-RSA-AES128-SHA",
     ]);
     assert!(s_client_run(cmd).is_err(), "a CBC suite was accepted");
-    let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
+    let m = gw.admin_get("/metrics")?;
     let text = String::from_utf8_lossy(&m.body);
     let line = "tiergate_tls_handshake_failures_total{reason=\"no_shared_cipher_suite\"} 1";
     assert!(text.contains(line), "{text}");
@@ -458,7 +458,7 @@ async fn refused_handshakes_are_counted_by_reason() -> R {
 fn await_metric(gw: &Gateway, needle: &str) -> R {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let m = http(gw.admin, "GET", "/metrics", &[], b"")?;
+        let m = gw.admin_get("/metrics")?;
         if String::from_utf8_lossy(&m.body).contains(needle) {
             return Ok(());
         }
@@ -507,7 +507,8 @@ async fn the_report_warns_30_days_before_expiry() -> R {
         "-subj".into(),
         "/CN=soon".into(),
         "-addext".into(),
-        "subjectAltName=DNS:soon.test".into(),
+        // gateway.test too: the admin listener serves it, and the harness checks its name.
+        "subjectAltName=DNS:soon.test,DNS:gateway.test".into(),
         "-out".into(),
         csr.clone().into(),
     ])?;
@@ -637,6 +638,37 @@ async fn the_sign_in_listener_serves_the_same_certificates_and_policy() -> R {
     assert!(
         text.contains(&format!("entityID=\"https://{sso}/saml/idp/metadata\"")),
         "the public URL is https: {text}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_certificates_the_admin_listener_serves_tls_and_metrics_may_have_their_own() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let both = certs(
+        &tls_fixtures(),
+        &[("ecdsa.pem", "ecdsa.key"), ("rsa.pem", "rsa.key")],
+    );
+    let extra = format!("metrics_listen = \"127.0.0.1:0\"\n[tls]\n{both}");
+    let gw = Gateway::start_with(sim.addr(), &extra)?;
+    let r = tiergate_tests::harness::https_get(gw.admin, "gateway.test", "/healthz")?;
+    assert_eq!(r.status, 200);
+    // Plaintext on the admin listener gets no answer at all.
+    let plain = http(gw.admin, "GET", "/healthz", &[], b"");
+    assert!(plain.is_err(), "{plain:?}");
+    // The metrics listener serves metrics and nothing else.
+    let m = gw.metrics.ok_or("no metrics listener")?;
+    let r = http(m, "GET", "/metrics", &[], b"")?;
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(
+        text.contains("tiergate_tls_certificate_expiry_timestamp_seconds"),
+        "{text}"
+    );
+    let r = http(m, "GET", "/readyz", &[], b"")?;
+    assert_eq!(
+        (r.status, r.json()["error_code"].as_str()),
+        (404, Some("TG.2001"))
     );
     Ok(())
 }

@@ -99,6 +99,26 @@ impl Admin {
     }
 }
 
+/// The `metrics_listen` listener: `/metrics` and nothing else, for a scraper that cannot
+/// reach the (TLS, authenticated) admin listener.
+pub struct MetricsOnly(pub Arc<Metrics>);
+
+#[async_trait]
+impl ServeHttp for MetricsOnly {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let req = session.req_header();
+        let (method, path) = (req.method.as_str(), req.uri.path());
+        let answered = match (method, path) {
+            ("GET", "/metrics") => Ok(text("text/plain; version=0.0.4", &self.0.render())),
+            _ => Err(Rejection::NoSuchEndpoint {
+                method: method.to_owned(),
+                path: path.to_owned(),
+            }),
+        };
+        answer::app(Listener::Admin, answered)
+    }
+}
+
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {

@@ -1,9 +1,12 @@
 //! The three listeners: the partner API (the pipeline of [`crate::proxy`]), the admin
-//! listener and, with `[sso]`, the sign-in listener. With certificates, the partner and
-//! sign-in listeners serve them and the cipher policy, and reload them together.
+//! listener and, with `[sso]`, the sign-in listener; and, with `metrics_listen`, a plaintext
+//! one serving only `/metrics`. With certificates, all three serve them and the cipher policy
+//! and reload them together (the admin listener stays plaintext only with `admin_plaintext`).
 
 use super::Shared;
-use crate::admin::{Admin, audit::AuditApi, delegations::DelegationApi, tokens::TokenApi};
+use crate::admin::{
+    Admin, MetricsOnly, audit::AuditApi, delegations::DelegationApi, tokens::TokenApi,
+};
 use crate::proxy::Gateway;
 use crate::sso::{Broker, Parts, SsoApp};
 use crate::tls::CertReload;
@@ -39,8 +42,20 @@ pub(super) fn add(
     }
     server.add_service(proxy);
     let mut admin = Service::new("tiergate-admin".into(), admin(config, s));
-    admin.add_tcp(&s.admin.to_string());
+    match (&reload, config.admin_plaintext) {
+        (Some(r), false) => {
+            let tls = crate::tls::settings(r.store.clone(), s.metrics.clone())
+                .map_err(|e| format!("admin TLS listener: {e}"))?;
+            admin.add_tls_with_settings(&s.admin.to_string(), None, tls);
+        }
+        _ => admin.add_tcp(&s.admin.to_string()),
+    }
     server.add_service(admin);
+    if let Some(at) = s.metrics_at {
+        let mut m = Service::new("tiergate-metrics".into(), MetricsOnly(s.metrics.clone()));
+        m.add_tcp(&at.to_string());
+        server.add_service(m);
+    }
     if let Some((broker, bound)) = sso {
         let parts = Parts {
             guard: s.guard.clone(),

@@ -47,6 +47,9 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     let mut server = pingora_server(&config);
     let reload = listeners::add(&mut server, &config, &shared, certs, sso)?;
     let keeper = background(&mut server, &config, &shared, reload);
+    if let Some(m) = shared.metrics_at {
+        println!("tiergate metrics on {m}");
+    }
     println!(
         "tiergate listening on {} admin {}",
         shared.listen, shared.admin
@@ -89,6 +92,7 @@ fn storage_runtime() -> Result<Runtime, String> {
 struct Shared {
     listen: SocketAddr,
     admin: SocketAddr,
+    metrics_at: Option<SocketAddr>,
     upstream: SocketAddr,
     store: Store,
     audit: Audit,
@@ -119,6 +123,7 @@ impl Shared {
             guard: Arc::new(guard),
             listen: r.listen,
             admin: r.admin,
+            metrics_at: r.metrics_at,
             upstream: r.upstream,
             store: r.store,
             metrics: r.metrics,

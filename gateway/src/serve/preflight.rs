@@ -30,6 +30,7 @@ pub(super) struct Checked {
 pub(super) struct Resources {
     pub listen: SocketAddr,
     pub admin: SocketAddr,
+    pub metrics_at: Option<SocketAddr>,
     pub upstream: SocketAddr,
     pub store: Store,
     pub audit_store: Store,
@@ -56,6 +57,9 @@ pub(super) fn check(config: &Config, rt: &Runtime) -> Result<Checked, String> {
     let certs = p.take(crate::tls::load_all(&config.tls.certificates).map_err(|e| e.join("\n")));
     let listen = p.take(bind("listen", config.listen));
     let admin = p.take(bind("admin_listen", config.admin_listen));
+    let metrics_at = config
+        .metrics_listen
+        .and_then(|m| p.take(bind("metrics_listen", m)));
     let sso_at = config
         .sso
         .as_ref()
@@ -116,6 +120,7 @@ pub(super) fn check(config: &Config, rt: &Runtime) -> Result<Checked, String> {
         resources: Resources {
             listen: listen.ok_or_else(lost)?,
             admin: admin.ok_or_else(lost)?,
+            metrics_at,
             upstream: upstream.ok_or_else(lost)?,
             store: store.ok_or_else(lost)?,
             audit_store: audit_store.ok_or_else(lost)?,
