@@ -238,7 +238,7 @@ fn default_checkpoint_log() -> String {
     "audit-checkpoints.jsonl".into()
 }
 fn default_checkpoint_interval() -> String {
-    "60s".into()
+    "1s".into()
 }
 fn default_retention() -> String {
     "365d".into()

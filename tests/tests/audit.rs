@@ -334,3 +334,37 @@ async fn a_graceful_stop_is_audited_with_a_final_checkpoint() -> R {
     assert!(gw.audit("verify", &[])?.starts_with("intact"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_command_line_wrote_is_covered_by_a_checkpoint_before_it_exits() -> R {
+    let sim = start_sim(fixture()?).await?;
+    // The harness' gateways checkpoint only hourly: whatever is covered here, the command
+    // line covered itself.
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    gw.issue("res-1")?;
+    let out = gw.audit("verify", &[])?;
+    assert!(
+        out.contains(", 0 trailing records not yet covered"),
+        "the credential record was covered when `issue` exited: {out}"
+    );
+    // The verification run wrote its own record, and covered it too: erasing that trace
+    // (as someone with the database, past its append-only triggers) is found.
+    let db = format!("sqlite://{}", gw.dir().join("tiergate.db").display());
+    let pool = sqlx::SqlitePool::connect(&db)
+        .await
+        .map_err(|e| e.to_string())?;
+    for sql in [
+        "DROP TRIGGER audit_records_no_delete",
+        "DELETE FROM audit_records WHERE seq = (SELECT MAX(seq) FROM audit_records)",
+    ] {
+        sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    pool.close().await;
+    let erased = gw.audit("verify", &[]);
+    let report = erased.err().ok_or("a deleted record went unnoticed")?;
+    assert!(report.contains("were removed"), "{report}");
+    Ok(())
+}

@@ -679,12 +679,11 @@ async fn junk_on_the_sign_in_listener_is_counted_not_recorded_and_its_address_cl
             assert_refusal(&r, 429, "TG.1011");
         }
     }
-    // The default budget: 100 failures at once, then the address is refused outright.
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 429).count(),
-        30,
-        "{statuses:?}"
-    );
+    // The default budget: 100 failures at once, then the address is refused outright (but
+    // for what the budget refills meanwhile, 10 a second).
+    assert!(statuses[..100].iter().all(|s| *s != 429), "{statuses:?}");
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 20, "{statuses:?}");
     // None of the junk took the audit chain's lock one record at a time.
     let records = c.identity_records()?;
     assert!(
@@ -703,7 +702,7 @@ async fn junk_on_the_sign_in_listener_is_counted_not_recorded_and_its_address_cl
         .iter()
         .filter_map(|s| s["detail"]["count"].as_u64())
         .sum();
-    assert_eq!(counted, 100, "{summaries:?}");
+    assert_eq!(counted as usize, statuses.len() - limited, "{summaries:?}");
     for op in ["sign_in", "vendor_request", "bind"] {
         assert!(
             summaries.iter().any(|s| s["operation"] == op),

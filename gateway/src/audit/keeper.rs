@@ -95,11 +95,13 @@ impl BackgroundService for Keeper {
             tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
         loop {
             tokio::select! {
-                _ = checkpoints.tick() => {
+                // Often (default every second): a signed checkpoint whenever the head moved, so
+                // records past the last checkpoint are at most that old.
+                _ = checkpoints.tick() => self.checkpoint().await,
+                _ = minutes.tick() => {
+                    self.flush_counts().await;
                     self.settle().await;
-                    self.checkpoint().await;
                 }
-                _ = minutes.tick() => self.flush_counts().await,
                 // The stop is recorded by `serve::run` once Pingora has stopped (its runtimes
                 // drop their tasks at shutdown, so this one cannot be relied on to finish).
                 _ = shutdown.changed() => return,

@@ -57,6 +57,9 @@ pub struct Report {
     pub records: usize,
     /// Checkpoints checked.
     pub checkpoints: usize,
+    /// Trailing records no signed checkpoint covers: their deletion would not show. The
+    /// gateway keeps this to the records of the last `audit.checkpoint_interval`.
+    pub uncovered: usize,
     /// Every problem, the first broken record first.
     pub broken: Vec<Broken>,
 }
@@ -179,9 +182,11 @@ pub fn verify(rows: &[Row], checkpoints: &[Checkpoint], public_key: &str) -> Rep
     }
     broken.sort_by_key(|b| b.seq);
     broken.dedup_by_key(|b| b.seq);
+    let covered = checkpoints.iter().map(|c| c.seq).max().unwrap_or(0);
     Report {
         records: rows.len(),
         checkpoints: checkpoints.len(),
+        uncovered: rows.iter().filter(|r| r.seq > covered).count(),
         broken,
     }
 }

@@ -56,6 +56,17 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The configuration a command reads (none: it needs none).
+    pub fn config(&self) -> Option<PathBuf> {
+        match self {
+            Action::Verify { config, .. } | Action::Archive { config, .. } => Some(config.clone()),
+            Action::Query(q) | Action::Export { query: q, .. } => Some(q.config.clone()),
+            Action::Keygen | Action::VerifyArchive { .. } => None,
+        }
+    }
+}
+
 /// Which records: filters and paging.
 #[derive(Args)]
 pub struct QueryArgs {
@@ -203,7 +214,7 @@ pub fn run(action: Action) -> Result<(), String> {
                 if json {
                     println!("{}", serde_json::to_string(&report).unwrap_or_default());
                 } else if report.intact() {
-                    println!("intact: {} records, {} checkpoints", report.records, report.checkpoints);
+                    println!("intact: {} records, {} checkpoints, {} trailing records not yet covered by a checkpoint", report.records, report.checkpoints, report.uncovered);
                 } else {
                     for b in &report.broken {
                         println!("BROKEN at record {}: {}", b.seq, b.what);
@@ -292,8 +303,8 @@ fn verify_archive(file: &PathBuf, public_key: &str) -> Result<(), String> {
     let report = verify::verify(&rows, &checkpoints, public_key);
     if report.intact() {
         println!(
-            "intact: {} records, {} checkpoints",
-            report.records, report.checkpoints
+            "intact: {} records, {} checkpoints, {} trailing records not covered by a checkpoint",
+            report.records, report.checkpoints, report.uncovered
         );
         Ok(())
     } else {

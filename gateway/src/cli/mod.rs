@@ -129,9 +129,32 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
+/// After a command that may have written audit records (a verification run, an unmasked
+/// read, a credential or delegation change): a signed checkpoint of the head, so what it
+/// wrote is covered before it exits (nothing happens when the head did not move).
+fn seal(config: &Path) -> Result<(), String> {
+    let c = load(config)?;
+    runtime()?.block_on(async move {
+        let audit = crate::audit::Audit::open(&c).await?;
+        audit
+            .checkpoint()
+            .await
+            .map(drop)
+            .map_err(|e| format!("the audit checkpoint after the command: {e}"))
+    })
+}
+
 /// Runs the command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let sealed = match &cli.command {
+        Command::Credentials { config, .. }
+        | Command::Delegation { config, .. }
+        | Command::Ledger { config, .. }
+        | Command::Funds { config, .. } => Some(config.clone()),
+        Command::Audit { action } => action.config(),
+        _ => None,
+    };
     let result = match cli.command {
         Command::Serve {
             config,
@@ -153,6 +176,11 @@ pub fn main() -> ExitCode {
         }
         Command::Ledger { config, action } => load(&config).and_then(|c| ledger::run(c, action)),
         Command::Funds { config, action } => load(&config).and_then(|c| funds::run(c, action)),
+    };
+    // Also after a failed command: what it wrote before failing is covered too.
+    let result = match (result, sealed.as_deref().map(seal)) {
+        (Ok(()), Some(Err(e))) => Err(e),
+        (result, _) => result,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

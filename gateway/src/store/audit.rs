@@ -134,6 +134,18 @@ impl AuditStore<'_> {
             .await
     }
 
+    /// The newest checkpoint's sequence number (none: never checkpointed).
+    pub async fn last_checkpoint(&self) -> Result<Option<i64>, StoreError> {
+        self.0
+            .run(|pool| async move {
+                let r = sqlx::query("SELECT MAX(seq) AS seq FROM audit_checkpoints")
+                    .fetch_one(&pool)
+                    .await?;
+                r.try_get::<Option<i64>, _>("seq")
+            })
+            .await
+    }
+
     /// Every stored checkpoint.
     pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         self.0
