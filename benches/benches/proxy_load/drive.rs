@@ -71,6 +71,16 @@ pub fn run_with(
     })
 }
 
+/// A closed-loop flood over `connections` for `seconds`, no warm-up (an attacker).
+pub fn flood(
+    target: SocketAddr,
+    requests: &Path,
+    connections: usize,
+    seconds: f64,
+) -> Result<Value> {
+    driver(target, requests, connections, seconds, 0.0, 0.0)
+}
+
 /// A closed-loop run of `seconds` with no warm-up (every answer counts).
 pub fn race(target: SocketAddr, requests: &Path, seconds: f64) -> Result<Value> {
     driver(target, requests, 2 * CONNECTIONS, seconds, 0.0, 0.0)

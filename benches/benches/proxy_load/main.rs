@@ -97,6 +97,65 @@ fn wanted(part: &str) -> bool {
     named.is_empty() || named.iter().any(|n| n == part)
 }
 
+/// Junk connections an attacker keeps busy.
+const ATTACKERS: usize = 3;
+/// A legitimate reseller's pace, reads and voucher issues, during the attack.
+const LEGIT_READS: f64 = 1000.0;
+const LEGIT_WRITES: f64 = 100.0;
+
+/// A legitimate reseller's reads and voucher issues, idle and then while three connections
+/// send junk at full speed (unknown access keys from the same address): what the junk adds
+/// to their latency, how fast it is refused, and what it costs the database.
+fn attack(
+    rt: &tokio::runtime::Runtime,
+    gw: &tiergate::Tiergate,
+    dir: &Path,
+    pids: &[u32],
+) -> Result<Vec<Measured>> {
+    let junk = gw.junk(dir)?;
+    let reads = gw.reads(dir)?;
+    let writes = gw.writes(dir)?;
+    let addr = gw.gw.addr;
+    // Junk alone first: its rate and what it costs PostgreSQL.
+    let commits = gw.commits(rt)?;
+    let alone = drive::flood(addr, &junk, ATTACKERS, drive::SECONDS)?;
+    let per_junk = (gw.commits(rt)? - commits) as f64 / alone["all"].as_f64().unwrap_or(1.0);
+    eprintln!(
+        "junk alone, {ATTACKERS} connections: {} refusals/s, statuses {}, {per_junk:.5} PostgreSQL commits per junk request",
+        alone["rps"], alone["statuses"]
+    );
+    let mut rows = Vec::new();
+    for (name, file, rate) in [
+        ("legit reads", &reads, LEGIT_READS),
+        ("legit voucher issues", &writes, LEGIT_WRITES),
+    ] {
+        let idle = drive::run_with(addr, file, rate, pids, 8)?;
+        let flood = {
+            let junk = junk.clone();
+            std::thread::spawn(move || drive::flood(addr, &junk, ATTACKERS, drive::SECONDS + 2.0))
+        };
+        let attacked = drive::run_with(addr, file, rate, pids, 8)?;
+        let flood = flood.join().map_err(|_| "the junk driver panicked")??;
+        eprintln!(
+            "{name} at {rate}/s: idle {} | under attack {} | junk meanwhile {} refusals/s",
+            idle.report, attacked.report, flood["rps"]
+        );
+        for (label, run) in [("idle", idle), ("under junk", attacked)] {
+            rows.push(Measured {
+                name: format!("Tiergate {name} at {rate:.0}/s, {label}"),
+                saturated: drive::Run {
+                    report: run.report.clone(),
+                    server_cpu: run.server_cpu,
+                    machine_cpu: run.machine_cpu,
+                },
+                paced: Some(run),
+                half_own: None,
+            });
+        }
+    }
+    Ok(rows)
+}
+
 fn bench() -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -143,6 +202,9 @@ fn bench() -> Result<()> {
     if wanted("leased") {
         let name = "Tiergate reads, limiter leased";
         rows.push(measure(name, leased.gw.addr, &reads, &pids, Some(rate))?);
+    }
+    if wanted("attack") {
+        rows.extend(attack(&rt, &leased, dir.path(), &pids)?);
     }
     // Voucher issues: saturation, then a slice raced to exhaustion.
     let mut race = None;

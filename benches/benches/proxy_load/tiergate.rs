@@ -147,6 +147,31 @@ impl Tiergate {
         write_requests(path, self.gw.addr, &self.cred, &requests)
     }
 
+    /// Junk an attacker sends: well-formed access keys nobody was issued, signed with a
+    /// made-up secret, each one different (no negative cache helps).
+    pub fn junk(&self, dir: &Path) -> Result<PathBuf> {
+        let now = time::OffsetDateTime::now_utc();
+        let specs: Vec<Value> = (0..20_000u64)
+            .map(|i| {
+                let ak = format!(
+                    "TG{:018}",
+                    i.wrapping_mul(2_654_435_761) % 1_000_000_000_000_000_000
+                );
+                let signer = Signer {
+                    addr: self.gw.addr,
+                    ak: &ak,
+                    sk: "junk",
+                };
+                let path = "/v2/accounts/partner-accounts/balances";
+                let headers = signer.headers("GET", path, "", b"", now);
+                json!({"method": "GET", "target": path, "headers": headers, "body": ""})
+            })
+            .collect();
+        let path = dir.join("junk.json");
+        std::fs::write(&path, Value::Array(specs).to_string()).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
     /// Voucher issues of 1.00, one customer each, over the reseller's ten customers.
     pub fn writes(&self, dir: &Path) -> Result<PathBuf> {
         let requests: Vec<_> = (0..WRITES)
