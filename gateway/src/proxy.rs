@@ -122,11 +122,21 @@ impl Gateway {
         Ok(Admitted::Forward)
     }
 
-    /// Answers a refusal (the connection is not kept: the caller may not have sent all).
-    async fn refuse(&self, session: &mut Session, ctx: &mut Ctx, r: Rejection) -> Result<()> {
+    /// Answers a refusal. `keep`: the connection may serve another request (the whole
+    /// request was read and nothing went upstream); else it is closed, as the caller may not
+    /// have sent all of it.
+    async fn refuse(
+        &self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+        r: Rejection,
+        keep: bool,
+    ) -> Result<()> {
         let a = answer::refusal(&r, Listener::Partner, &ctx.request_id, ctx.limit.as_ref());
         ctx.refused = Some(Refused::of(&r, Bytes::from(a.body().clone())));
-        session.set_keepalive(None);
+        if !keep {
+            session.set_keepalive(None);
+        }
         answer::write(session, a).await
     }
 }
@@ -150,7 +160,10 @@ impl ProxyHttp for Gateway {
                 if let Some(caller) = money::caller(ctx, session) {
                     money::refused(&self.audit, &caller, ctx, &r).await;
                 }
-                self.refuse(session, ctx, r).await?;
+                // From authentication on, the body was read whole: a refused caller (junk
+                // included) keeps its connection and costs no new handshake.
+                let keep = ctx.reached() >= Some(Stage::Authn);
+                self.refuse(session, ctx, r, keep).await?;
                 Ok(true)
             }
         }
@@ -212,7 +225,7 @@ impl ProxyHttp for Gateway {
             };
         };
         let status = r.answer().status;
-        if self.refuse(session, ctx, r).await.is_err() {
+        if self.refuse(session, ctx, r, false).await.is_err() {
             tracing::debug!(request_id = %ctx.request_id, "could not answer the failure");
         }
         FailToProxy {

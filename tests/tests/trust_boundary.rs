@@ -500,3 +500,61 @@ burst = 100000
     assert!(!config.contains("s3cret"));
     Ok(())
 }
+
+/// Reads one HTTP/1.1 answer with a Content-Length from `s`: its status.
+fn read_answer(s: &mut std::net::TcpStream) -> Result<u16, String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).map_err(|e| e.to_string())? == 0 {
+            return Err(format!("closed after {}", String::from_utf8_lossy(&head)));
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let len: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no content-length: {text}"))?;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).map_err(|e| e.to_string())?;
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| "no status".to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_caller_keeps_its_connection_for_the_next_request() -> R {
+    use std::io::Write;
+    let sim = start_sim(tiergate_tests::harness::fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let c = gw.issue("res-1")?;
+    let request = |ak: &str, sk: &str| {
+        let signer = Signer {
+            addr: gw.addr,
+            ak,
+            sk,
+        };
+        let mut text = format!("GET {BALANCES} HTTP/1.1\r\n");
+        for (n, v) in signer.headers("GET", BALANCES, "", b"", OffsetDateTime::now_utc()) {
+            text.push_str(&format!("{n}: {v}\r\n"));
+        }
+        text + "content-length: 0\r\n\r\n"
+    };
+    let mut s = std::net::TcpStream::connect(gw.addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    for (ak, sk, status) in [
+        ("TG000000000000000001", "junk", 401),
+        (c.ak.as_str(), "wrong secret", 401),
+        (c.ak.as_str(), c.sk.as_str(), 200),
+    ] {
+        s.write_all(request(ak, sk).as_bytes())
+            .map_err(|e| e.to_string())?;
+        assert_eq!(read_answer(&mut s)?, status);
+    }
+    Ok(())
+}

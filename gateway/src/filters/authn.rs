@@ -23,10 +23,22 @@ impl HeaderSource for Headers<'_> {
 pub struct Verified {
     /// The credential that signed it.
     pub credential: Arc<Credential>,
-    /// The signature's replay key: the access key and the signature value, hashed. A
-    /// signature covers the method, path, query, signed headers and body, so the same key is
-    /// the same request sent again (unsigned headers such as an idempotency key aside).
-    pub signature: String,
+    /// The signature value. It covers the method, path, query, signed headers and body, so
+    /// the same value under the same access key is the same request sent again (unsigned
+    /// headers such as an idempotency key aside).
+    pub signature: [u8; 32],
+}
+
+impl Verified {
+    /// The signature's replay key: the access key and the signature value, hashed (only
+    /// state-changing calls need it; reads never compute it).
+    pub fn replay_key(&self) -> String {
+        let mut seen = digest::Context::new(&digest::SHA256);
+        seen.update(self.credential.access_key.as_bytes());
+        seen.update(b"\n");
+        seen.update(&self.signature);
+        hex::encode(seen.finish())
+    }
 }
 
 /// The verified credential behind a request. A refusal is charged to the request's address
@@ -107,12 +119,8 @@ async fn verify(
     {
         return Err(Rejection::WrongDomain);
     }
-    let mut seen = digest::Context::new(&digest::SHA256);
-    seen.update(credential.access_key.as_bytes());
-    seen.update(b"\n");
-    seen.update(&auth.signature);
     Ok(Verified {
-        signature: hex::encode(seen.finish()),
+        signature: auth.signature,
         credential,
     })
 }

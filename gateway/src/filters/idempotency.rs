@@ -62,7 +62,7 @@ pub async fn claim(
     };
     let keys = store.idempotency();
     keys.sweep_signatures(window).await;
-    let signed = signature_key(&verified.signature);
+    let signed = signature_key(&verified.replay_key());
     match put(&keys, &signed, SIGNED, request_id).await? {
         Claim::New => {}
         Claim::Replay(status, body) => return Ok(Claimed::Replay(status, body)),
