@@ -117,6 +117,20 @@ async fn distributors_and_resellers_manage_their_own_slices_over_the_admin_api()
         (r.status, r.json()["error_code"].clone()),
         (403, json!("TG.2004"))
     );
+    // Within its own slice, still only to its staff: never to a partner.
+    for partner in ["res-2", "dist-1", "res-1"] {
+        let r = grant(
+            &res1,
+            json!({"quota_id": "q-dist-1", "id": format!("to-{partner}"), "parent": "res-1",
+            "grantee": partner, "limits": {"total": "1"}}),
+        )?;
+        assert_eq!(
+            (r.status, r.json()["error_code"].clone()),
+            (403, json!("TG.2004")),
+            "{partner}: {:?}",
+            r.json()
+        );
+    }
     let adjust = |c: &Cred, id: &str, total: &str| {
         admin(
             &gw,

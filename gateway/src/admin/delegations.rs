@@ -180,6 +180,19 @@ impl DelegationApi {
             {
                 return Err(not_yours(parent));
             }
+            // A reseller delegates to its own staff only: never to a partner (the
+            // distributor, another reseller, itself), whose slices are the distributor's to
+            // grant.
+            let partner = &g.grantee;
+            let is_partner = partner == &p.partner_id
+                || p.distributor_id.as_ref() == Some(partner)
+                || self.graph.with(|r| r.reseller_parent(partner).is_some());
+            if is_partner {
+                return Err(Rejection::Denied(Denied::NotYours {
+                    field: "grantee",
+                    value: partner.clone(),
+                }));
+            }
         }
         let change = Change::Grant {
             id: g.id.clone(),
