@@ -57,3 +57,25 @@ async fn in_process_the_same_rules_hold() -> Result<(), String> {
     let m = OneTime::memory();
     exercise(&m, &m).await
 }
+
+#[tokio::test]
+async fn in_process_values_expire_one_by_one_and_the_store_is_bounded() -> Result<(), String> {
+    use std::time::Duration;
+    use tiergate_broker::saml::replay::MEMORY_CAPACITY;
+    let m = OneTime::memory();
+    for i in 0..MEMORY_CAPACITY {
+        m.put("request", &i.to_string(), "v", Duration::from_secs(600))
+            .await?;
+    }
+    // Full: a new value is refused (an unexpired one is never evicted to make room)...
+    let full = m
+        .put("request", "one-more", "v", Duration::from_secs(600))
+        .await;
+    assert!(full.is_err(), "{full:?}");
+    // ... and a taken one makes room, once.
+    assert_eq!(m.take("request", "7").await?, Some("v".to_owned()));
+    assert_eq!(m.take("request", "7").await?, None);
+    m.put("request", "one-more", "v", Duration::from_secs(600))
+        .await?;
+    Ok(())
+}

@@ -5,9 +5,52 @@
 
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The most values the in-process store holds. Past it, new ones are refused (the caller's
+/// sign-in is refused), never an unexpired one evicted: evicting would let it be used again.
+pub const MEMORY_CAPACITY: usize = 100_000;
+
+/// The in-process store: values with their expiry, and the order they came in, so expired
+/// ones leave from the front in O(1) amortized per insert (no scan of the whole map).
+#[derive(Default)]
+pub struct Memory {
+    values: HashMap<String, (String, Instant)>,
+    arrivals: VecDeque<(Instant, String)>,
+}
+
+impl Memory {
+    fn sweep(&mut self, now: Instant) {
+        // An arrival is current while the value it set is still there (not taken, not set
+        // again). Stale arrivals leave as they reach the front; a current one leaves with its
+        // value once expired; the first current, unexpired one stops the sweep.
+        while let Some((until, key)) = self.arrivals.front() {
+            let current = self.values.get(key).is_some_and(|(_, u)| u == until);
+            if current && *until > now {
+                break;
+            }
+            if let Some((_, key)) = self.arrivals.pop_front().filter(|_| current) {
+                self.values.remove(&key);
+            }
+        }
+        // Stale arrivals queued behind a long-lived one: compacted now and then (amortized
+        // O(1) per insert), so the queue stays within a few times the values held.
+        if self.arrivals.len() > 4 * MEMORY_CAPACITY {
+            let values = &self.values;
+            self.arrivals
+                .retain(|(until, key)| values.get(key).is_some_and(|(_, u)| u == until));
+        }
+    }
+
+    fn live(&self, key: &str, now: Instant) -> Option<&String> {
+        self.values
+            .get(key)
+            .filter(|(_, until)| *until > now)
+            .map(|(v, _)| v)
+    }
+}
 
 /// Where single-use values live.
 pub enum OneTime {
@@ -18,8 +61,8 @@ pub enum OneTime {
         /// Key prefix.
         prefix: String,
     },
-    /// This process only.
-    Memory(Mutex<HashMap<String, (String, Instant)>>),
+    /// This process only (bounded: [`MEMORY_CAPACITY`]).
+    Memory(Mutex<Memory>),
 }
 
 impl OneTime {
@@ -37,24 +80,33 @@ impl OneTime {
 
     /// A store in this process.
     pub fn memory() -> Self {
-        Self::Memory(Mutex::new(HashMap::new()))
+        Self::Memory(Mutex::new(Memory::default()))
     }
 
     fn memory_put(
-        map: &Mutex<HashMap<String, (String, Instant)>>,
+        map: &Mutex<Memory>,
         key: String,
         value: &str,
         ttl: Duration,
         only_new: bool,
-    ) -> bool {
+    ) -> Result<bool, String> {
         let now = Instant::now();
-        let Ok(mut m) = map.lock() else { return false };
-        m.retain(|_, (_, until)| *until > now);
-        if only_new && m.contains_key(&key) {
-            return false;
+        let Ok(mut m) = map.lock() else {
+            return Err("store poisoned".into());
+        };
+        m.sweep(now);
+        if only_new && m.live(&key, now).is_some() {
+            return Ok(false);
         }
-        m.insert(key, (value.to_owned(), now + ttl));
-        true
+        if m.values.len() >= MEMORY_CAPACITY && !m.values.contains_key(&key) {
+            return Err(format!(
+                "the in-process single-use store holds {MEMORY_CAPACITY} values"
+            ));
+        }
+        let until = now + ttl;
+        m.values.insert(key.clone(), (value.to_owned(), until));
+        m.arrivals.push_back((until, key));
+        Ok(true)
     }
 
     /// Sets `value` under `id` for `ttl` (`only_new`: only if nothing is there): whether it
@@ -81,13 +133,7 @@ impl OneTime {
                     .map_err(|e| e.to_string())?;
                 Ok(set.is_some())
             }
-            Self::Memory(m) => Ok(Self::memory_put(
-                m,
-                format!("{space}:{id}"),
-                value,
-                ttl,
-                only_new,
-            )),
+            Self::Memory(m) => Self::memory_put(m, format!("{space}:{id}"), value, ttl, only_new),
         }
     }
 
@@ -124,9 +170,7 @@ impl OneTime {
                 let Ok(m) = m.lock() else {
                     return Err("store poisoned".into());
                 };
-                Ok(m.get(&format!("{space}:{id}"))
-                    .filter(|(_, until)| *until > now)
-                    .map(|(v, _)| v.clone()))
+                Ok(m.live(&format!("{space}:{id}"), now).cloned())
             }
         }
     }
@@ -144,7 +188,8 @@ impl OneTime {
                 let Ok(mut m) = m.lock() else {
                     return Err("store poisoned".into());
                 };
-                Ok(m.remove(&format!("{space}:{id}"))
+                Ok(m.values
+                    .remove(&format!("{space}:{id}"))
                     .filter(|(_, until)| *until > now)
                     .map(|(v, _)| v))
             }
