@@ -368,3 +368,63 @@ async fn what_a_command_line_wrote_is_covered_by_a_checkpoint_before_it_exits() 
     assert!(report.contains("were removed"), "{report}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filterable_column_edited_under_an_intact_body_is_named() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    gw.issue("res-1")?;
+    gw.audit("verify", &[])?;
+    let db = format!("sqlite://{}", gw.dir().join("tiergate.db").display());
+    let pool = sqlx::SqlitePool::connect(&db)
+        .await
+        .map_err(|e| e.to_string())?;
+    let run = |sql: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+    };
+    let trigger: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'audit_records_no_update'")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+    for (column, value) in [
+        ("at", "at - 86400000"),
+        ("request_id", "'elsewhere'"),
+        ("tier", "'auditor'"),
+        ("customers", "',c-9,'"),
+    ] {
+        // The column as it was, restored afterwards (as SQL text: a quoted value or NULL).
+        let was: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COALESCE(quote({column}), 'NULL') FROM audit_records WHERE seq = 2"
+        )))
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        run("DROP TRIGGER audit_records_no_update".into()).await?;
+        run(format!(
+            "UPDATE audit_records SET {column} = {value} WHERE seq = 2"
+        ))
+        .await?;
+        let report = gw.audit("verify", &[]).err();
+        let report = report.ok_or_else(|| format!("an edited {column} went unnoticed"))?;
+        assert!(
+            report.contains("record 2: its query columns were altered"),
+            "{column}: {report}"
+        );
+        run(format!(
+            "UPDATE audit_records SET {column} = {was} WHERE seq = 2"
+        ))
+        .await?;
+        run(trigger.clone()).await?;
+        gw.audit("verify", &[])?;
+    }
+    pool.close().await;
+    Ok(())
+}

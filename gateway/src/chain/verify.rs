@@ -24,8 +24,8 @@ pub struct Row {
     pub hash: String,
     /// Signature of (seq, hash).
     pub signature: String,
-    /// Query columns, as stored: kind, operation, principal, acting, amount, outcome.
-    pub columns: [Option<String>; 6],
+    /// Every column a query can filter on, as stored (see [`columns_of`]).
+    pub columns: [Option<String>; COLUMNS],
 }
 
 /// A signed checkpoint.
@@ -71,8 +71,14 @@ impl Report {
     }
 }
 
-/// The query columns a record body implies.
-pub fn columns_of(r: &Record) -> [Option<String>; 6] {
+/// How many stored columns mirror the signed body.
+pub const COLUMNS: usize = 10;
+
+/// The columns a record body implies, each one a query can filter on: kind, operation,
+/// principal, acting, amount, outcome, time (Unix ms), request id, tier, customers (as stored:
+/// `,a,b,`). Verification compares every one with the stored row, so a row edited to escape
+/// (or to match) a query is named even though its signed body is intact.
+pub fn columns_of(r: &Record) -> [Option<String>; COLUMNS] {
     let e = &r.entry;
     [
         e.kind.map(|k| k.as_str().to_owned()),
@@ -81,6 +87,10 @@ pub fn columns_of(r: &Record) -> [Option<String>; 6] {
         e.acting.clone(),
         e.amount.clone(),
         e.outcome.clone(),
+        Some(r.at.to_string()),
+        e.request_id.clone(),
+        e.tier.clone(),
+        (!e.customers.is_empty()).then(|| format!(",{},", e.customers.join(","))),
     ]
 }
 

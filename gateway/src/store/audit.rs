@@ -62,12 +62,16 @@ fn row_of(r: &sqlx::any::AnyRow) -> Result<Row, sqlx::Error> {
             r.try_get("acting")?,
             r.try_get("amount")?,
             r.try_get("outcome")?,
+            Some(r.try_get::<i64, _>("at")?.to_string()),
+            r.try_get("request_id")?,
+            r.try_get("tier")?,
+            r.try_get("customers")?,
         ],
     })
 }
 
-const ROW_COLUMNS: &str =
-    "seq, kind, operation, principal, acting, amount, outcome, body, prev_hash, hash, signature";
+const ROW_COLUMNS: &str = "seq, kind, operation, principal, acting, amount, outcome, at, request_id, tier, customers, \
+     body, prev_hash, hash, signature";
 
 /// The audit tables.
 pub struct AuditStore<'a>(pub(super) &'a Db);
@@ -283,17 +287,27 @@ pub(crate) async fn append_in(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (record, body, prev_hash, hash, signature) in rows {
-            let [kind, operation, principal, acting, amount, outcome] = columns_of(&record);
-            let customers = (!record.entry.customers.is_empty())
-                .then(|| format!(",{},", record.entry.customers.join(",")));
+            // The same columns verification compares (the time bound as a number).
+            let [
+                kind,
+                operation,
+                principal,
+                acting,
+                amount,
+                outcome,
+                _,
+                request_id,
+                tier,
+                customers,
+            ] = columns_of(&record);
             q = q
                 .bind(record.seq)
                 .bind(record.at)
                 .bind(kind)
-                .bind(record.entry.request_id.clone())
+                .bind(request_id)
                 .bind(operation)
                 .bind(principal)
-                .bind(record.entry.tier.clone())
+                .bind(tier)
                 .bind(acting)
                 .bind(customers)
                 .bind(amount)
