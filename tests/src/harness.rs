@@ -377,6 +377,17 @@ checkpoint_interval = "1h"
         }
     }
 
+    /// The sum of the metric series on `/metrics` whose line starts with `prefix` (a whole
+    /// series, labels included, for one value); 0 when there is none.
+    pub fn metric_sum(&self, prefix: &str) -> Result<f64> {
+        let m = self.admin_get("/metrics")?;
+        Ok(String::from_utf8_lossy(&m.body)
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
     /// `tiergate credentials ...` against this gateway's config.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
         self.command("credentials", args, &[])

@@ -266,16 +266,6 @@ burst = 1000
     Ok(())
 }
 
-fn metric_sum(gw: &Gateway, prefix: &str) -> Result<f64, String> {
-    let m = tiergate_tests::harness::http(gw.admin, "GET", "/metrics", &[], b"")?;
-    let text = String::from_utf8_lossy(&m.body);
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn three_gateways_at_five_times_a_leased_limit_admit_within_one_percent() -> R {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -355,7 +345,7 @@ burst = 100000
     );
     let mut trips = 0.0;
     for g in &gws {
-        trips += metric_sum(g, "tiergate_ratelimit_redis_calls_total")?;
+        trips += g.metric_sum("tiergate_ratelimit_redis_calls_total")?;
     }
     let per_request = trips / total as f64;
     eprintln!(
@@ -481,7 +471,7 @@ burst = 1000
     // Both must have seen each other in Redis before it goes (membership is refreshed each second).
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     for g in &gws {
-        while metric_sum(g, "tiergate_ratelimit_live_gateways")? < 2.0 {
+        while g.metric_sum("tiergate_ratelimit_live_gateways")? < 2.0 {
             if std::time::Instant::now() > deadline {
                 return Err("the gateways never saw each other in Redis".into());
             }

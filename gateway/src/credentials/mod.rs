@@ -292,9 +292,15 @@ impl Credentials {
 
     /// The active credential for an access key, from the cache while fresh.
     pub async fn lookup(&self, ak: &str) -> Result<Option<Arc<Credential>>, CredentialError> {
-        if let Known::Fresh(found) = self.cached(ak) {
-            return Ok(found);
+        match self.cached(ak) {
+            Known::Fresh(found) => Ok(found),
+            Known::Stale | Known::Nothing => self.refresh(ak).await,
         }
+    }
+
+    /// The active credential for an access key from the store, cached (for a caller that
+    /// already asked the cache with [`Credentials::cached`]).
+    pub async fn refresh(&self, ak: &str) -> Result<Option<Arc<Credential>>, CredentialError> {
         let found = match self.store.credentials().active(ak).await? {
             Some(row) => Some(Arc::new(self.open(row)?)),
             None => None,

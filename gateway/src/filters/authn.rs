@@ -91,16 +91,18 @@ async fn verify(
     }
     // A key not known to exist costs a store lookup only while the address has failure
     // budget left; a key that existed at its last lookup is refreshed whatever the address.
+    let stored = || async {
+        credentials.refresh(auth.access_key).await.map_err(|e| {
+            tracing::error!(error = %e, "credential lookup failed");
+            Rejection::StorageUnavailable
+        })
+    };
     let credential = match credentials.cached(auth.access_key) {
         Known::Fresh(found) => found,
-        known => {
-            if let Known::Nothing = known {
-                door.open()?;
-            }
-            credentials.lookup(auth.access_key).await.map_err(|e| {
-                tracing::error!(error = %e, "credential lookup failed");
-                Rejection::StorageUnavailable
-            })?
+        Known::Stale => stored().await?,
+        Known::Nothing => {
+            door.open()?;
+            stored().await?
         }
     }
     .ok_or(Rejection::UnknownAccessKey)?;

@@ -65,18 +65,7 @@ pub(super) fn check(config: &Config, rt: &Runtime) -> Result<Checked, String> {
         .as_ref()
         .and_then(|s| p.take(bind("sso.listen", s.listen)));
     let upstream = p.take(crate::upstream::resolve(&config.upstream));
-    let signer = p.take(
-        Signer::from_base64_pkcs8(config.audit.signing_key.expose())
-            .map_err(|e| format!("audit.signing_key: {e}")),
-    );
-    p.take(
-        Sealer::new(config.credentials.master_key.expose())
-            .map_err(|e| format!("credentials.master_key: {e}")),
-    );
-    let tokens = match &config.tokens {
-        Some(t) => p.take(issuer(t).map(|i| Some(Arc::new(i)))).flatten(),
-        None => None,
-    };
+    let Keys { signer, tokens } = keys(config, &mut p);
     let metrics = p.take(Metrics::new().map_err(|e| format!("metrics: {e}")));
     let limiter = metrics.as_ref().and_then(|m| {
         p.take(
@@ -140,12 +129,16 @@ fn bind(setting: &str, addr: SocketAddr) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{setting}: {addr}: {e}"))
 }
 
-/// What is wrong with the keys a configuration gives (the audit signing key, the master key,
-/// the token keys), each with its setting: `tiergate check-config` reports these too, so a
-/// key that cannot be used fails the check, not the start.
-pub(crate) fn key_problems(config: &Config) -> Vec<String> {
-    let mut p = Problems::default();
-    p.take(
+/// The keys a configuration gives, opened (none where a key cannot be used).
+struct Keys {
+    signer: Option<Signer>,
+    tokens: Option<Arc<Issuer>>,
+}
+
+/// Opens the audit signing key, the master key and the token keys; each one that cannot be
+/// used is a problem naming its setting.
+fn keys(config: &Config, p: &mut Problems) -> Keys {
+    let signer = p.take(
         Signer::from_base64_pkcs8(config.audit.signing_key.expose())
             .map_err(|e| format!("audit.signing_key: {e}")),
     );
@@ -153,9 +146,19 @@ pub(crate) fn key_problems(config: &Config) -> Vec<String> {
         Sealer::new(config.credentials.master_key.expose())
             .map_err(|e| format!("credentials.master_key: {e}")),
     );
-    if let Some(t) = &config.tokens {
-        p.take(issuer(t));
-    }
+    let tokens = match &config.tokens {
+        Some(t) => p.take(issuer(t).map(Arc::new)),
+        None => None,
+    };
+    Keys { signer, tokens }
+}
+
+/// What is wrong with the keys a configuration gives, each with its setting: `tiergate
+/// check-config` reports these too, so a key that cannot be used fails the check, not the
+/// start.
+pub(crate) fn key_problems(config: &Config) -> Vec<String> {
+    let mut p = Problems::default();
+    keys(config, &mut p);
     p.0
 }
 

@@ -32,21 +32,9 @@ impl Sso {
     /// decodable): logged with its reference and counted into a summary record, never written
     /// one by one ([`crate::audit::tally`]). A readable Response that is refused is recorded
     /// with its reason (its rate is bounded by the address's failure budget, [`crate::guard`]).
-    pub(super) fn refuse_unverified(&self, reseller: Option<&str>, why: &str) -> Rejection {
+    fn refuse_unverified(&self, why: &str) -> Rejection {
         let reference = uuid::Uuid::new_v4().simple().to_string();
-        tracing::info!(
-            reference,
-            reseller,
-            reason = why,
-            "sign-in post refused before verification"
-        );
-        let key = crate::audit::tally::Key {
-            operation: "sign_in".into(),
-            principal: reseller.map(str::to_owned),
-            code: "TG.7002".into(),
-            reason: why.to_owned(),
-        };
-        self.parts.audit.count(key, Some(reference.clone()));
+        self.count_unverified("sign_in", "TG.7002", why, Some(&reference));
         Rejection::SignInRefused { reference }
     }
 
@@ -57,13 +45,13 @@ impl Sso {
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let form = match crate::web::body::read(session, MAX_BODY).await {
             Ok(b) => Form::parse(&b),
-            Err(e) => return Err(self.refuse_unverified(None, &e.to_string())),
+            Err(e) => return Err(self.refuse_unverified(&e.to_string())),
         };
         let form_value = form.get("SAMLResponse").unwrap_or_default();
         let relay = form.string("RelayState").filter(|r| !r.is_empty());
         let (xml, claimed) = match sp::decode(form_value) {
             Ok(x) => x,
-            Err(e) => return Err(self.refuse_unverified(None, &e.to_string())),
+            Err(e) => return Err(self.refuse_unverified(&e.to_string())),
         };
         // Taken, not read: a request is answered once.
         let outstanding = match &claimed.in_response_to {

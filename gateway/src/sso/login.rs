@@ -46,7 +46,7 @@ impl Sso {
             Ok(i) => i,
             Err(e) => {
                 // Unverified: counted into a summary, never written one by one.
-                self.count_unverified("vendor_request", "TG.7003", &e.to_string());
+                self.count_unverified("vendor_request", "TG.7003", &e.to_string(), None);
                 return Err(Rejection::SamlRefused(e.to_string()));
             }
         };

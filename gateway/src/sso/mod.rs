@@ -174,6 +174,26 @@ impl Sso {
             .find(|r| r.idp.reseller == reseller)
     }
 
+    /// Counts a refusal of something that did not verify (a sign-in post that is not a SAML
+    /// Response, a vendor request, a bind notification) into a summary record
+    /// ([`crate::audit::tally`]) instead of a record of its own, and logs it with `reference`
+    /// (what the browser was shown), if any.
+    fn count_unverified(&self, operation: &str, code: &str, why: &str, reference: Option<&str>) {
+        tracing::info!(
+            operation,
+            reference,
+            reason = why,
+            "sign-in listener: refused before verification"
+        );
+        let key = crate::audit::tally::Key {
+            operation: operation.to_owned(),
+            principal: None,
+            code: code.to_owned(),
+            reason: why.to_owned(),
+        };
+        self.parts.audit.count(key, reference.map(str::to_owned));
+    }
+
     /// Writes an identity record; a failure is logged (the browser's answer does not wait on it
     /// being readable, but it is never silent).
     async fn record(
@@ -195,25 +215,6 @@ impl Sso {
         if let Err(e) = self.parts.audit.append(entry).await {
             tracing::error!(error = %e, operation, "could not audit an identity event");
         }
-    }
-}
-
-impl Sso {
-    /// Counts a refusal of something that did not verify (a vendor request, a bind
-    /// notification) into a summary record, and logs it.
-    fn count_unverified(&self, operation: &str, code: &str, why: &str) {
-        tracing::info!(
-            operation,
-            reason = why,
-            "sign-in listener: refused before verification"
-        );
-        let key = crate::audit::tally::Key {
-            operation: operation.to_owned(),
-            principal: None,
-            code: code.to_owned(),
-            reason: why.to_owned(),
-        };
-        self.parts.audit.count(key, None);
     }
 }
 

@@ -21,7 +21,7 @@ impl Sso {
             Ok(r) => r,
             Err(e) => {
                 // Unverified: counted into a summary, never written one by one.
-                self.count_unverified("bind", "TG.7003", &e.to_string());
+                self.count_unverified("bind", "TG.7003", &e.to_string(), None);
                 return Err(Rejection::SamlRefused(e.to_string()));
             }
         };
