@@ -39,23 +39,26 @@ pub fn refusal(
     limit: Option<&Verdict>,
 ) -> Response<Vec<u8>> {
     let a = r.answer();
-    let body = serde_json::json!({"error_code": a.code, "error_msg": r.to_string()})
-        .to_string()
-        .into_bytes();
+    let body = envelope(r).into_bytes();
     let mut headers = vec![("x-request-id", request_id.to_owned())];
     headers.extend(limit_headers(r.limit().or(limit), true));
     let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     reply(on, status, JSON, body, &headers)
 }
 
+/// A refusal's body: the vendor's envelope.
+pub fn envelope(r: &Rejection) -> String {
+    serde_json::json!({"error_code": r.answer().code, "error_msg": r.to_string()}).to_string()
+}
+
 /// The first answer to an idempotent request, given again to its retry.
-pub fn replay(status: u16, body: String, request_id: &str) -> Response<Vec<u8>> {
+pub fn replay(on: Listener, status: u16, body: String, request_id: &str) -> Response<Vec<u8>> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = [
         ("x-request-id", request_id.to_owned()),
         ("x-idempotent-replay", "true".to_owned()),
     ];
-    reply(Listener::Partner, status, JSON, body.into_bytes(), &headers)
+    reply(on, status, JSON, body.into_bytes(), &headers)
 }
 
 /// An answer with a content type and extra headers (a header that is not valid HTTP is left

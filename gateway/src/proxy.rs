@@ -153,7 +153,11 @@ impl ProxyHttp for Gateway {
         match self.admit(session, ctx).await {
             Ok(Admitted::Forward) => Ok(false),
             Ok(Admitted::Replay(status, body)) => {
-                answer::write(session, answer::replay(status, body, &ctx.request_id)).await?;
+                answer::write(
+                    session,
+                    answer::replay(Listener::Partner, status, body, &ctx.request_id),
+                )
+                .await?;
                 Ok(true)
             }
             Err(r) => {

@@ -28,6 +28,9 @@ pub enum Rejection {
     /// Token mode is not configured on this gateway.
     #[error("token mode is off on this gateway (no [tokens] section)")]
     TokensOff,
+    /// A signed token request sent again (its signature was accepted once already).
+    #[error("this signed request was used already: sign each request anew")]
+    SignatureReused,
     /// `X-Domain-Id` names another account than the credential's.
     #[error("X-Domain-Id does not match the credential's partner")]
     WrongDomain,
@@ -91,6 +94,18 @@ pub enum Rejection {
     /// The partner API did not answer in time.
     #[error("partner API timed out")]
     UpstreamTimeout,
+    /// A call of unknown outcome that the vendor keeps no record of: its idempotency keys
+    /// answer this instead of staying in flight.
+    #[error(
+        "the first request's outcome could not be established from the vendor's records (it keeps none of this operation): check the vendor console before retrying under a new idempotency key"
+    )]
+    OutcomeUnresolved,
+    /// The request reached the partner API and its answer was lost: the outcome is settled
+    /// from the vendor's records; a retry with the same idempotency key learns it.
+    #[error(
+        "the partner API's answer was lost ({0}); the outcome is settled from the vendor's records: retry with the same X-Idempotency-Key to learn it"
+    )]
+    OutcomeUnknown(String),
     /// The admin or sign-in listener has no endpoint at this method and path.
     #[error("{method} {path} is not an endpoint of this listener")]
     NoSuchEndpoint {
@@ -146,6 +161,7 @@ impl Rejection {
             Rejection::Unauthenticated(e) => (401, auth_code(e), "unauthenticated"),
             Rejection::UnknownAccessKey => (401, "TG.1003", "unauthenticated"),
             Rejection::WrongDomain => (401, "TG.1008", "unauthenticated"),
+            Rejection::SignatureReused => (401, "TG.1012", "unauthenticated"),
             Rejection::BadToken(_) => (401, "TG.1009", "unauthenticated"),
             Rejection::TokensOff => (404, "TG.1010", "unauthenticated"),
             Rejection::NoSuchRoute { .. } | Rejection::NoSuchEndpoint { .. } => {
@@ -170,6 +186,8 @@ impl Rejection {
             Rejection::GraphNotReady => (503, "TG.5005", "unavailable"),
             Rejection::AuditUnavailable => (503, "TG.5006", "unavailable"),
             Rejection::UpstreamTimeout => (504, "TG.5004", "upstream_unavailable"),
+            Rejection::OutcomeUnresolved => (409, "TG.3015", "idempotency"),
+            Rejection::OutcomeUnknown(_) => (504, "TG.5008", "upstream_unavailable"),
             Rejection::NotSignedIn => (401, "TG.7001", "unauthenticated"),
             Rejection::SignInRefused { .. } => (403, "TG.7002", "denied"),
             Rejection::SamlRefused(_) => (400, "TG.7003", "invalid"),

@@ -23,7 +23,10 @@ pub fn resolve(upstream: &Upstream) -> Result<SocketAddr, String> {
 /// A failed call.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    /// Transport failure.
+    /// The request never left (no connection, no vendor budget): nothing can have happened.
+    #[error("partner API not reached: {0}")]
+    NotSent(String),
+    /// Transport failure once the request may have been sent: its outcome is unknown.
     #[error("partner API unreachable: {0}")]
     Transport(String),
     /// The partner API answered with an error status.
@@ -91,7 +94,7 @@ impl UpstreamClient {
                 return Ok(());
             }
             if std::time::Instant::now() + v.retry_after > deadline {
-                return Err(CallError::Transport(format!(
+                return Err(CallError::NotSent(format!(
                     "the vendor budget of {} is spent for now",
                     route.operation
                 )));
@@ -120,20 +123,25 @@ impl UpstreamClient {
     ) -> Result<serde_json::Value, CallError> {
         self.wait_for_budget(method, path).await?;
         let t = |e: Box<pingora::Error>| CallError::Transport(e.to_string());
+        let not_sent = |e: Box<pingora::Error>| CallError::NotSent(e.to_string());
         let body = if body.is_null() {
             Bytes::new()
         } else {
             Bytes::from(body.to_string())
         };
         let peer = self.peer();
-        let (mut session, _) = self.connector.get_http_session(&peer).await.map_err(t)?;
-        let mut req = RequestHeader::build(method, path.as_bytes(), None).map_err(t)?;
+        let (mut session, _) = self
+            .connector
+            .get_http_session(&peer)
+            .await
+            .map_err(not_sent)?;
+        let mut req = RequestHeader::build(method, path.as_bytes(), None).map_err(not_sent)?;
         req.insert_header("content-type", "application/json")
-            .map_err(t)?;
+            .map_err(not_sent)?;
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let now = time::OffsetDateTime::now_utc();
         key.sign(&mut req, &self.upstream, &request_id, query, &body, now)
-            .map_err(t)?;
+            .map_err(not_sent)?;
         session
             .write_request_header(Box::new(req))
             .await

@@ -88,12 +88,12 @@ async fn the_upstream_connection_keeps_to_the_allowlist() -> Result<(), String> 
     }
     let cbc = s_server(&["-tls1_2", "-cipher", "AES128-SHA:ECDHE-RSA-AES128-SHA"])?;
     assert!(
-        matches!(call(&cbc).await, Err(CallError::Transport(_))),
+        matches!(call(&cbc).await, Err(CallError::NotSent(_))),
         "CBC-only server accepted"
     );
     let old = s_server(&["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"])?;
     assert!(
-        matches!(call(&old).await, Err(CallError::Transport(_))),
+        matches!(call(&old).await, Err(CallError::NotSent(_))),
         "TLS 1.1 server accepted"
     );
     Ok(())

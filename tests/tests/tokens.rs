@@ -180,3 +180,54 @@ fn base64url(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_captured_token_request_sent_again_yields_no_second_token() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start_with(sim.addr(), &tokens_section())?;
+    let auditor = gw.issue_with("dist-1", &["--auditor", "sec-ann"], &[])?;
+    let signer = Signer {
+        addr: gw.admin,
+        ak: &auditor.ak,
+        sk: &auditor.sk,
+    };
+    // Captured on the wire: the same signed bytes, sent again.
+    let headers = signer.headers(
+        "POST",
+        "/tokens",
+        "",
+        b"{}",
+        time::OffsetDateTime::now_utc(),
+    );
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let first = http(gw.admin, "POST", "/tokens", &refs, b"{}")?;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    for _ in 0..2 {
+        let again = http(gw.admin, "POST", "/tokens", &refs, b"{}")?;
+        assert_eq!(
+            (again.status, again.json()["error_code"].clone()),
+            (401, Value::from("TG.1012")),
+            "{}",
+            String::from_utf8_lossy(&again.body)
+        );
+        assert!(again.json()["access_token"].is_null());
+    }
+    // Signed anew (a later date), the credential gets its next token.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let fresh = signer.send_at("POST", "/tokens", "", b"{}", later)?;
+    assert_eq!(
+        fresh.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&fresh.body)
+    );
+    Ok(())
+}

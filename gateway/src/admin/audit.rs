@@ -38,7 +38,8 @@ impl AuditApi {
         let req = session.req_header();
         let door = crate::guard::door(&self.guard, session, Listener::Admin);
         let cred = super::auth::authenticate(&self.credentials, tokens, &door, req, b"", self.skew)
-            .await?;
+            .await?
+            .credential;
         let p = &cred.principal;
         if p.tier != Tier::Auditor {
             return Err(Rejection::Denied(Denied::TierNotAllowed {

@@ -12,6 +12,14 @@ use pingora::http::RequestHeader;
 use std::sync::Arc;
 use tiergate_broker::tokens::Issuer;
 
+/// Who called.
+pub struct Authenticated {
+    /// The credential.
+    pub credential: Arc<Credential>,
+    /// The signature's replay key ([`authn::Verified::replay_key`]); none for a bearer token.
+    pub replay: Option<String>,
+}
+
 /// Authenticates an admin request with its (already read) body; a refusal is charged to the
 /// request's address ([`crate::guard`]).
 pub async fn authenticate(
@@ -21,7 +29,7 @@ pub async fn authenticate(
     req: &RequestHeader,
     body: &[u8],
     skew: time::Duration,
-) -> Result<Arc<Credential>, Rejection> {
+) -> Result<Authenticated, Rejection> {
     let verified = bearer_or_signed(credentials, tokens, door, req, body, skew).await;
     if let Err(Rejection::BadToken(_)) = &verified {
         door.failed("bad_token");
@@ -36,7 +44,7 @@ async fn bearer_or_signed(
     req: &RequestHeader,
     body: &[u8],
     skew: time::Duration,
-) -> Result<Arc<Credential>, Rejection> {
+) -> Result<Authenticated, Rejection> {
     let bearer = req
         .headers
         .get(http::header::AUTHORIZATION)
@@ -45,7 +53,10 @@ async fn bearer_or_signed(
     let Some(token) = bearer else {
         let now = time::OffsetDateTime::now_utc();
         let verified = authn::authenticate(credentials, door, req, body, now, skew).await?;
-        return Ok(verified.credential);
+        return Ok(Authenticated {
+            replay: Some(verified.replay_key()),
+            credential: verified.credential,
+        });
     };
     let issuer = tokens.ok_or_else(|| Rejection::BadToken("token mode is off".into()))?;
     let claims = issuer
@@ -67,5 +78,8 @@ async fn bearer_or_signed(
             "its credential no longer says the same".into(),
         ));
     }
-    Ok(cred)
+    Ok(Authenticated {
+        credential: cred,
+        replay: None,
+    })
 }

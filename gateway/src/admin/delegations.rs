@@ -5,15 +5,18 @@
 //! - `POST /delegations`: grant `{quota_id, id, parent?, grantee, limits: {total, ...},
 //!   upstream_quota?, issue_upstream?}`. A reseller grants only below its own slice. With
 //!   `issue_upstream` the distributor also issues the slice's total to the reseller upstream
-//!   (`indirect-partner-adjust`) and records the new vendor quota as the slice's.
+//!   (`indirect-partner-adjust`), atomically ([`super::issue`]): held before the vendor is
+//!   called, linked to the new vendor quota after, withdrawn if the vendor refuses.
 //! - `POST /delegations/{id}/adjust|suspend|resume|revoke` with `{quota_id, total?}`: a
 //!   reseller changes only slices strictly below its own.
 //!
-//! Every change is written to the audit log in the change's own transaction.
+//! Every change is written to the audit log in the change's own transaction. A state-changing
+//! call is carried out once ([`super::once`]): a captured request sent again changes nothing,
+//! and `X-Idempotency-Key` makes a re-signed retry get the first answer.
 
+use super::once::Claimed;
 use crate::answer::Listener;
 use crate::audit::Audit;
-use crate::chain::record::{Entry, Kind};
 use crate::credentials::UpstreamKey;
 use crate::credentials::{Credential, Credentials};
 use crate::ledger::view::tree;
@@ -21,6 +24,7 @@ use crate::rejection::Rejection;
 use crate::store::ledger::requests::{Author, Change};
 use crate::upstream::UpstreamClient;
 use crate::web::form::Form;
+use http::Response;
 use pingora::protocols::http::ServerSession;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -92,16 +96,26 @@ fn under(l: &Ledger, id: &str, partner: &str, strictly: bool) -> bool {
     })
 }
 
+/// What a delegation request changes, read from its path and body.
+enum Asked {
+    Grant(Box<GrantBody>),
+    Change(String, Change),
+}
+
 impl DelegationApi {
     /// Answers a request to `/delegations`.
-    pub async fn handle(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+    pub async fn handle(
+        &self,
+        session: &mut ServerSession,
+    ) -> Result<Response<Vec<u8>>, Rejection> {
         let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let req = session.req_header();
         let tokens = self.tokens.as_deref();
         let door = crate::guard::door(&self.guard, session, Listener::Admin);
-        let cred =
+        let caller =
             super::auth::authenticate(&self.credentials, tokens, &door, req, &body, self.skew)
                 .await?;
+        let cred = &caller.credential;
         let p = &cred.principal;
         if !matches!(p.tier, Tier::Distributor | Tier::CloudReseller) || p.role.is_some() {
             return Err(Rejection::Denied(Denied::TierNotAllowed {
@@ -111,40 +125,42 @@ impl DelegationApi {
         }
         let path = req.uri.path().to_owned();
         let method = req.method.as_str().to_owned();
-        let query = req.uri.query().unwrap_or("").to_owned();
         let source = session.client_addr().map(|a| a.to_string());
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match (method.as_str(), parts.as_slice()) {
-            ("GET", ["delegations"]) => self.show(&cred, &query).await,
-            ("POST", ["delegations"]) => {
-                let g: GrantBody = serde_json::from_slice(&body).map_err(invalid)?;
-                self.grant(&cred, g, source).await
-            }
-            ("POST", ["delegations", id, action]) => {
-                let c: ChangeBody = serde_json::from_slice(&body).map_err(invalid)?;
-                let change = match (*action, c.total) {
-                    ("adjust", Some(total)) => Change::Adjust {
-                        id: (*id).to_owned(),
-                        total,
-                    },
-                    ("adjust", None) => return Err(invalid("`total` is required")),
-                    (a, _) => {
-                        let status = match a {
-                            "suspend" => Status::Suspended,
-                            "resume" => Status::Active,
-                            "revoke" => Status::Revoked,
-                            _ => return Err(no_route(&method, &path)),
-                        };
-                        Change::Status {
-                            id: (*id).to_owned(),
-                            status,
-                        }
-                    }
-                };
-                self.change(&cred, &c.quota_id, change, None, source).await
-            }
-            _ => Err(no_route(&method, &path)),
+        if method == "GET" && path == "/delegations" {
+            let v = self.show(cred, req.uri.query().unwrap_or("")).await?;
+            return Ok(super::json(&v));
         }
+        let asked = read(&method, &path, &body)?;
+        // A state-changing call is carried out once ([`super::once`]).
+        let request_id = crate::answer::request_id();
+        let window = self.skew * 2;
+        let claimed = super::once::claim(
+            self.audit.store(),
+            req,
+            &cred.access_key,
+            caller.replay.clone(),
+            &body,
+            &request_id,
+            window,
+        )
+        .await?;
+        let once = match claimed {
+            Claimed::Fresh(o) => o,
+            Claimed::Replay(status, body) => {
+                return Ok(crate::answer::replay(
+                    Listener::Admin,
+                    status,
+                    body,
+                    &request_id,
+                ));
+            }
+        };
+        let answered = match asked {
+            Asked::Grant(g) => self.grant(cred, *g, source, &request_id).await,
+            Asked::Change(quota, change) => self.change(cred, &quota, change, None, source).await,
+        };
+        once.finish(self.audit.store(), &answered).await;
+        answered.map(|v| super::json(&v))
     }
 
     async fn show(&self, cred: &Credential, query: &str) -> Result<Value, Rejection> {
@@ -165,6 +181,7 @@ impl DelegationApi {
         cred: &Credential,
         g: GrantBody,
         source: Option<String>,
+        request_id: &str,
     ) -> Result<Value, Rejection> {
         let p = &cred.principal;
         let distributor = p.tier == Tier::Distributor;
@@ -205,32 +222,29 @@ impl DelegationApi {
                 .change(cred, &g.quota_id, change, g.upstream_quota, source)
                 .await;
         }
-        // One step: the vendor quota first (nothing to undo if the vendor refuses), then the
-        // slice linked to it. The grant is tried on the current tree before anything is issued,
-        // so the vendor is not asked for a slice the ledger would refuse. The vendor call is a
-        // money-moving call: audited both ways.
-        let mut trial = self.ledger(&g.quota_id).await?;
-        let (id, parent) = (g.id.clone(), g.parent.clone());
-        trial
-            .grant(
-                &id,
-                parent.as_deref(),
-                &g.grantee,
-                &g.quota_id,
-                g.limits.clone(),
-            )
-            .map_err(|e| Rejection::GrantRefused(e.to_string()))?;
-        let upstream = self
-            .issue_upstream(
-                cred,
-                &g.quota_id,
-                &g.grantee,
-                g.limits.total,
-                source.clone(),
-            )
-            .await?;
-        self.change(cred, &g.quota_id, change, Some(upstream), source)
-            .await
+        let by = super::issue::By {
+            credential: cred,
+            source,
+            request_id,
+        };
+        let id = g.id.clone();
+        let upstream = self.issue().run(&by, &g.quota_id, change).await?;
+        let t = tree(self.audit.store(), &g.quota_id, |l, n| {
+            n == id || l.within(n, &id)
+        })
+        .await
+        .map_err(|_| Rejection::AuditUnavailable)?;
+        Ok(json!({"operation": "grant", "delegation": id, "upstream_quota": upstream, "tree": t}))
+    }
+
+    fn issue(&self) -> super::issue::Issue<'_> {
+        super::issue::Issue {
+            audit: &self.audit,
+            client: &self.client,
+            key: &self.key,
+            graph: &self.graph,
+            store: &self.store,
+        }
     }
 
     async fn ledger(&self, quota: &str) -> Result<Ledger, Rejection> {
@@ -278,79 +292,35 @@ impl DelegationApi {
         .map_err(|_| Rejection::AuditUnavailable)?;
         Ok(json!({"operation": operation, "delegation": id, "tree": t}))
     }
+}
 
-    async fn issue_upstream(
-        &self,
-        cred: &Credential,
-        quota: &str,
-        reseller: &str,
-        total: Decimal,
-        source: Option<String>,
-    ) -> Result<String, Rejection> {
-        let body: Value = serde_json::from_str(&format!(
-            r#"{{"quota_id":{},"indirect_partner_ids":[{}],"quota_amount":{total}}}"#,
-            json!(quota),
-            json!(reseller)
-        ))
-        .map_err(invalid)?;
-        let request_id = uuid::Uuid::new_v4().simple().to_string();
-        let entry = |kind, outcome: &str, detail: Value| Entry {
-            kind: Some(kind),
-            request_id: Some(request_id.clone()),
-            principal: Some(cred.principal.partner_id.clone()),
-            tier: Some(cred.principal.tier.to_string()),
-            credential: Some(cred.access_key.clone()),
-            source: source.clone(),
-            operation: Some("update_coupon_quotas".into()),
-            acting: Some(reseller.to_owned()),
-            amount: Some(total.to_string()),
-            currency: Some("CNY".into()),
-            outcome: Some(outcome.to_owned()),
-            detail,
-            ..Entry::default()
-        };
-        self.audit
-            .append(entry(Kind::Intent, "forwarding", json!({"request": body})))
-            .await
-            .map_err(|_| Rejection::AuditUnavailable)?;
-        let path = "/v2/partners/coupon-quotas/indirect-partner-adjust";
-        let answer = self.client.call(&self.key, "POST", path, "", &body).await;
-        let issued = answer.as_ref().ok().and_then(|v| {
-            v["simple_quota_infos"]
-                .as_array()?
-                .iter()
-                .find(|i| i["id"] == reseller)?["quota_id"]
-                .as_str()
-                .map(str::to_owned)
-        });
-        let (outcome, detail) = match (&answer, &issued) {
-            (Ok(v), Some(_)) => ("ok", v.clone()),
-            (Ok(v), None) => ("vendor_error", v.clone()),
-            (Err(e), _) => ("vendor_error", json!({"error": e.to_string()})),
-        };
-        if let Err(e) = self
-            .audit
-            .append(entry(Kind::Outcome, outcome, detail))
-            .await
-        {
-            tracing::error!(error = %e, "could not audit a quota issued upstream");
+/// Reads a state-changing delegation request.
+fn read(method: &str, path: &str, body: &[u8]) -> Result<Asked, Rejection> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        ("POST", ["delegations"]) => {
+            let g: GrantBody = serde_json::from_slice(body).map_err(invalid)?;
+            Ok(Asked::Grant(Box::new(g)))
         }
-        if let Some(q) = &issued {
-            let edges = vec![tiergate_policy::Edge::Quota {
-                id: q.clone(),
-                owner: reseller.to_owned(),
-            }];
-            self.graph.learn(&edges);
-            if let Err(e) = self.store.graph().upsert(edges).await {
-                tracing::warn!(error = %e, "could not store a learned quota");
-            }
+        ("POST", ["delegations", id, action]) => {
+            let c: ChangeBody = serde_json::from_slice(body).map_err(invalid)?;
+            let id = (*id).to_owned();
+            let change = match (*action, c.total) {
+                ("adjust", Some(total)) => Change::Adjust { id, total },
+                ("adjust", None) => return Err(invalid("`total` is required")),
+                (a, _) => {
+                    let status = match a {
+                        "suspend" => Status::Suspended,
+                        "resume" => Status::Active,
+                        "revoke" => Status::Revoked,
+                        _ => return Err(no_route(method, path)),
+                    };
+                    Change::Status { id, status }
+                }
+            };
+            Ok(Asked::Change(c.quota_id, change))
         }
-        issued.ok_or_else(|| {
-            Rejection::UpstreamRefused(match answer {
-                Ok(v) => v["error_details"].to_string(),
-                Err(e) => e.to_string(),
-            })
-        })
+        _ => Err(no_route(method, path)),
     }
 }
 

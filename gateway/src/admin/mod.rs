@@ -12,6 +12,8 @@
 pub mod audit;
 pub mod auth;
 pub mod delegations;
+pub mod issue;
+mod once;
 pub mod tokens;
 
 use crate::answer::{self, JSON, Listener};
@@ -45,6 +47,12 @@ pub struct Admin {
     pub tokens: tokens::TokenApi,
 }
 
+/// A JSON answer.
+fn json(v: &Value) -> Response<Vec<u8>> {
+    let body = v.to_string().into_bytes();
+    answer::reply(Listener::Admin, StatusCode::OK, JSON, body, &[])
+}
+
 const PLAIN: &str = "text/plain; charset=utf-8";
 
 fn text(content_type: &str, body: &[u8]) -> Response<Vec<u8>> {
@@ -61,7 +69,7 @@ impl Admin {
     async fn route(&self, session: &mut ServerSession) -> Result<Response<Vec<u8>>, Rejection> {
         let method = session.req_header().method.as_str().to_owned();
         let path = session.req_header().uri.path().to_owned();
-        let json: Value = match (method.as_str(), path.as_str()) {
+        let v: Value = match (method.as_str(), path.as_str()) {
             ("GET", "/metrics") => {
                 return Ok(text("text/plain; version=0.0.4", &self.metrics.render()));
             }
@@ -71,18 +79,11 @@ impl Admin {
             ("POST", "/tokens") => self.tokens.issue(session).await?,
             ("GET", "/.well-known/jwks.json") => self.tokens.jwks()?,
             (_, p) if p == "/delegations" || p.starts_with("/delegations/") => {
-                self.delegations.handle(session).await?
+                return self.delegations.handle(session).await;
             }
             _ => return Err(Rejection::NoSuchEndpoint { method, path }),
         };
-        let body = json.to_string().into_bytes();
-        Ok(answer::reply(
-            Listener::Admin,
-            StatusCode::OK,
-            JSON,
-            body,
-            &[],
-        ))
+        Ok(json(&v))
     }
 
     /// Ready: storage answers and a graph is loaded.

@@ -11,7 +11,9 @@ use crate::audit::Audit;
 use crate::chain::record::{Entry, Kind};
 use crate::credentials::Credentials;
 use crate::filters::authn;
+use crate::filters::idempotency::signature_key;
 use crate::rejection::Rejection;
+use crate::store::idempotency::Claim;
 use pingora::protocols::http::ServerSession;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -39,13 +41,39 @@ impl TokenApi {
         Ok(issuer.jwks())
     }
 
+    /// A signed token request is accepted once within the clock-skew window: a captured one
+    /// sent again never yields a second token (its answer, a secret, is not kept to give
+    /// again either: the replay is refused).
+    async fn first_use(&self, verified: &authn::Verified) -> Result<(), Rejection> {
+        let key = signature_key(&verified.replay_key());
+        let keys = self.audit.store().idempotency();
+        keys.sweep_signatures(self.skew * 2).await;
+        let claimed = keys
+            .claim(key.clone(), "token".into(), crate::answer::request_id())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "idempotency store unavailable: token refused");
+                Rejection::AuditUnavailable
+            })?;
+        if claimed != Claim::New {
+            return Err(Rejection::SignatureReused);
+        }
+        // Answered at once, so the key is never "in flight".
+        let r = Rejection::SignatureReused;
+        let (status, body) = (r.answer().status, crate::answer::envelope(&r));
+        if let Err(e) = keys.answer(key, status, body).await {
+            tracing::warn!(error = %e, "could not close a token request's signature key");
+        }
+        Ok(())
+    }
+
     /// `POST /tokens`.
     pub async fn issue(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
         let issuer = self.issuer.as_ref().ok_or(Rejection::TokensOff)?;
         let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let now = time::OffsetDateTime::now_utc();
         let door = crate::guard::door(&self.guard, session, Listener::Admin);
-        let cred = authn::authenticate(
+        let verified = authn::authenticate(
             &self.credentials,
             &door,
             session.req_header(),
@@ -53,8 +81,8 @@ impl TokenApi {
             now,
             self.skew,
         )
-        .await?
-        .credential;
+        .await?;
+        let cred = verified.credential.clone();
         let p = &cred.principal;
         // Token mode is for people: partner staff and auditors. Partners' own machine
         // credentials keep signing every request.
@@ -64,6 +92,7 @@ impl TokenApi {
                 operation: "tokens",
             }));
         }
+        self.first_use(&verified).await?;
         let tier = p.tier.to_string();
         let (token, claims) = issuer
             .issue_with_claims(&cred.access_key, &tier, &p.partner_id, p.role.as_deref())

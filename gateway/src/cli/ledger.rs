@@ -53,13 +53,17 @@ pub fn run(c: Config, action: Action) -> Result<(), String> {
         } else {
             println!(
                 "reservations settled {} (issued {}, released {}); reclaims credited {} ({}); \
-                 vouchers issued outside Tiergate {}",
+                 vouchers issued outside Tiergate {}; slices issued upstream settled {}; \
+                 calls of unknown outcome settled {} (unresolvable {})",
                 r.reservations,
                 r.issued,
                 r.released,
                 r.reclaims,
                 r.credited,
-                r.unattributed.len()
+                r.unattributed.len(),
+                r.issues,
+                r.outcomes,
+                r.unresolved
             );
         }
         Ok(())

@@ -15,7 +15,7 @@ const PACE: Duration = Duration::from_millis(120);
 const PAGE: u64 = 100;
 
 /// One list operation: where it is and how to read a page.
-pub(crate) struct Listing {
+pub struct Listing {
     method: &'static str,
     path: &'static str,
     items: &'static str,
@@ -26,6 +26,23 @@ pub(crate) struct Listing {
 pub(crate) const COUPON_RECORDS: Listing = Listing {
     method: "GET",
     path: "/v2/promotions/benefits/partner-coupons/records/query",
+    items: "records",
+    total: "total_count",
+};
+
+/// The vendor's quota records (issues to and reclaims from resellers), for reconciliation.
+pub(crate) const QUOTA_RECORDS: Listing = Listing {
+    method: "GET",
+    path: "/v2/partners/coupon-quotas/records",
+    items: "records",
+    total: "total_count",
+};
+
+/// The vendor's fund adjustment records (allocations to and reclaims from customers), for
+/// reconciliation.
+pub(crate) const ADJUST_RECORDS: Listing = Listing {
+    method: "GET",
+    path: "/v3/accounts/partner-accounts/adjust-records",
     items: "records",
     total: "total_count",
 };

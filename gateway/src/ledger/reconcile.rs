@@ -40,7 +40,7 @@ pub enum ReconcileError {
 }
 
 /// One of the vendor's voucher records, as its list operation answers it.
-fn vendor_record(v: &Value) -> Option<VendorRecord> {
+pub(crate) fn vendor_record(v: &Value) -> Option<VendorRecord> {
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let at = OffsetDateTime::parse(&s("operation_time")?, &Rfc3339).ok()?;
     Some(VendorRecord {
@@ -96,7 +96,14 @@ impl Reconciler {
                 .or_default()
                 .extend(items.iter().filter_map(vendor_record));
         }
-        let mut report = Report::default();
+        let issues = self.settle_issuing(now_ms() - horizon).await?;
+        let (outcomes, unresolved) = self.settle_outcomes(now_ms() - horizon).await?;
+        let mut report = Report {
+            issues,
+            outcomes,
+            unresolved,
+            ..Report::default()
+        };
         let quotas: BTreeSet<String> = pending
             .iter()
             .map(|p| p.quota.clone())
@@ -126,7 +133,7 @@ impl Reconciler {
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tiergate_policy::ledger::funds::{Caps, Direction, FundAccount, FundRefusal};
 
 /// The lock of a grantee's account (distinct from any quota's).
-fn lock_name(grantee: &str) -> String {
+pub(crate) fn lock_name(grantee: &str) -> String {
     format!("funds:{grantee}")
 }
 

@@ -139,16 +139,42 @@ pub(crate) async fn settle_in(
     request_id: &str,
     body: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency SET status = 200, body = $1 WHERE request_id = $2 AND status IS NULL",
-    )
-    .bind(body.to_owned())
-    .bind(request_id.to_owned())
-    .execute(&mut *conn)
-    .await?;
+    answer_in(conn, request_id, 200, body).await?;
     sqlx::query("DELETE FROM idempotency WHERE status IS NOT NULL AND created_at < $1")
         .bind(now_ms() - RETENTION_MS)
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Inside the caller's transaction: the keys a request claimed and left unanswered (its
+/// outcome was unknown) get `status` and `body` as their answer.
+pub(crate) async fn answer_in(
+    conn: &mut sqlx::AnyConnection,
+    request_id: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency SET status = $1, body = $2 WHERE request_id = $3 AND status IS NULL",
+    )
+    .bind(i64::from(status))
+    .bind(body.to_owned())
+    .bind(request_id.to_owned())
+    .execute(&mut *conn)
+    .await
+    .map(drop)
+}
+
+/// Inside the caller's transaction: frees the unanswered keys of a request that, as the
+/// vendor's records show, moved nothing (a retry with its key may go ahead).
+pub(crate) async fn free_in(
+    conn: &mut sqlx::AnyConnection,
+    request_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM idempotency WHERE request_id = $1 AND status IS NULL")
+        .bind(request_id.to_owned())
+        .execute(&mut *conn)
+        .await
+        .map(drop)
 }

@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     portable(7, include_str!("../../migrations/0007_fund_caps.sql")),
     portable(8, include_str!("../../migrations/0008_sso_bindings.sql")),
     portable(9, include_str!("../../migrations/0009_replay.sql")),
+    portable(10, include_str!("../../migrations/0010_issuing.sql")),
 ];
 
 /// The session advisory lock migrations run under (PostgreSQL).

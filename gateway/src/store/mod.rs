@@ -26,6 +26,7 @@ pub mod graph;
 pub mod idempotency;
 pub mod ledger;
 mod migrate;
+pub mod outcomes;
 pub(crate) mod sql;
 
 pub use db::{Backend, StoreError};
@@ -113,6 +114,11 @@ impl Store {
     /// Fund adjustment caps.
     pub fn funds(&self) -> funds::FundStore<'_> {
         funds::FundStore(&self.db)
+    }
+
+    /// Money calls of unknown outcome, for reconciliation.
+    pub fn outcomes(&self) -> outcomes::OutcomeStore<'_> {
+        outcomes::OutcomeStore(&self.db)
     }
 
     /// Idempotency keys.

@@ -34,6 +34,11 @@ pub enum Status {
     Suspended,
     /// Closed for good; what it had not spent goes back to its parent.
     Revoked,
+    /// Being issued to its grantee as a vendor quota of its own: its whole total is held on
+    /// its parent (so no concurrent grant can take it) and nothing is reserved or granted
+    /// below it until the vendor's answer makes it active ([`Ledger::issued`]) or withdraws
+    /// it ([`Ledger::withdraw`]). Only that answer changes it.
+    Issuing,
 }
 
 /// One slice.
@@ -212,6 +217,45 @@ impl Ledger {
         Ok(())
     }
 
+    /// Grants a slice that is being issued to its grantee upstream ([`Status::Issuing`]): the
+    /// same checks as [`Ledger::grant`], its total held on the parent from now on.
+    pub fn grant_issuing(
+        &mut self,
+        id: &str,
+        parent: Option<&str>,
+        grantee: &str,
+        quota_id: &str,
+        limits: Limits,
+    ) -> Result<(), GrantError> {
+        self.grant(id, parent, grantee, quota_id, limits)?;
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.status = Status::Issuing;
+        }
+        Ok(())
+    }
+
+    /// The vendor issued a slice being issued: it is active. False if it was not being issued.
+    pub fn issued(&mut self, id: &str) -> bool {
+        match self.nodes.get_mut(id) {
+            Some(n) if n.status == Status::Issuing => {
+                n.status = Status::Active;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The vendor did not issue a slice being issued: it is gone, and its total is free on
+    /// its parent again (nothing can have been spent below it). False if it was not being
+    /// issued.
+    pub fn withdraw(&mut self, id: &str) -> bool {
+        if self.nodes.get(id).map(|n| n.status) != Some(Status::Issuing) {
+            return false;
+        }
+        self.nodes.remove(id);
+        true
+    }
+
     /// Changes a slice's total: never below what it has spent, never beyond its parent.
     pub fn adjust(&mut self, id: &str, total: Decimal) -> Result<(), GrantError> {
         let n = self
@@ -220,6 +264,9 @@ impl Ledger {
             .ok_or_else(|| GrantError::NoParent(id.to_owned()))?;
         if total <= Decimal::ZERO || total.scale() > 2 {
             return Err(GrantError::BadAmount);
+        }
+        if n.status == Status::Issuing {
+            return Err(GrantError::Issuing(id.to_owned()));
         }
         let spent = self.outstanding(id);
         if total < spent {
@@ -246,6 +293,9 @@ impl Ledger {
             .ok_or_else(|| GrantError::NoParent(id.to_owned()))?;
         if current == Status::Revoked {
             return Err(GrantError::ParentInactive);
+        }
+        if current == Status::Issuing || status == Status::Issuing {
+            return Err(GrantError::Issuing(id.to_owned()));
         }
         let mut ids = vec![id.to_owned()];
         if status == Status::Revoked {

@@ -38,6 +38,9 @@ pub enum GrantError {
     /// A limit wider than the parent's.
     #[error("`{0}` may only narrow the parent's")]
     Widens(&'static str),
+    /// Being issued upstream: only the vendor's answer changes it.
+    #[error("delegation `{0}` is being issued upstream; only the vendor's answer changes it")]
+    Issuing(String),
 }
 
 /// A voucher request refused by delegation.

@@ -210,4 +210,43 @@ fn suspension_and_revocation_close_the_subtree() -> Result<(), GrantError> {
     Ok(())
 }
 
+#[test]
+fn a_slice_being_issued_holds_its_total_until_the_vendor_answers() -> Result<(), GrantError> {
+    let mut l = tree()?;
+    l.grant_issuing("res-2", Some("dist"), "res-2", "q1", limits("7000"))?;
+    // Held on the parent: a concurrent grant cannot take the same amount.
+    assert_eq!(l.remaining("dist"), d("1000"));
+    assert_eq!(
+        l.grant("res-3", Some("dist"), "res-3", "q1", limits("1001")),
+        Err(GrantError::ExceedsParent {
+            remaining: d("1000")
+        })
+    );
+    // Nothing is reserved, granted or changed by hand below it meanwhile.
+    assert_eq!(
+        l.reserve("r", "res-2", &req("1", &["c1"]), NOW),
+        Err(Refusal::Inactive {
+            node: "res-2".into()
+        })
+    );
+    assert_eq!(
+        l.grant("x", Some("res-2"), "x", "q1", limits("1")),
+        Err(GrantError::ParentInactive)
+    );
+    let issuing = Err(GrantError::Issuing("res-2".into()));
+    assert_eq!(l.set_status("res-2", Status::Active), issuing);
+    assert_eq!(l.adjust("res-2", d("1")), issuing);
+    // The vendor refused: withdrawn, its total free again, its id too.
+    assert!(l.withdraw("res-2"));
+    assert!(l.node("res-2").is_none());
+    assert_eq!(l.remaining("dist"), d("8000"));
+    // Issued: active, as a plain grant.
+    l.grant_issuing("res-2", Some("dist"), "res-2", "q1", limits("7000"))?;
+    assert!(l.issued("res-2"));
+    assert!(!l.issued("res-2"), "only a slice being issued is activated");
+    assert!(!l.withdraw("res-2"), "an active slice is never withdrawn");
+    assert!(l.reserve("r", "res-2", &req("1", &["c1"]), NOW).is_ok());
+    Ok(())
+}
+
 mod properties;

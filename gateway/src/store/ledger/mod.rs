@@ -8,6 +8,7 @@
 //! their audit records in the same transaction, group-committed ([`batch`]).
 
 pub(crate) mod batch;
+pub mod issuing;
 pub mod reconcile;
 pub mod requests;
 mod rows;

@@ -37,6 +37,12 @@ pub struct Report {
     /// Vouchers the vendor issued from a delegated quota that no reservation explains
     /// (issued outside Tiergate); reported, not charged to any slice.
     pub unattributed: Vec<String>,
+    /// Slices being issued upstream settled from the vendor's quota records.
+    pub issues: usize,
+    /// Money calls of unknown outcome settled from the vendor's records.
+    pub outcomes: usize,
+    /// Of those, calls the vendor keeps no record of (answered TG.3015).
+    pub unresolved: usize,
 }
 
 impl Report {
@@ -48,6 +54,9 @@ impl Report {
         self.reclaims += part.reclaims;
         self.credited += part.credited;
         self.unattributed.extend(part.unattributed);
+        self.issues += part.issues;
+        self.outcomes += part.outcomes;
+        self.unresolved += part.unresolved;
     }
 }
 

@@ -110,6 +110,23 @@ async fn save_with(
         }
         q.execute(&mut *conn).await?;
     }
+    // Only a slice withdrawn before it was ever active leaves the tree (see
+    // `Ledger::withdraw`); every other slice stays, revoked at most.
+    let withdrawn: Vec<&String> = old_nodes
+        .keys()
+        .filter(|id| !nodes.contains_key(*id))
+        .collect();
+    if !withdrawn.is_empty() {
+        let sql = format!(
+            "DELETE FROM ledger_nodes WHERE id IN {}",
+            values(1, withdrawn.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in withdrawn {
+            q = q.bind(id.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
     let gone: Vec<&String> = old_res
         .keys()
         .filter(|id| !reservations.contains_key(*id))
