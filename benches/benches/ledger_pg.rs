@@ -23,6 +23,7 @@ fn bench(c: &mut Criterion) {
         let db = TempDb::create().await?;
         let store = Store::connect(&Storage::Postgres {
             url: db.url.clone(),
+            owner: None,
         })
         .await
         .map_err(|e| e.to_string())?;

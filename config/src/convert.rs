@@ -86,9 +86,20 @@ pub fn convert(
             resellers.push(r.partner_id.clone());
         }
     }
+    let owner = |path: &str, u: Option<&crate::url::UrlSource>, e: &mut Errors| match u {
+        Some(u) => e.take(path, url(u, base, env)).map(Some),
+        None => Some(None),
+    };
+    let storage_owner = owner(
+        "storage.migrate_url",
+        f.storage.migrate_url.as_ref(),
+        &mut e,
+    );
     let storage = e
         .take("storage.url", url(&f.storage.url, base, env))
-        .and_then(|u| e.take("storage.url", storage(&u, base)));
+        .and_then(|u| e.take("storage.url", storage(&u, base)))
+        .zip(storage_owner)
+        .and_then(|(s, o)| e.take("storage.migrate_url", owned(s, o)));
     let master_key = e
         .take(
             "credentials.master_key",
@@ -104,16 +115,21 @@ pub fn convert(
     let sync_interval = e.take("graph.sync_interval", positive(&f.graph.sync_interval));
     let tls = tls(&f.tls, base, &mut e);
     let audit_key = e.take("audit.signing_key", secret(&f.audit.signing_key, base, env));
-    let audit_storage = e
-        .take(
-            "audit.storage",
-            url(
-                f.audit.storage.as_ref().unwrap_or(&f.storage.url),
-                base,
-                env,
-            ),
-        )
-        .and_then(|u| e.take("audit.storage", self::storage(&u, base)));
+    // The audit database is the main one (with its owner) unless `audit.storage` names
+    // another, whose owner is then `audit.migrate_url`.
+    let audit_storage = match (&f.audit.storage, &f.audit.migrate_url) {
+        (None, None) => storage.clone(),
+        (at, m) => {
+            let o = owner("audit.migrate_url", m.as_ref(), &mut e);
+            e.take(
+                "audit.storage",
+                url(at.as_ref().unwrap_or(&f.storage.url), base, env),
+            )
+            .and_then(|u| e.take("audit.storage", self::storage(&u, base)))
+            .zip(o)
+            .and_then(|(s, o)| e.take("audit.migrate_url", owned(s, o)))
+        }
+    };
     let checkpoint_interval = e.take(
         "audit.checkpoint_interval",
         positive(&f.audit.checkpoint_interval),
@@ -299,7 +315,10 @@ fn upstream_url(url: &str) -> Result<(String, u16, bool), String> {
 
 fn storage(url: &str, base: &Path) -> Result<Storage, String> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Storage::Postgres { url: url.into() });
+        return Ok(Storage::Postgres {
+            url: url.into(),
+            owner: None,
+        });
     }
     let Some(path) = url.strip_prefix("sqlite://") else {
         return Err(format!("`{url}` must start with sqlite:// or postgres://"));
@@ -314,6 +333,29 @@ fn storage(url: &str, base: &Path) -> Result<Storage, String> {
     };
     Ok(Storage::Sqlite {
         url: format!("sqlite://{path}"),
+    })
+}
+
+/// A storage with its schema owner's URL: PostgreSQL only, and the same database.
+fn owned(s: Storage, owner: Option<String>) -> Result<Storage, String> {
+    let Some(o) = owner else { return Ok(s) };
+    let Storage::Postgres { url, .. } = s else {
+        return Err("needs a postgres:// storage (SQLite has no roles)".into());
+    };
+    if !(o.starts_with("postgres://") || o.starts_with("postgresql://")) {
+        return Err("must be a postgres:// URL".into());
+    }
+    // The database is the last path segment, before any parameters.
+    let database = |u: &str| {
+        u.rsplit_once('/')
+            .map(|(_, d)| d.split('?').next().unwrap_or_default().to_owned())
+    };
+    if database(&o) != database(&url) {
+        return Err("must name the same database as the storage URL".into());
+    }
+    Ok(Storage::Postgres {
+        url,
+        owner: Some(o),
     })
 }
 

@@ -112,11 +112,16 @@ pub struct ResellerSection {
 pub struct StorageSection {
     #[serde(default = "default_db")]
     pub url: UrlSource,
+    #[serde(default)]
+    pub migrate_url: Option<UrlSource>,
 }
 
 impl Default for StorageSection {
     fn default() -> Self {
-        Self { url: default_db() }
+        Self {
+            url: default_db(),
+            migrate_url: None,
+        }
     }
 }
 
@@ -226,6 +231,8 @@ pub struct AuditSection {
     pub signing_key: SecretSource,
     #[serde(default)]
     pub storage: Option<UrlSource>,
+    #[serde(default)]
+    pub migrate_url: Option<UrlSource>,
     #[serde(default = "default_checkpoint_log")]
     pub checkpoint_log: String,
     #[serde(default = "default_checkpoint_interval")]

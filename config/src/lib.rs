@@ -162,8 +162,12 @@ pub enum Storage {
     },
     /// PostgreSQL.
     Postgres {
-        /// `postgres://` URL.
+        /// `postgres://` URL: the role the gateway runs as.
         url: String,
+        /// The schema owner's URL (`migrate_url`), if separate: migrations run as the owner,
+        /// and the gateway's role gets only the privileges it needs (the audit tables: read
+        /// and insert only).
+        owner: Option<String>,
     },
 }
 
@@ -171,7 +175,12 @@ impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Storage::Sqlite { url } => write!(f, "Sqlite({url:?})"),
-            Storage::Postgres { url } => write!(f, "Postgres({:?})", url::redacted(url)),
+            Storage::Postgres { url, owner } => write!(
+                f,
+                "Postgres({:?}, owner: {:?})",
+                url::redacted(url),
+                owner.as_deref().map(url::redacted)
+            ),
         }
     }
 }

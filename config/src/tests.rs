@@ -363,20 +363,24 @@ fn database_and_redis_urls_come_from_secret_sources_and_never_show_their_passwor
     assert!(made.is_ok(), "{made:?}");
     let text = GOOD.to_owned()
         + "[storage]\nurl = { env = \"TG_TEST_DB_URL\" }\n\
+           migrate_url = { env = \"TG_TEST_OWNER_URL\" }\n\
            [ratelimit]\nredis = { file = \"redis-url\" }\n";
     let raw: file::File = match toml::from_str(&text) {
         Ok(r) => r,
         Err(e) => unreachable!("{e}"),
     };
-    let env = |name: &str| {
-        (name == "TG_TEST_DB_URL").then(|| "postgres://app:pg5ecret@db:5432/tg".to_owned())
+    let env = |name: &str| match name {
+        "TG_TEST_DB_URL" => Some("postgres://app:pg5ecret@db:5432/tg".to_owned()),
+        "TG_TEST_OWNER_URL" => Some("postgres://owner:0wner@db:5432/tg".to_owned()),
+        _ => None,
     };
     let c = convert::convert(raw, &dir, &env).map_err(|e| e.to_string());
     let Ok(c) = c else { unreachable!("{c:?}") };
     assert_eq!(
         c.storage,
         Storage::Postgres {
-            url: "postgres://app:pg5ecret@db:5432/tg".into()
+            url: "postgres://app:pg5ecret@db:5432/tg".into(),
+            owner: Some("postgres://owner:0wner@db:5432/tg".into()),
         }
     );
     assert_eq!(
@@ -385,7 +389,7 @@ fn database_and_redis_urls_come_from_secret_sources_and_never_show_their_passwor
     );
     let shown = format!("{c:?}");
     assert!(
-        !shown.contains("pg5ecret") && !shown.contains("r3dis"),
+        !shown.contains("pg5ecret") && !shown.contains("r3dis") && !shown.contains("0wner"),
         "{shown}"
     );
     // An unset variable is an error at its setting.
@@ -421,4 +425,36 @@ fn plaintext_listeners_only_on_loopback_unless_the_file_says_so() {
         format!("{open}[tls]\n[[tls.certificates]]\nchain = \"rsa.pem\"\nkey = \"rsa.key\"\n");
     let c = Config::parse(&with_tls, &fixtures).map_err(|e| e.to_string());
     assert!(c.as_ref().is_ok_and(|c| !c.admin_plaintext), "{c:?}");
+}
+
+#[test]
+fn a_schema_owner_is_postgres_on_the_same_database() {
+    let paths = |storage: &str| -> Vec<String> {
+        let text = GOOD.to_owned() + storage;
+        let raw: file::File = match toml::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => unreachable!("{e}"),
+        };
+        match convert::convert(raw, std::path::Path::new("/tmp"), &|_: &str| None) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|x| x.path.clone()).collect(),
+        }
+    };
+    let on =
+        |url: &str, owner: &str| format!("[storage]\nurl = \"{url}\"\nmigrate_url = \"{owner}\"\n");
+    assert_eq!(
+        paths(&on("sqlite://t.db", "postgres://o@db/tg")),
+        ["storage.migrate_url"]
+    );
+    assert_eq!(
+        paths(&on("postgres://a@db/tg", "postgres://o@db/other")),
+        ["storage.migrate_url"]
+    );
+    assert!(
+        paths(&on(
+            "postgres://a@db/tg",
+            "postgres://o@db/tg?sslmode=require"
+        ))
+        .is_empty()
+    );
 }

@@ -208,7 +208,14 @@ async fn postgres_every_tampering_is_found() -> R {
     let make = async || -> Result<Log, String> {
         let db = TempDb::create().await?;
         let url = db.url.clone();
-        let l = log(Storage::Postgres { url: url.clone() }, url).await?;
+        let l = log(
+            Storage::Postgres {
+                url: url.clone(),
+                owner: None,
+            },
+            url,
+        )
+        .await?;
         dbs.lock().map_err(e)?.push(db);
         Ok(l)
     };

@@ -91,6 +91,7 @@ async fn postgres_three_pools_200_callers_never_oversubscribe() -> R {
     let db = TempDb::create().await?;
     let storage = Storage::Postgres {
         url: db.url.clone(),
+        owner: None,
     };
     let mut stores = Vec::new();
     for _ in 0..3 {

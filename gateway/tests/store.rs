@@ -213,6 +213,7 @@ async fn gateways_starting_together_on_a_new_database_migrate_it_once() -> R {
     let db = TempDb::create().await?;
     let storage = Storage::Postgres {
         url: db.url.clone(),
+        owner: None,
     };
     // Each start opens its own pool and migrates, as separate gateway processes do.
     let starts: Vec<_> = (0..6)

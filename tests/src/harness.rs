@@ -101,6 +101,13 @@ pub enum Db {
     Sqlite,
     /// A PostgreSQL URL.
     Postgres(String),
+    /// A PostgreSQL URL (the gateway's role) and its schema owner's URL (`migrate_url`).
+    Owned {
+        /// The gateway's role.
+        url: String,
+        /// The schema owner.
+        owner: String,
+    },
 }
 
 /// The demo audit signing key of the test configurations.
@@ -237,8 +244,9 @@ impl Gateway {
             .unwrap_or_default();
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let storage = match db {
-            Db::Sqlite => "sqlite://tiergate.db".to_owned(),
-            Db::Postgres(url) => url,
+            Db::Sqlite => "url = \"sqlite://tiergate.db\"".to_owned(),
+            Db::Postgres(url) => format!("url = \"{url}\""),
+            Db::Owned { url, owner } => format!("url = \"{url}\"\nmigrate_url = \"{owner}\""),
         };
         let config = dir.path().join("tiergate.toml");
         // Suites about other things run faster than the vendor's 10/s per API (the simulator's
@@ -276,7 +284,7 @@ partner_id = "res-1"
 [[resellers]]
 partner_id = "res-2"
 [storage]
-url = "{storage}"
+{storage}
 [credentials]
 master_key = {{ value = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" }}
 cache_ttl = "{credential_cache}"

@@ -5,6 +5,7 @@ mod credentials;
 mod delegation;
 mod funds;
 mod ledger;
+mod migrate;
 mod policy;
 mod tls;
 mod tokens;
@@ -75,6 +76,20 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         action: ledger::Action,
+    },
+    /// Bring the database schema up to date as its owner and grant the gateway's role what it
+    /// needs (see `storage.migrate_url`).
+    Migrate {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// An environment variable holding the schema owner's URL (instead of
+        /// `storage.migrate_url`).
+        #[arg(long)]
+        owner_env: Option<String>,
+        /// The same for a separate audit database (instead of `audit.migrate_url`).
+        #[arg(long)]
+        audit_owner_env: Option<String>,
     },
     /// Report on the TLS policy and certificates.
     Tls {
@@ -176,6 +191,11 @@ pub fn main() -> ExitCode {
         }
         Command::Ledger { config, action } => load(&config).and_then(|c| ledger::run(c, action)),
         Command::Funds { config, action } => load(&config).and_then(|c| funds::run(c, action)),
+        Command::Migrate {
+            config,
+            owner_env,
+            audit_owner_env,
+        } => load(&config).and_then(|c| migrate::run(c, owner_env, audit_owner_env)),
     };
     // Also after a failed command: what it wrote before failing is covered too.
     let result = match (result, sealed.as_deref().map(seal)) {

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The storage task was cancelled (the process is stopping).
     #[error("storage task stopped")]
     Stopped,
+    /// The schema is behind and this role may not bring it up to date.
+    #[error("{0}")]
+    Schema(String),
 }
 
 /// The pool, the runtime that owns it, and which backend it is.

@@ -14,6 +14,8 @@
 //! | [`Store::audit`] | [`audit::AuditStore`] | the audit chain and its checkpoints |
 //! | [`Store::bindings`] | [`bindings::BindingStore`] | sign-in bindings of platform users |
 //!
+//! | [`Store::outcomes`] | [`outcomes::OutcomeStore`] | money calls of unknown outcome, for reconciliation |
+//!
 //! Writes that must commit with their audit record (ledger, funds) append to the chain inside
 //! their own transaction.
 
@@ -25,7 +27,7 @@ pub mod funds;
 pub mod graph;
 pub mod idempotency;
 pub mod ledger;
-mod migrate;
+pub mod migrate;
 pub mod outcomes;
 pub(crate) mod sql;
 
@@ -55,7 +57,14 @@ impl Store {
         let (url, max, backend) = match storage {
             Storage::Sqlite { url } if url.contains('?') => (url.clone(), 1, Backend::Sqlite),
             Storage::Sqlite { url } => (format!("{url}?mode=rwc"), 1, Backend::Sqlite),
-            Storage::Postgres { url } => (url.clone(), 8, Backend::Postgres),
+            Storage::Postgres { url, owner } => {
+                // Migrations as the schema owner, on a connection of its own, closed before
+                // the gateway's own (restricted) role connects.
+                if let Some(owner) = owner {
+                    migrate::as_owner(owner, url).await?;
+                }
+                (url.clone(), 8, Backend::Postgres)
+            }
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
