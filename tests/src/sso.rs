@@ -91,7 +91,7 @@ impl ResellerIdp {
     pub fn respond(&self, query: Option<&str>, tiergate: &str, user: &str) -> Result<String> {
         let sp = VendorSp::from_metadata(tiergate).map_err(|e| e.to_string())?;
         let incoming = match query {
-            Some(q) => Some(self.idp.accept(q, &sp).map_err(|e| e.to_string())?),
+            Some(q) => Some(self.idp.accept(q, &sp).map_err(|e| e.to_string())?.incoming),
             None => None,
         };
         self.sign(incoming.as_ref(), &sp, user)
@@ -166,6 +166,20 @@ impl Browser {
             self.cookies.retain(|(a, n, _)| !(*a == addr && n == k));
             self.cookies.push((addr, k.to_owned(), v.to_owned()));
         }
+    }
+
+    /// From now on also sends `from`'s cookies to `to`: two gateways behind one public name,
+    /// as a browser sees them.
+    pub fn same_site(&mut self, from: SocketAddr, to: SocketAddr) {
+        let shared: Vec<_> = self
+            .cookies
+            .iter()
+            .filter(|(a, _, _)| *a == from)
+            .map(|(_, k, v)| (to, k.clone(), v.clone()))
+            .collect();
+        self.cookies
+            .retain(|(a, k, _)| !(*a == to && shared.iter().any(|(_, n, _)| n == k)));
+        self.cookies.extend(shared);
     }
 
     /// GET.

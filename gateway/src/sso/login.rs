@@ -1,7 +1,9 @@
 //! The vendor's AuthnRequest: answered from a live session, or sent on to the reseller IdP
 //! chosen by hint, remembered choice or discovery page, with our own signed AuthnRequest.
+//! Either spends it, for every gateway: a request arriving again is refused, never answered
+//! with a second Response.
 
-use super::{Sso, browser};
+use super::{OnceOnly, Sso, browser};
 use crate::rejection::Rejection;
 use crate::web::form::Form;
 use http::Response;
@@ -10,7 +12,7 @@ use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
-use tiergate_broker::saml::idp::Incoming;
+use tiergate_broker::saml::idp::Accepted;
 use tiergate_broker::saml::redirect;
 
 /// The remembered reseller IdP.
@@ -42,8 +44,8 @@ impl Sso {
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let req = session.req_header();
         let query = req.uri.query().unwrap_or("").to_owned();
-        let incoming = match self.saml.idp.accept(&query, &self.saml.vendor) {
-            Ok(i) => i,
+        let accepted = match self.saml.idp.accept(&query, &self.saml.vendor) {
+            Ok(a) => a,
             Err(e) => {
                 // Unverified: counted into a summary, never written one by one.
                 self.count_unverified("vendor_request", "TG.7003", &e.to_string(), None);
@@ -53,6 +55,7 @@ impl Sso {
         // Signed in already (an IdP-initiated login continuing here, or a second console
         // visit): answered from the session, with the binding checked again.
         if let Some(s) = self.session_of(req).await {
+            self.spend(&accepted).await?;
             let a = self.tier_check(&s.reseller, &s.name_id).await?;
             self.record(
                 "sign_in",
@@ -62,8 +65,9 @@ impl Sso {
                        "first_login": a.first_login, "from_session": true}),
             )
             .await;
-            let relay = incoming.relay_state.clone();
-            return self.to_vendor(&a, Some(&incoming), relay.as_deref(), None);
+            let incoming = accepted.incoming;
+            let relay = incoming.relay_state.as_deref();
+            return self.to_vendor(&a, Some(&incoming), relay, None);
         }
         let hint = Form::parse(query.as_bytes())
             .string("idp")
@@ -71,8 +75,9 @@ impl Sso {
         match hint.as_deref().and_then(|r| self.registration(r)) {
             Some(reg) => {
                 let reseller = reg.idp.reseller.clone();
-                self.ask_reseller(&reseller, incoming).await
+                self.ask_reseller(&reseller, accepted).await
             }
+            // Not spent: the choice comes back with this same request.
             None => Ok(self.discovery(&query)),
         }
     }
@@ -131,21 +136,34 @@ impl Sso {
         browser::page("text/html; charset=utf-8", html.into_bytes(), &[])
     }
 
+    /// Marks the vendor's request used, for every gateway, until it could not be accepted
+    /// anyway.
+    async fn spend(&self, accepted: &Accepted) -> Result<(), Rejection> {
+        self.use_once(OnceOnly {
+            operation: "vendor_request",
+            id: &accepted.incoming.id,
+            until: accepted.usable_until,
+            what: "AuthnRequest",
+        })
+        .await
+    }
+
     /// Sends the browser to `reseller`'s IdP with our signed AuthnRequest.
     async fn ask_reseller(
         &self,
         reseller: &str,
-        incoming: Incoming,
+        accepted: Accepted,
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let sso_url = self
             .registration(reseller)
             .and_then(|r| r.idp.sso_url())
             .ok_or(Rejection::IdpWithoutSso)?;
+        self.spend(&accepted).await?;
         let id = format!("_{}", uuid::Uuid::new_v4().simple());
         let outstanding = Outstanding {
             reseller: reseller.to_owned(),
-            vendor_request: Some(incoming.id),
-            vendor_relay: incoming.relay_state,
+            vendor_request: Some(accepted.incoming.id),
+            vendor_relay: accepted.incoming.relay_state,
         };
         let stored = match serde_json::to_string(&outstanding) {
             Ok(v) => self.saml.once.put("request", &id, &v, REQUEST_TTL).await,
