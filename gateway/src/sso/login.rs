@@ -3,15 +3,14 @@
 //! Either spends it, for every gateway: a request arriving again is refused, never answered
 //! with a second Response.
 
+use super::pending::{self, Outstanding, REQUEST_TTL};
 use super::{OnceOnly, Sso, browser};
 use crate::rejection::Rejection;
 use crate::web::form::Form;
 use http::Response;
 use pingora::protocols::http::ServerSession;
 use quick_xml::escape::escape;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::time::Duration;
 use tiergate_broker::saml::idp::Accepted;
 use tiergate_broker::saml::redirect;
 
@@ -19,22 +18,12 @@ use tiergate_broker::saml::redirect;
 const CHOICE_COOKIE: &str = "tg_idp";
 /// How long it is remembered (seconds).
 const CHOICE_TTL: u64 = 30 * 24 * 3600;
-/// How long an AuthnRequest of ours waits for its answer.
-const REQUEST_TTL: Duration = Duration::from_secs(600);
 /// What a query component leaves as it is (RFC 3986 unreserved characters).
 const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
-
-/// What an outstanding AuthnRequest of ours remembers.
-#[derive(Serialize, Deserialize)]
-pub(super) struct Outstanding {
-    pub reseller: String,
-    pub vendor_request: Option<String>,
-    pub vendor_relay: Option<String>,
-}
 
 impl Sso {
     /// `GET /saml/idp/sso`.
@@ -67,7 +56,7 @@ impl Sso {
             .await;
             let incoming = accepted.incoming;
             let relay = incoming.relay_state.as_deref();
-            return self.to_vendor(&a, Some(&incoming), relay, None);
+            return self.to_vendor(&a, Some(&incoming), relay, &[]);
         }
         let hint = Form::parse(query.as_bytes())
             .string("idp")
@@ -111,7 +100,7 @@ impl Sso {
             None => String::new(),
         };
         let location = vendor_login_link(url, &self.saml.x_account_type, false, &service);
-        Ok(browser::found(location, self.choice_cookie(&reseller)))
+        Ok(browser::found(location, &[self.choice_cookie(&reseller)]))
     }
 
     /// The page that lets the user pick their reseller's platform.
@@ -148,7 +137,8 @@ impl Sso {
         .await
     }
 
-    /// Sends the browser to `reseller`'s IdP with our signed AuthnRequest.
+    /// Sends the browser to `reseller`'s IdP with our signed AuthnRequest, tied to this
+    /// browser ([`pending`]).
     async fn ask_reseller(
         &self,
         reseller: &str,
@@ -160,10 +150,12 @@ impl Sso {
             .ok_or(Rejection::IdpWithoutSso)?;
         self.spend(&accepted).await?;
         let id = format!("_{}", uuid::Uuid::new_v4().simple());
+        let tie = pending::tie(&id, self.saml.secure);
         let outstanding = Outstanding {
             reseller: reseller.to_owned(),
             vendor_request: Some(accepted.incoming.id),
             vendor_relay: accepted.incoming.relay_state,
+            browser: tie.hash,
         };
         let stored = match serde_json::to_string(&outstanding) {
             Ok(v) => self.saml.once.put("request", &id, &v, REQUEST_TTL).await,
@@ -177,7 +169,7 @@ impl Sso {
         })?;
         Ok(browser::found(
             browser::with_query(&sso_url, &query),
-            self.choice_cookie(reseller),
+            &[self.choice_cookie(reseller), tie.cookie],
         ))
     }
 

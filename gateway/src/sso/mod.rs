@@ -6,9 +6,10 @@
 //!   choice remembered, the vendor's login started).
 //! - `GET /saml/idp/sso`: the vendor's AuthnRequest (Redirect binding). The reseller IdP is
 //!   chosen by the `idp` hint, else the remembered choice (cookie), else a discovery page; the
-//!   browser goes there with our signed AuthnRequest. Answered once.
+//!   browser goes there with our signed AuthnRequest, tied to it by a cookie. Answered once.
 //! - `POST /saml/sp/acs`: a reseller IdP's Response (POST binding), SP- or IdP-initiated; on
-//!   success a browser session and a signed Response posted on to the vendor's ACS.
+//!   success a browser session and a signed Response posted on to the vendor's ACS. A Response
+//!   to our request counts only from the browser that started it.
 //! - `POST /saml/notify`: the vendor's bind notifications, recorded and forwarded.
 //! - `GET /session/whoami`: the signed-in identity.
 //!
@@ -19,6 +20,7 @@ mod browser;
 mod client;
 mod login;
 mod notify;
+mod pending;
 mod session;
 
 use crate::answer::{self, Listener};

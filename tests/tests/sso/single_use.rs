@@ -1,7 +1,8 @@
 //! What the sign-in chain answers once: the vendor's AuthnRequest (on one gateway and across
-//! gateways sharing Redis, to a fresh browser and to one signed in already).
+//! gateways sharing Redis, to a fresh browser and to one signed in already), and our own
+//! request to a reseller IdP (only from the browser that started it).
 
-use super::{R, assert_refusal, body, chain, path_of};
+use super::{R, assert_refusal, body, chain, path_of, reason};
 use tiergate_tests::harness::HttpResponse;
 use tiergate_tests::sso::Browser;
 
@@ -104,5 +105,47 @@ async fn a_vendor_request_is_answered_once_across_gateways() -> R {
     query_of(&someone.get(other_sso, &format!("{theirs}&idp=res-1"))?);
     assert_used(&b.get(c.sso, &theirs)?);
     assert_used(&b.get(other_sso, &theirs)?);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_posted_from_another_browser_is_refused_and_spends_nothing() -> R {
+    let c = chain().await?;
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-1", "https://console.vendor.example/home")?;
+    let saml = c.res1.respond(Some(&q), &c.sp_metadata, "ivan")?;
+
+    // Captured on its way and posted first, by a browser without the request's cookie ...
+    let stolen = c.acs(&mut Browser::default(), &saml, None)?;
+    assert_refusal(&stolen, 403, "TG.7002");
+    assert!(
+        reason(&c.gw, &stolen)?.contains("another browser"),
+        "{}",
+        body(&stolen)
+    );
+    // ... or with the cookie of a request of its own.
+    let mut mallory = Browser::default();
+    c.to_reseller(&mut mallory, "res-1", "https://console.vendor.example/home")?;
+    assert_refusal(&c.acs(&mut mallory, &saml, None)?, 403, "TG.7002");
+    assert_eq!(
+        c.whoami(&mut mallory)?.status,
+        401,
+        "no session for mallory"
+    );
+
+    // The rightful browser still signs in, and its request's cookie is cleared.
+    let page = c.acs(&mut b, &saml, None)?;
+    assert_eq!(page.status, 200, "{}", body(&page));
+    assert!(
+        page.headers
+            .iter()
+            .any(|(n, v)| n == "set-cookie" && v.starts_with("tg_rq_") && v.contains("Max-Age=0")),
+        "{:?}",
+        page.headers
+    );
+    assert_eq!(c.to_vendor(&mut b, &page)?["name_id"], "res-1:ivan");
+    assert_eq!(c.whoami(&mut b)?.status, 200);
+    // Spent now, even for the browser that asked.
+    assert_refusal(&c.acs(&mut b, &saml, None)?, 403, "TG.7002");
     Ok(())
 }
