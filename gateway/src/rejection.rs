@@ -121,8 +121,8 @@ pub enum Rejection {
     /// The reseller IdP's metadata names no single sign-on endpoint.
     #[error("the reseller IdP has no SSO URL")]
     IdpWithoutSso,
-    /// A single-use message of the sign-in chain (the vendor's AuthnRequest) arrived again: it
-    /// is never answered twice, whichever gateway it reaches.
+    /// A single-use message of the sign-in chain (the vendor's AuthnRequest, a bind
+    /// notification) arrived again: it is never answered twice, whichever gateway it reaches.
     #[error("this {0} was used already")]
     AlreadyUsed(&'static str),
     /// A store of the sign-in listener (single-use ids, sessions, bindings) did not answer.

@@ -203,15 +203,21 @@ impl Browser {
     }
 }
 
-/// The ID of the AuthnRequest in a Redirect-binding query.
-pub fn request_id(query: &str) -> Result<String> {
+/// The decoded value of `name` in a query or form body.
+pub fn param(query: &str, name: &str) -> Result<String> {
     let raw = query
         .split('&')
-        .find_map(|p| p.strip_prefix("SAMLRequest="))
-        .ok_or("no SAMLRequest")?;
-    let b64 = percent_encoding::percent_decode_str(raw)
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+        .ok_or_else(|| format!("no {name}"))?;
+    percent_encoding::percent_decode_str(raw)
         .decode_utf8()
-        .map_err(|e| e.to_string())?;
+        .map(|v| v.into_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// The ID of the AuthnRequest in a Redirect-binding query.
+pub fn request_id(query: &str) -> Result<String> {
+    let b64 = param(query, "SAMLRequest")?;
     let xml = tiergate_broker::saml::redirect::inflate(&b64).map_err(|e| e.to_string())?;
     let start = xml.find(" ID=\"").ok_or("no ID")? + 5;
     let end = xml[start..].find('"').ok_or("no ID")? + start;

@@ -191,6 +191,14 @@ impl Chain {
 
     fn bind(&self, x_user_id: &str, customer: &str) -> R {
         let n = json!({"xUserId": x_user_id, "domainId": customer, "domainName": "acme", "bindAction": "bind"});
+        let sent = self.notify_as_vendor(&n)?;
+        assert_eq!(sent["partner_status"], 200, "{sent}");
+        Ok(())
+    }
+
+    /// Makes the vendor send notification `n` (stamped now unless it has a `timestamp`): the
+    /// status Tiergate answered and the form it was sent.
+    fn notify_as_vendor(&self, n: &Value) -> Result<Value, String> {
         let r = http(
             self.sim.addr(),
             "POST",
@@ -199,8 +207,7 @@ impl Chain {
             n.to_string().as_bytes(),
         )?;
         assert_eq!(r.status, 200, "{}", body(&r));
-        assert_eq!(r.json()["partner_status"], 200, "{}", body(&r));
-        Ok(())
+        Ok(r.json())
     }
 
     fn identity_records(&self) -> Result<Vec<Value>, String> {

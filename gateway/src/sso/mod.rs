@@ -10,7 +10,8 @@
 //! - `POST /saml/sp/acs`: a reseller IdP's Response (POST binding), SP- or IdP-initiated; on
 //!   success a browser session and a signed Response posted on to the vendor's ACS. A Response
 //!   to our request counts only from the browser that started it.
-//! - `POST /saml/notify`: the vendor's bind notifications, recorded and forwarded.
+//! - `POST /saml/notify`: the vendor's bind notifications (fresh, used once), recorded and
+//!   forwarded.
 //! - `GET /session/whoami`: the signed-in identity.
 //!
 //! Every sign-in, refusal (with its reason) and binding is audited.
@@ -220,8 +221,8 @@ impl Sso {
     }
 }
 
-/// A message of the sign-in chain that must be used once (the vendor's AuthnRequest), as the
-/// single-use store knows it.
+/// A message of the sign-in chain that must be used once (the vendor's AuthnRequest, a bind
+/// notification), as the single-use store knows it.
 struct OnceOnly<'a> {
     /// Its space in the store, also the operation it is counted under when refused.
     operation: &'static str,
@@ -249,8 +250,8 @@ impl Sso {
     }
 }
 
-/// The single-use store (vendor requests, outstanding requests, assertion ids) did not
-/// answer: logged, and the browser refused.
+/// The single-use store (vendor requests, outstanding requests, assertion ids, notifications)
+/// did not answer: logged, and the browser refused.
 fn store_down(e: &str) -> Rejection {
     tracing::error!(error = %e, "single-use store");
     Rejection::SignInStoreUnavailable("sign-in store")

@@ -1,9 +1,12 @@
 //! What the sign-in chain answers once: the vendor's AuthnRequest (on one gateway and across
-//! gateways sharing Redis, to a fresh browser and to one signed in already), and our own
-//! request to a reseller IdP (only from the browser that started it).
+//! gateways sharing Redis, to a fresh browser and to one signed in already), our own request
+//! to a reseller IdP (only from the browser that started it), and the vendor's bind
+//! notifications (once, and only while fresh).
 
-use super::{R, assert_refusal, body, chain, path_of, reason};
-use tiergate_tests::harness::HttpResponse;
+use super::{R, assert_refusal, body, capture_one, chain, path_of, reason};
+use base64::Engine;
+use serde_json::{Value, json};
+use tiergate_tests::harness::{HttpResponse, http};
 use tiergate_tests::sso::Browser;
 
 /// The vendor console's login link followed to Tiergate: the path carrying the vendor's signed
@@ -147,5 +150,78 @@ async fn a_response_posted_from_another_browser_is_refused_and_spends_nothing() 
     assert_eq!(c.whoami(&mut b)?.status, 200);
     // Spent now, even for the browser that asked.
     assert_refusal(&c.acs(&mut b, &saml, None)?, 403, "TG.7002");
+    Ok(())
+}
+
+/// The `timestamp` of a `bindRequest=..&SigAlg=..&Signature=..` body.
+fn timestamp(form: &str) -> Result<i64, String> {
+    let b64 = tiergate_tests::sso::param(form, "bindRequest")?;
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+    v["timestamp"]
+        .as_i64()
+        .ok_or_else(|| format!("no timestamp: {v}"))
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bind_notification_is_used_once_and_only_while_fresh() -> R {
+    let c = chain().await?;
+    let notify = |form: &str| {
+        let ct = [("content-type", "application/x-www-form-urlencoded")];
+        http(c.sso, "POST", "/saml/notify", &ct, form.as_bytes())
+    };
+    let n = json!({"xUserId": "res-1:judy", "domainId": "cust-r1-a", "domainName": "acme",
+                   "bindAction": "bind"});
+    let (forwarded, server) = capture_one(c.notify.try_clone().map_err(|e| e.to_string())?);
+    let sent = c.notify_as_vendor(&n)?;
+    assert_eq!(sent["partner_status"], 200, "{sent}");
+    let form = sent["form"].as_str().ok_or("no form")?.to_owned();
+
+    // Forwarded to the reseller platform with a timestamp of its own, fresh.
+    let _ = server.join();
+    let forwarded = forwarded.recv().map_err(|e| e.to_string())?;
+    let age = now_ms() - timestamp(&forwarded)?;
+    assert!((0..60_000).contains(&age), "forwarded {age} ms ago");
+
+    // The same bytes again, at once: refused.
+    assert_refusal(&notify(&form)?, 403, "TG.7008");
+
+    // Signed by the vendor but stale, or from the future, or without a timestamp.
+    let mut unbind = n.clone();
+    unbind["bindAction"] = json!("unbind");
+    for at in [
+        json!(now_ms() - 600_000),
+        json!(now_ms() + 600_000),
+        Value::Null,
+    ] {
+        let mut old = unbind.clone();
+        old["timestamp"] = at.clone();
+        let sent = c.notify_as_vendor(&old)?;
+        assert_eq!(sent["partner_status"], 400, "{at}: {sent}");
+        let r = notify(sent["form"].as_str().ok_or("no form")?)?;
+        assert_refusal(&r, 400, "TG.7003");
+        assert!(body(&r).contains("timestamp"), "{}", body(&r));
+    }
+
+    // Only the first one changed anything: judy is still bound.
+    let records = c.identity_records()?;
+    let binds: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["operation"] == "bind")
+        .collect();
+    assert_eq!(binds.len(), 1, "{binds:?}");
+    assert_eq!(binds[0]["detail"]["bind_action"], "bind");
+    let mut b = Browser::default();
+    let q = c.to_reseller(&mut b, "res-1", "https://console.vendor.example/home")?;
+    let saml = c.res1.respond(Some(&q), &c.sp_metadata, "judy")?;
+    let page = c.acs(&mut b, &saml, None)?;
+    assert_eq!(page.status, 200, "{}", body(&page));
+    assert_eq!(c.whoami(&mut b)?.json()["customer_id"], "cust-r1-a");
     Ok(())
 }
