@@ -4,11 +4,14 @@
 //! partner API's `customer_id`) and tells the partner in a signed `bindRequest`. Tiergate
 //! names each reseller's users `reseller:name_id`, so two resellers' IdPs can never produce
 //! the same `xUserId`, and admits a sign-in only while the bound customer belongs to the
-//! reseller whose IdP signed the user in.
+//! reseller whose IdP signed the user in. The notifications themselves must be signed, fresh
+//! and used once ([`verify_bind`], [`sign_bind`]).
 
-use crate::saml::redirect::{self, RedirectError};
-use base64::Engine;
-use openssl::pkey::{PKey, Private, Public};
+mod notification;
+
+pub use notification::{
+    BindError, BindRequest, NOTIFICATION_SKEW, Notification, sign_bind, verify_bind,
+};
 use serde::{Deserialize, Serialize};
 
 /// A recorded binding.
@@ -80,47 +83,6 @@ pub fn decide(
     }
 }
 
-/// A `bindRequest` as the vendor sends it (base64 JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BindRequest {
-    /// The customer's account name.
-    pub domain_name: String,
-    /// The customer's account id (`customer_id`).
-    pub domain_id: String,
-    /// The platform user id.
-    pub x_user_id: String,
-    /// `bind` or `unbind` (as the vendor words it).
-    pub bind_action: String,
-}
-
-/// Why a bind notification was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BindError {
-    /// Signature, parameters or algorithm.
-    #[error("{0}")]
-    Signature(#[from] RedirectError),
-    /// Not base64 JSON of the expected shape.
-    #[error("bindRequest is not base64 JSON with domainName, domainId, xUserId, bindAction")]
-    Shape,
-}
-
-/// Verifies a notification body (`bindRequest=..&SigAlg=..&Signature=..`) with the vendor's key.
-pub fn verify_bind(body: &str, vendor: &PKey<Public>) -> Result<BindRequest, BindError> {
-    let (value, _) = redirect::verify_signed(body, "bindRequest", vendor)?;
-    let json = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|_| BindError::Shape)?;
-    serde_json::from_slice(&json).map_err(|_| BindError::Shape)
-}
-
-/// The same notification, signed by Tiergate, for the reseller platform's notification URL.
-pub fn sign_bind(req: &BindRequest, key: &PKey<Private>) -> Result<String, BindError> {
-    let json = serde_json::to_vec(req).map_err(|_| BindError::Shape)?;
-    let value = base64::engine::general_purpose::STANDARD.encode(json);
-    Ok(redirect::sign_value("bindRequest", &value, None, key)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,31 +136,5 @@ mod tests {
             decide("res-1", "alice", Some(&unknown), owner),
             Decision::Refused(_)
         ));
-    }
-
-    #[test]
-    fn bind_notifications_verify_with_the_vendor_key_and_are_re_signed_by_us()
-    -> Result<(), Box<dyn std::error::Error>> {
-        let vendor = PKey::from_rsa(openssl::rsa::Rsa::generate(2048)?)?;
-        let vendor_pub = PKey::public_key_from_der(&vendor.public_key_to_der()?)?;
-        let us = PKey::from_rsa(openssl::rsa::Rsa::generate(2048)?)?;
-        let us_pub = PKey::public_key_from_der(&us.public_key_to_der()?)?;
-        let req = BindRequest {
-            domain_name: "acme".into(),
-            domain_id: "cust-r1-a".into(),
-            x_user_id: "res-1:alice".into(),
-            bind_action: "bind".into(),
-        };
-        let body = sign_bind(&req, &vendor)?;
-        assert_eq!(verify_bind(&body, &vendor_pub)?, req);
-        assert!(matches!(
-            verify_bind(&body, &us_pub),
-            Err(BindError::Signature(_))
-        ));
-        let forwarded = sign_bind(&req, &us)?;
-        assert_eq!(verify_bind(&forwarded, &us_pub)?, req);
-        let tampered = body.replacen("bindRequest=", "bindRequest=A", 1);
-        assert!(verify_bind(&tampered, &vendor_pub).is_err());
-        Ok(())
     }
 }

@@ -136,6 +136,10 @@ pub enum Rejection {
     /// The reseller IdP's metadata names no single sign-on endpoint.
     #[error("the reseller IdP has no SSO URL")]
     IdpWithoutSso,
+    /// A single-use message of the sign-in chain (the vendor's AuthnRequest, a bind
+    /// notification) arrived again: it is never answered twice, whichever gateway it reaches.
+    #[error("this {0} was used already")]
+    AlreadyUsed(&'static str),
     /// A store of the sign-in listener (single-use ids, sessions, bindings) did not answer.
     #[error("{0} unavailable")]
     SignInStoreUnavailable(&'static str),
@@ -195,6 +199,7 @@ impl Rejection {
             Rejection::NoVendorLogin => (404, "TG.7005", "no_route"),
             Rejection::IdpWithoutSso => (502, "TG.7006", "upstream_error"),
             Rejection::SignInStoreUnavailable(_) => (503, "TG.7007", "unavailable"),
+            Rejection::AlreadyUsed(_) => (403, "TG.7008", "denied"),
         };
         Answer {
             status,

@@ -91,7 +91,7 @@ impl ResellerIdp {
     pub fn respond(&self, query: Option<&str>, tiergate: &str, user: &str) -> Result<String> {
         let sp = VendorSp::from_metadata(tiergate).map_err(|e| e.to_string())?;
         let incoming = match query {
-            Some(q) => Some(self.idp.accept(q, &sp).map_err(|e| e.to_string())?),
+            Some(q) => Some(self.idp.accept(q, &sp).map_err(|e| e.to_string())?.incoming),
             None => None,
         };
         self.sign(incoming.as_ref(), &sp, user)
@@ -168,6 +168,20 @@ impl Browser {
         }
     }
 
+    /// From now on also sends `from`'s cookies to `to`: two gateways behind one public name,
+    /// as a browser sees them.
+    pub fn same_site(&mut self, from: SocketAddr, to: SocketAddr) {
+        let shared: Vec<_> = self
+            .cookies
+            .iter()
+            .filter(|(a, _, _)| *a == from)
+            .map(|(_, k, v)| (to, k.clone(), v.clone()))
+            .collect();
+        self.cookies
+            .retain(|(a, k, _)| !(*a == to && shared.iter().any(|(_, n, _)| n == k)));
+        self.cookies.extend(shared);
+    }
+
     /// GET.
     pub fn get(&mut self, addr: SocketAddr, path: &str) -> Result<HttpResponse> {
         let c = self.cookie_header(addr);
@@ -189,15 +203,21 @@ impl Browser {
     }
 }
 
-/// The ID of the AuthnRequest in a Redirect-binding query.
-pub fn request_id(query: &str) -> Result<String> {
+/// The decoded value of `name` in a query or form body.
+pub fn param(query: &str, name: &str) -> Result<String> {
     let raw = query
         .split('&')
-        .find_map(|p| p.strip_prefix("SAMLRequest="))
-        .ok_or("no SAMLRequest")?;
-    let b64 = percent_encoding::percent_decode_str(raw)
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+        .ok_or_else(|| format!("no {name}"))?;
+    percent_encoding::percent_decode_str(raw)
         .decode_utf8()
-        .map_err(|e| e.to_string())?;
+        .map(|v| v.into_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// The ID of the AuthnRequest in a Redirect-binding query.
+pub fn request_id(query: &str) -> Result<String> {
+    let b64 = param(query, "SAMLRequest")?;
     let xml = tiergate_broker::saml::redirect::inflate(&b64).map_err(|e| e.to_string())?;
     let start = xml.find(" ID=\"").ok_or("no ID")? + 5;
     let end = xml[start..].find('"').ok_or("no ID")? + start;

@@ -10,6 +10,9 @@ use tiergate_tests::sso::{Browser, PyIdp, ResellerIdp, form, form_field, keypair
 
 type R = Result<(), String>;
 
+#[path = "sso/single_use.rs"]
+mod single_use;
+
 struct Chain {
     sim: tiergate_tests::sim::Simulator,
     gw: Gateway,
@@ -188,6 +191,14 @@ impl Chain {
 
     fn bind(&self, x_user_id: &str, customer: &str) -> R {
         let n = json!({"xUserId": x_user_id, "domainId": customer, "domainName": "acme", "bindAction": "bind"});
+        let sent = self.notify_as_vendor(&n)?;
+        assert_eq!(sent["partner_status"], 200, "{sent}");
+        Ok(())
+    }
+
+    /// Makes the vendor send notification `n` (stamped now unless it has a `timestamp`): the
+    /// status Tiergate answered and the form it was sent.
+    fn notify_as_vendor(&self, n: &Value) -> Result<Value, String> {
         let r = http(
             self.sim.addr(),
             "POST",
@@ -196,8 +207,7 @@ impl Chain {
             n.to_string().as_bytes(),
         )?;
         assert_eq!(r.status, 200, "{}", body(&r));
-        assert_eq!(r.json()["partner_status"], 200, "{}", body(&r));
-        Ok(())
+        Ok(r.json())
     }
 
     fn identity_records(&self) -> Result<Vec<Value>, String> {
@@ -492,13 +502,20 @@ fn signed_by(body: &str, cert_pem: &[u8]) -> Result<bool, String> {
     Ok(v.verify(&sig).unwrap_or(false))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_assertion_accepted_by_one_gateway_is_refused_by_the_others() -> R {
+/// The chain with a second gateway sharing its Redis single-use store, both behind one public
+/// name: the second gateway and its sign-in listener.
+async fn two_gateways() -> Result<(Chain, Gateway, SocketAddr), String> {
     let (redis, _) = tiergate_tests::harness::redis()?;
     let more = format!("public_url = \"http://sso.tiergate.test\"\nredis = \"{redis}\"");
     let c = chain_with(&more).await?;
     let other = Gateway::start_with(c.sim.addr(), &c.extra)?;
     let other_sso = other.sso.ok_or("no sso listener")?;
+    Ok((c, other, other_sso))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_assertion_accepted_by_one_gateway_is_refused_by_the_others() -> R {
+    let (c, other, other_sso) = two_gateways().await?;
     let saml = c.res1.respond(None, &c.sp_metadata, "erin")?;
     let first = c.acs(&mut Browser::default(), &saml, None)?;
     assert_eq!(first.status, 302, "accepted once: {}", body(&first));

@@ -3,7 +3,8 @@
 //! - [`Idp::metadata`]: the metadata the distributor uploads to the vendor.
 //! - [`Idp::accept`]: the vendor's AuthnRequest on the HTTP-Redirect binding, its query
 //!   signature verified with the certificate of the vendor's SP metadata; Issuer, Destination,
-//!   ACS and age checked.
+//!   ACS and age checked. Its single use is the caller's to enforce ([`super::replay`]) until
+//!   [`Accepted::usable_until`], when this check would refuse it anyway.
 //! - [`Idp::respond`]: a Response whose Assertion is signed (RSA-SHA256, SHA-256 digests),
 //!   answering the request (`InResponseTo`), for the vendor's audience and ACS only, valid for
 //!   five minutes, naming the platform user the vendor binds (`xUserId`).
@@ -101,6 +102,16 @@ pub struct Incoming {
     pub relay_state: Option<String>,
 }
 
+/// A verified AuthnRequest, and how long [`Idp::accept`] would go on accepting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The request.
+    pub incoming: Incoming,
+    /// Its IssueInstant plus [`REQUEST_WINDOW`] (the window already allows for skew): a mark
+    /// of its use must last until then, and need not last longer.
+    pub usable_until: DateTime<Utc>,
+}
+
 /// Who signs in at the vendor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -175,7 +186,7 @@ impl Idp {
     }
 
     /// Verifies the vendor's AuthnRequest from the raw query of our SSO URL.
-    pub fn accept(&self, query: &str, vendor: &VendorSp) -> Result<Incoming, IdpError> {
+    pub fn accept(&self, query: &str, vendor: &VendorSp) -> Result<Accepted, IdpError> {
         let r = redirect::verify(query, "SAMLRequest", &vendor.key)?;
         plain_xml(&r.xml).map_err(|e| IdpError::Request(e.to_string()))?;
         let req = AuthnRequest::from_str(&r.xml).map_err(|e| IdpError::Request(e.to_string()))?;
@@ -214,9 +225,12 @@ impl Idp {
         if req.id.is_empty() {
             return Err(IdpError::Request("no ID".into()));
         }
-        Ok(Incoming {
-            id: req.id,
-            relay_state: r.relay_state,
+        Ok(Accepted {
+            incoming: Incoming {
+                id: req.id,
+                relay_state: r.relay_state,
+            },
+            usable_until: req.issue_instant + REQUEST_WINDOW,
         })
     }
 

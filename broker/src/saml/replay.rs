@@ -1,5 +1,7 @@
 //! Single-use values shared by every gateway: assertion ids (a replayed assertion is refused
-//! until it would have expired anyway) and outstanding AuthnRequests (each answered once).
+//! until it would have expired anyway), the vendor's AuthnRequest ids and bind notifications
+//! (likewise, until they would be refused as too old) and outstanding AuthnRequests (each
+//! answered once).
 //! Redis when configured (`SET NX` with an expiry, `GETDEL`: one atomic step each, so two
 //! gateways cannot both accept the same assertion); in process otherwise (one gateway).
 

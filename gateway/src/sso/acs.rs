@@ -1,13 +1,16 @@
 //! `POST /saml/sp/acs`: a reseller IdP's Response, answering our AuthnRequest (its reseller is
 //! the one we asked) or unsolicited (the reseller is the registration of its Issuer, and it
-//! must allow IdP-initiated logins). Verified off the async threads, its assertion id claimed
-//! once for every gateway, then the tier check and a session.
+//! must allow IdP-initiated logins). Verified off the async threads; our request spent only
+//! then, and only from the browser that started it ([`super::pending`]); its assertion id
+//! claimed once for every gateway; then the tier check and a session.
 
-use super::login::{Outstanding, vendor_login_link};
+use super::login::vendor_login_link;
+use super::pending::{self, Outstanding};
 use super::{MAX_BODY, Sso, browser, store_down};
 use crate::rejection::Rejection;
 use crate::web::form::Form;
 use http::Response;
+use pingora::http::RequestHeader;
 use pingora::protocols::http::ServerSession;
 use serde_json::json;
 use tiergate_broker::saml::idp::Incoming;
@@ -38,6 +41,29 @@ impl Sso {
         Rejection::SignInRefused { reference }
     }
 
+    /// Spends our request `id`, answered by a verified Response, if `req` comes from the
+    /// browser that started it; answers the `Set-Cookie` that clears the request's cookie.
+    async fn spend_request(
+        &self,
+        req: &RequestHeader,
+        id: &str,
+        o: &Outstanding,
+    ) -> Result<String, Rejection> {
+        if !pending::same_browser(req, id, o) {
+            let why = "the Response came from another browser than the one that asked for it";
+            return Err(self.refuse(Some(&o.reseller), why).await);
+        }
+        // Taken: a request is answered once, and a concurrent post loses here.
+        match self.saml.once.take("request", id).await {
+            Ok(Some(_)) => Ok(pending::spent(id, self.saml.secure)),
+            Ok(None) => {
+                let why = Refusal::InResponseTo.to_string();
+                Err(self.refuse(Some(&o.reseller), &why).await)
+            }
+            Err(e) => Err(store_down(&e)),
+        }
+    }
+
     /// `POST /saml/sp/acs`.
     pub(super) async fn acs(
         &self,
@@ -53,9 +79,10 @@ impl Sso {
             Ok(x) => x,
             Err(e) => return Err(self.refuse_unverified(&e.to_string())),
         };
-        // Taken, not read: a request is answered once.
+        // Read, not taken yet: a Response that does not verify, or comes from another browser,
+        // must not spend the request its rightful browser is still answering.
         let outstanding = match &claimed.in_response_to {
-            Some(id) => match self.saml.once.take("request", id).await {
+            Some(id) => match self.saml.once.get("request", id).await {
                 Ok(v) => v.and_then(|v| serde_json::from_str::<Outstanding>(&v).ok()),
                 Err(e) => return Err(store_down(&e)),
             },
@@ -80,10 +107,11 @@ impl Sso {
             let why = "reseller IdP no longer registered";
             return Err(self.refuse(Some(&reseller), why).await);
         };
+        let claimed_request = claimed.in_response_to.clone();
         let (sp, idp, expect) = (
             self.saml.sp.clone(),
             reg.idp.clone(),
-            claimed.in_response_to.clone(),
+            claimed_request.clone(),
         );
         let verified = tokio::task::spawn_blocking(move || {
             let expect = expect
@@ -97,6 +125,10 @@ impl Sso {
             Ok(Err(e)) => return Err(self.refuse(Some(&reseller), &e.to_string()).await),
             Err(_) => return Err(self.refuse(Some(&reseller), "verification failed").await),
         };
+        let mut cookies = Vec::new();
+        if let (Some(id), Some(o)) = (&claimed_request, &outstanding) {
+            cookies.push(self.spend_request(session.req_header(), id, o).await?);
+        }
         match self
             .saml
             .once
@@ -122,6 +154,7 @@ impl Sso {
         let cookie = self
             .open_session(&reseller, &login.name_id, login.attributes.clone(), &a)
             .await?;
+        cookies.push(cookie);
         self.record(
             "sign_in",
             "ok",
@@ -137,12 +170,7 @@ impl Sso {
                     id,
                     relay_state: o.vendor_relay.clone(),
                 });
-                self.to_vendor(
-                    &a,
-                    incoming.as_ref(),
-                    o.vendor_relay.as_deref(),
-                    Some(cookie),
-                )
+                self.to_vendor(&a, incoming.as_ref(), o.vendor_relay.as_deref(), &cookies)
             }
             // IdP-initiated: the vendor's own login starts from here (first-login binding when
             // the user is not bound yet) and comes back to a signed-in browser.
@@ -151,9 +179,9 @@ impl Sso {
                     let service = target.as_deref().unwrap_or_default();
                     let link =
                         vendor_login_link(url, &self.saml.x_account_type, a.first_login, service);
-                    Ok(browser::found(link, cookie))
+                    Ok(browser::found(link, &cookies))
                 }
-                None => self.to_vendor(&a, None, target.as_deref(), Some(cookie)),
+                None => self.to_vendor(&a, None, target.as_deref(), &cookies),
             },
         }
     }

@@ -24,14 +24,29 @@ pub fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> String
     format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
-/// A redirect that also sets a cookie.
-pub fn found(location: String, cookie: String) -> Response<Vec<u8>> {
+/// A `Set-Cookie` value for a cookie that must come back on a cross-site POST (a reseller
+/// IdP posting its Response to our ACS), where SameSite=Lax would keep it back: SameSite=None,
+/// which browsers take only with Secure, so on https. On plain http (a local rig) the
+/// attribute is left out and the browser's default applies. HttpOnly either way.
+pub fn set_cross_site_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> String {
+    let same_site = if secure {
+        "; SameSite=None; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly{same_site}")
+}
+
+/// A redirect that also sets cookies.
+pub fn found(location: String, cookies: &[String]) -> Response<Vec<u8>> {
+    let mut headers = vec![("location", location)];
+    headers.extend(cookies.iter().map(|c| ("set-cookie", c.clone())));
     answer::reply(
         Listener::SignIn,
         StatusCode::FOUND,
         "text/plain; charset=utf-8",
         Vec::new(),
-        &[("location", location), ("set-cookie", cookie)],
+        &headers,
     )
 }
 

@@ -1,38 +1,29 @@
 //! The vendor's AuthnRequest: answered from a live session, or sent on to the reseller IdP
 //! chosen by hint, remembered choice or discovery page, with our own signed AuthnRequest.
+//! Either spends it, for every gateway: a request arriving again is refused, never answered
+//! with a second Response.
 
-use super::{Sso, browser};
+use super::pending::{self, Outstanding, REQUEST_TTL};
+use super::{OnceOnly, Sso, browser};
 use crate::rejection::Rejection;
 use crate::web::form::Form;
 use http::Response;
 use pingora::protocols::http::ServerSession;
 use quick_xml::escape::escape;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::time::Duration;
-use tiergate_broker::saml::idp::Incoming;
+use tiergate_broker::saml::idp::Accepted;
 use tiergate_broker::saml::redirect;
 
 /// The remembered reseller IdP.
 const CHOICE_COOKIE: &str = "tg_idp";
 /// How long it is remembered (seconds).
 const CHOICE_TTL: u64 = 30 * 24 * 3600;
-/// How long an AuthnRequest of ours waits for its answer.
-const REQUEST_TTL: Duration = Duration::from_secs(600);
 /// What a query component leaves as it is (RFC 3986 unreserved characters).
 const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
-
-/// What an outstanding AuthnRequest of ours remembers.
-#[derive(Serialize, Deserialize)]
-pub(super) struct Outstanding {
-    pub reseller: String,
-    pub vendor_request: Option<String>,
-    pub vendor_relay: Option<String>,
-}
 
 impl Sso {
     /// `GET /saml/idp/sso`.
@@ -42,8 +33,8 @@ impl Sso {
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let req = session.req_header();
         let query = req.uri.query().unwrap_or("").to_owned();
-        let incoming = match self.saml.idp.accept(&query, &self.saml.vendor) {
-            Ok(i) => i,
+        let accepted = match self.saml.idp.accept(&query, &self.saml.vendor) {
+            Ok(a) => a,
             Err(e) => {
                 // Unverified: counted into a summary, never written one by one.
                 self.count_unverified("vendor_request", "TG.7003", &e.to_string(), None);
@@ -53,6 +44,7 @@ impl Sso {
         // Signed in already (an IdP-initiated login continuing here, or a second console
         // visit): answered from the session, with the binding checked again.
         if let Some(s) = self.session_of(req).await {
+            self.spend(&accepted).await?;
             let a = self.tier_check(&s.reseller, &s.name_id).await?;
             self.record(
                 "sign_in",
@@ -62,8 +54,9 @@ impl Sso {
                        "first_login": a.first_login, "from_session": true}),
             )
             .await;
-            let relay = incoming.relay_state.clone();
-            return self.to_vendor(&a, Some(&incoming), relay.as_deref(), None);
+            let incoming = accepted.incoming;
+            let relay = incoming.relay_state.as_deref();
+            return self.to_vendor(&a, Some(&incoming), relay, &[]);
         }
         let hint = Form::parse(query.as_bytes())
             .string("idp")
@@ -71,8 +64,9 @@ impl Sso {
         match hint.as_deref().and_then(|r| self.registration(r)) {
             Some(reg) => {
                 let reseller = reg.idp.reseller.clone();
-                self.ask_reseller(&reseller, incoming).await
+                self.ask_reseller(&reseller, accepted).await
             }
+            // Not spent: the choice comes back with this same request.
             None => Ok(self.discovery(&query)),
         }
     }
@@ -106,7 +100,7 @@ impl Sso {
             None => String::new(),
         };
         let location = vendor_login_link(url, &self.saml.x_account_type, false, &service);
-        Ok(browser::found(location, self.choice_cookie(&reseller)))
+        Ok(browser::found(location, &[self.choice_cookie(&reseller)]))
     }
 
     /// The page that lets the user pick their reseller's platform.
@@ -131,21 +125,37 @@ impl Sso {
         browser::page("text/html; charset=utf-8", html.into_bytes(), &[])
     }
 
-    /// Sends the browser to `reseller`'s IdP with our signed AuthnRequest.
+    /// Marks the vendor's request used, for every gateway, until it could not be accepted
+    /// anyway.
+    async fn spend(&self, accepted: &Accepted) -> Result<(), Rejection> {
+        self.use_once(OnceOnly {
+            operation: "vendor_request",
+            id: &accepted.incoming.id,
+            until: accepted.usable_until,
+            what: "AuthnRequest",
+        })
+        .await
+    }
+
+    /// Sends the browser to `reseller`'s IdP with our signed AuthnRequest, tied to this
+    /// browser ([`pending`]).
     async fn ask_reseller(
         &self,
         reseller: &str,
-        incoming: Incoming,
+        accepted: Accepted,
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let sso_url = self
             .registration(reseller)
             .and_then(|r| r.idp.sso_url())
             .ok_or(Rejection::IdpWithoutSso)?;
+        self.spend(&accepted).await?;
         let id = format!("_{}", uuid::Uuid::new_v4().simple());
+        let tie = pending::tie(&id, self.saml.secure);
         let outstanding = Outstanding {
             reseller: reseller.to_owned(),
-            vendor_request: Some(incoming.id),
-            vendor_relay: incoming.relay_state,
+            vendor_request: Some(accepted.incoming.id),
+            vendor_relay: accepted.incoming.relay_state,
+            browser: tie.hash,
         };
         let stored = match serde_json::to_string(&outstanding) {
             Ok(v) => self.saml.once.put("request", &id, &v, REQUEST_TTL).await,
@@ -159,7 +169,7 @@ impl Sso {
         })?;
         Ok(browser::found(
             browser::with_query(&sso_url, &query),
-            self.choice_cookie(reseller),
+            &[self.choice_cookie(reseller), tie.cookie],
         ))
     }
 

@@ -6,10 +6,12 @@
 //!   choice remembered, the vendor's login started).
 //! - `GET /saml/idp/sso`: the vendor's AuthnRequest (Redirect binding). The reseller IdP is
 //!   chosen by the `idp` hint, else the remembered choice (cookie), else a discovery page; the
-//!   browser goes there with our signed AuthnRequest.
+//!   browser goes there with our signed AuthnRequest, tied to it by a cookie. Answered once.
 //! - `POST /saml/sp/acs`: a reseller IdP's Response (POST binding), SP- or IdP-initiated; on
-//!   success a browser session and a signed Response posted on to the vendor's ACS.
-//! - `POST /saml/notify`: the vendor's bind notifications, recorded and forwarded.
+//!   success a browser session and a signed Response posted on to the vendor's ACS. A Response
+//!   to our request counts only from the browser that started it.
+//! - `POST /saml/notify`: the vendor's bind notifications (fresh, used once), recorded and
+//!   forwarded.
 //! - `GET /session/whoami`: the signed-in identity.
 //!
 //! Every sign-in, refusal (with its reason) and binding is audited.
@@ -19,6 +21,7 @@ mod browser;
 mod client;
 mod login;
 mod notify;
+mod pending;
 mod session;
 
 use crate::answer::{self, Listener};
@@ -174,16 +177,16 @@ impl Sso {
             .find(|r| r.idp.reseller == reseller)
     }
 
-    /// Counts a refusal of something that did not verify (a sign-in post that is not a SAML
-    /// Response, a vendor request, a bind notification) into a summary record
-    /// ([`crate::audit::tally`]) instead of a record of its own, and logs it with `reference`
-    /// (what the browser was shown), if any.
+    /// Counts a refusal of something that did not verify or was used already (a sign-in post
+    /// that is not a SAML Response, a vendor request, a bind notification) into a summary
+    /// record ([`crate::audit::tally`]) instead of a record of its own, and logs it with
+    /// `reference` (what the browser was shown), if any.
     fn count_unverified(&self, operation: &str, code: &str, why: &str, reference: Option<&str>) {
         tracing::info!(
             operation,
             reference,
             reason = why,
-            "sign-in listener: refused before verification"
+            "sign-in listener: refused unverified or used input"
         );
         let key = crate::audit::tally::Key {
             operation: operation.to_owned(),
@@ -218,8 +221,37 @@ impl Sso {
     }
 }
 
-/// The single-use store (outstanding requests, assertion ids) did not answer: logged, and
-/// the browser refused.
+/// A message of the sign-in chain that must be used once (the vendor's AuthnRequest, a bind
+/// notification), as the single-use store knows it.
+struct OnceOnly<'a> {
+    /// Its space in the store, also the operation it is counted under when refused.
+    operation: &'static str,
+    /// Its id in that space.
+    id: &'a str,
+    /// Until when a second arrival could still be accepted (and must be refused).
+    until: chrono::DateTime<chrono::Utc>,
+    /// What it is, for the browser.
+    what: &'static str,
+}
+
+impl Sso {
+    /// Marks `m` used for every gateway. A second arrival is refused and counted, not
+    /// recorded one by one: a captured message can be sent as often as its holder likes.
+    async fn use_once(&self, m: OnceOnly<'_>) -> Result<(), Rejection> {
+        match self.saml.once.claim(m.operation, m.id, m.until).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let why = format!("{} already used", m.what);
+                self.count_unverified(m.operation, "TG.7008", &why, None);
+                Err(Rejection::AlreadyUsed(m.what))
+            }
+            Err(e) => Err(store_down(&e)),
+        }
+    }
+}
+
+/// The single-use store (vendor requests, outstanding requests, assertion ids, notifications)
+/// did not answer: logged, and the browser refused.
 fn store_down(e: &str) -> Rejection {
     tracing::error!(error = %e, "single-use store");
     Rejection::SignInStoreUnavailable("sign-in store")
@@ -271,6 +303,7 @@ fn charged(r: &Rejection) -> Option<&'static str> {
     Some(match r {
         Rejection::SamlRefused(_) => "saml_refused",
         Rejection::SignInRefused { .. } => "sign_in_refused",
+        Rejection::AlreadyUsed(_) => "already_used",
         Rejection::LoginLinkRefused(_) => "login_link_refused",
         Rejection::NoSuchEndpoint { .. } => "no_such_endpoint",
         Rejection::BodyTooLarge { .. } | Rejection::InvalidBody(_) => "invalid_body",

@@ -1,7 +1,8 @@
-//! The vendor's bind notifications: verified with the vendor's key, recorded in the binding
-//! table, audited, and forwarded to the reseller platform signed by Tiergate.
+//! The vendor's bind notifications: verified with the vendor's key, fresh (their signed
+//! timestamp) and used once for every gateway, recorded in the binding table, audited, and
+//! forwarded to the reseller platform signed and stamped by Tiergate.
 
-use super::{MAX_BODY, Sso, browser};
+use super::{MAX_BODY, OnceOnly, Sso, browser};
 use crate::rejection::Rejection;
 use http::Response;
 use pingora::protocols::http::ServerSession;
@@ -17,14 +18,25 @@ impl Sso {
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let body = crate::web::body::read(session, MAX_BODY).await?;
         let body = String::from_utf8_lossy(&body).into_owned();
-        let req = match binding::verify_bind(body.trim(), &self.saml.vendor.key) {
-            Ok(r) => r,
+        let now = chrono::Utc::now();
+        let notification = match binding::verify_bind(body.trim(), &self.saml.vendor.key, now) {
+            Ok(n) => n,
             Err(e) => {
                 // Unverified: counted into a summary, never written one by one.
                 self.count_unverified("bind", "TG.7003", &e.to_string(), None);
                 return Err(Rejection::SamlRefused(e.to_string()));
             }
         };
+        // Claimed before it changes anything: of two arrivals at once, on any gateways, one
+        // is applied.
+        self.use_once(OnceOnly {
+            operation: "bind",
+            id: &notification.digest,
+            until: notification.usable_until,
+            what: "bind notification",
+        })
+        .await?;
+        let req = notification.request;
         // Only our own users: `reseller:name_id` of a registered reseller.
         let reseller = req
             .x_user_id
@@ -104,7 +116,8 @@ impl Sso {
 
     /// POSTs the notification, signed by us, to the reseller platform.
     async fn forward(&self, url: &str, req: &BindRequest) -> Result<u16, String> {
-        let body = binding::sign_bind(req, &self.saml.key).map_err(|e| e.to_string())?;
+        let body = binding::sign_bind(req, &self.saml.key, chrono::Utc::now())
+            .map_err(|e| e.to_string())?;
         let form = "application/x-www-form-urlencoded";
         let (status, _) =
             super::client::request("POST", url, Some(form), body.into_bytes(), 64 * 1024).await?;

@@ -139,7 +139,7 @@ impl Sso {
         a: &Admitted,
         incoming: Option<&Incoming>,
         relay: Option<&str>,
-        cookie: Option<String>,
+        cookies: &[String],
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let who = Identity {
             x_user_id: a.x_user_id.clone(),
@@ -155,7 +155,8 @@ impl Sso {
                 Rejection::Internal("signing the Response failed")
             })?;
         let page = post_form(&self.saml.vendor.acs_url, &saml, relay);
-        let headers: Vec<(&str, String)> = cookie.into_iter().map(|c| ("set-cookie", c)).collect();
+        let headers: Vec<(&str, String)> =
+            cookies.iter().map(|c| ("set-cookie", c.clone())).collect();
         Ok(browser::page(
             "text/html; charset=utf-8",
             page.into_bytes(),

@@ -6,7 +6,9 @@
 //!
 //! Control: `POST /__sim/saml/idp` `{"metadata", "notify_url"}` registers the partner's IdP;
 //! `POST /__sim/saml/bind` `{"xUserId", "domainId", "domainName", "bindAction"}` makes the
-//! vendor notify a binding; `GET /__sim/saml/logins` lists accepted sign-ins.
+//! vendor notify a binding, stamped with the current `timestamp` (Unix milliseconds) unless the
+//! body gives one, and answers the partner's status and the form it was sent (so a test can
+//! send it again); `GET /__sim/saml/logins` lists accepted sign-ins.
 
 use base64::Engine;
 use openssl::hash::MessageDigest;
@@ -111,7 +113,7 @@ impl Vendor {
                 };
                 drop(guard);
                 return match post_form(&url, &form).await {
-                    Ok(status) => json_answer(200, json!({"partner_status": status})),
+                    Ok(status) => json_answer(200, json!({"partner_status": status, "form": form})),
                     Err(e) => json_answer(502, json!({"error": e})),
                 };
             }
@@ -220,7 +222,11 @@ impl Vendor {
 
     fn bind_request(&self, body: &[u8]) -> Result<(String, String), String> {
         let url = self.notify_url.clone().ok_or("no notify_url registered")?;
-        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mut v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        if let Some(fields) = v.as_object_mut() {
+            let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+            fields.entry("timestamp").or_insert(json!(now));
+        }
         let value = base64::engine::general_purpose::STANDARD.encode(v.to_string());
         let pct = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
         let alg = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";

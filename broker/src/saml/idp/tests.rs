@@ -90,7 +90,15 @@ fn the_vendor_request_is_accepted_and_our_response_is_accepted_by_the_vendor() -
     );
 
     let (query, id) = login_query(&sp, &vendor, "https://console.vendor.example/home")?;
-    let incoming = idp.accept(&query, &vendor_md)?;
+    let before = Utc::now();
+    let accepted = idp.accept(&query, &vendor_md)?;
+    // Its use must be remembered as long as it could be accepted again, and no longer.
+    let lasts = accepted.usable_until - before;
+    assert!(
+        lasts > REQUEST_WINDOW - chrono::Duration::seconds(5) && lasts <= REQUEST_WINDOW,
+        "{lasts}"
+    );
+    let incoming = accepted.incoming;
     assert_eq!(incoming.id, id);
     assert_eq!(
         incoming.relay_state.as_deref(),
