@@ -428,3 +428,41 @@ async fn a_filterable_column_edited_under_an_intact_body_is_named() -> R {
     pool.close().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn personal_data_in_free_text_is_masked_with_the_names_the_graph_knows() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let res1 = gw.issue("res-1")?;
+    // A memo that names the customer (as the vendor lists it, in another case), an e-mail
+    // address and a mobile number.
+    let memo = "for ACME RETAIL: call 13800001234 or buyer@acme.example";
+    let mut v = call(
+        &gw.endpoint(),
+        &res1.ak,
+        &res1.sk,
+        &res1.partner,
+        "CreatePartnerCouponsRequest",
+    );
+    v["body_class"] = json!("CreatePartnerCouponsReq");
+    v["body"] = json!({"quota_id": "q-res-1", "customer_ids": ["cust-r1-a"],
+                       "face_value": "10", "memo": memo});
+    let out = sdk1(v)?;
+    assert_eq!(out["status"], 200, "{out}");
+    let masked = gw.audit("query", &["--operation", "create_partner_coupons"])?;
+    for secret in ["ACME RETAIL", "13800001234", "buyer@acme.example"] {
+        assert!(!masked.contains(secret), "{secret} shows: {masked}");
+    }
+    assert!(masked.contains("A*********L"), "{masked}");
+    assert!(masked.contains("b***r@acme.example"), "{masked}");
+    let args = [
+        "--operation",
+        "create_partner_coupons",
+        "--unmasked",
+        "--auditor",
+        "sec-ann",
+    ];
+    let unmasked = gw.audit("query", &args)?;
+    assert!(unmasked.contains(memo), "{unmasked}");
+    Ok(())
+}

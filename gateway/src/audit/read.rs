@@ -2,7 +2,7 @@
 //! (the same filters under the same names), masked unless unmasked access is asked for, and
 //! that access itself audited.
 
-use super::mask::mask;
+use super::mask::Masker;
 use super::{Audit, parse_time_ms, window_start};
 use crate::chain::record::{Entry, Kind};
 use crate::store::audit::{Filter, Match};
@@ -65,12 +65,25 @@ pub async fn records(
         .query(f)
         .await
         .map_err(|e| e.to_string())?;
+    // The customers' names the last graph sync listed, to find them in free text too.
+    let masker = match unmasked {
+        true => None,
+        false => {
+            let names = audit
+                .store()
+                .graph()
+                .names()
+                .await
+                .map_err(|e| e.to_string())?;
+            Some(Masker::new(names))
+        }
+    };
     Ok(rows
         .into_iter()
         .map(|(_, body)| {
             let mut v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if !unmasked {
-                mask(&mut v);
+            if let Some(m) = &masker {
+                m.mask(&mut v);
             }
             v
         })

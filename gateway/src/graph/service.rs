@@ -26,6 +26,8 @@ pub struct SyncService {
     pub graph: Arc<LiveGraph>,
     /// Where the graph is stored.
     pub store: Store,
+    /// Where the customers' names are kept for masking audit output (the audit database).
+    pub names: Store,
     /// Time between syncs.
     pub interval: Duration,
     /// Metrics.
@@ -35,8 +37,11 @@ pub struct SyncService {
 impl SyncService {
     async fn once(&self) -> bool {
         match sync(&self.client, &self.key).await {
-            Ok(g) => {
-                let merged = self.graph.replace(g);
+            Ok(synced) => {
+                if let Err(e) = self.names.graph().replace_names(synced.names).await {
+                    tracing::warn!(error = %e, "could not store the customers' names");
+                }
+                let merged = self.graph.replace(synced.graph);
                 let sizes = merged.sizes();
                 if let Err(e) = self.store.graph().replace(merged.edges().collect()).await {
                     tracing::warn!(error = %e, "could not store the synced graph");

@@ -126,8 +126,17 @@ fn str_field(v: &Value, name: &str) -> Option<String> {
     }
 }
 
+/// What a sync found: the graph, and the customers' names (customer id, name), which audit
+/// output masks wherever they appear.
+pub struct Synced {
+    /// The relationships.
+    pub graph: Graph,
+    /// The customers' names.
+    pub names: Vec<(String, String)>,
+}
+
 /// Lists every relationship of the distributor `key` speaks for.
-pub async fn sync(client: &UpstreamClient, key: &UpstreamKey) -> Result<Graph, CallError> {
+pub async fn sync(client: &UpstreamClient, key: &UpstreamKey) -> Result<Synced, CallError> {
     let distributor = key.domain_id.as_str();
     let resellers: Vec<String> = list_all(client, key, &RESELLERS, None)
         .await?
@@ -160,8 +169,12 @@ pub async fn sync(client: &UpstreamClient, key: &UpstreamKey) -> Result<Graph, C
             distributor: distributor.to_owned(),
         })
         .collect();
+    let mut names = Vec::new();
     for (owner, c) in customers {
         if let Some(id) = str_field(&c, "customer_id") {
+            if let Some(name) = str_field(&c, "customer").filter(|n| !n.trim().is_empty()) {
+                names.push((id.clone(), name));
+            }
             let resale = str_field(&c, "association_type").as_deref() == Some("2");
             g.insert(Edge::Customer { id, owner, resale });
         }
@@ -176,5 +189,5 @@ pub async fn sync(client: &UpstreamClient, key: &UpstreamKey) -> Result<Graph, C
             g.insert(Edge::Coupon { id, owner });
         }
     }
-    Ok(g)
+    Ok(Synced { graph: g, names })
 }

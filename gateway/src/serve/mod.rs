@@ -212,6 +212,7 @@ fn background(
         key: s.distributor_key.clone(),
         graph: s.graph.clone(),
         store: s.store.clone(),
+        names: s.audit.store().clone(),
         interval: config.graph.sync_interval,
         metrics: s.metrics.clone(),
     };

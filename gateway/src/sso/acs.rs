@@ -20,12 +20,23 @@ impl Sso {
     /// Refuses a sign-in. The reason goes to the audit log; the browser gets a reference to
     /// it, not the reason (which can name customers and other resellers).
     pub(super) async fn refuse(&self, reseller: Option<&str>, why: &str) -> Rejection {
+        self.refuse_user(reseller, why, None).await
+    }
+
+    /// Refuses a sign-in of a known platform user: its id is recorded as a field of its own,
+    /// so audit output masks it in the reason too ([`crate::audit::mask`]).
+    pub(super) async fn refuse_user(
+        &self,
+        reseller: Option<&str>,
+        why: &str,
+        x_user_id: Option<&str>,
+    ) -> Rejection {
         let reference = uuid::Uuid::new_v4().simple().to_string();
         self.record(
             "sign_in",
             "refused",
             reseller,
-            json!({"reason": why, "reference": reference}),
+            json!({"reason": why, "reference": reference, "x_user_id": x_user_id}),
         )
         .await;
         Rejection::SignInRefused { reference }

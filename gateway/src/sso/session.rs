@@ -73,7 +73,7 @@ impl Sso {
                 customer_id: None,
                 first_login: true,
             }),
-            Decision::Refused(why) => Err(self.refuse(Some(reseller), &why).await),
+            Decision::Refused(why) => Err(self.refuse_user(Some(reseller), &why, Some(&x)).await),
         }
     }
 

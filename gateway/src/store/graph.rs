@@ -57,6 +57,47 @@ impl GraphStore<'_> {
         upsert(self.db, edges).await
     }
 
+    /// Replaces the customer names the vendor listed (for masking them in audit output).
+    pub async fn replace_names(&self, names: Vec<(String, String)>) -> Result<(), StoreError> {
+        self.db
+            .transaction(move |tx, _| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM graph_names")
+                        .execute(&mut *tx)
+                        .await?;
+                    let size = |n: &(String, String)| n.0.len() + n.1.len() + 32;
+                    for chunk in chunked(names, size) {
+                        let sql = format!(
+                            "INSERT INTO graph_names (customer_id, name) VALUES {} \
+                             ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name",
+                            values(chunk.len(), 2)
+                        );
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for (id, name) in chunk {
+                            q = q.bind(id).bind(name);
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// The customer names the vendor listed.
+    pub async fn names(&self) -> Result<Vec<String>, StoreError> {
+        self.db
+            .run(|pool| async move {
+                sqlx::query("SELECT DISTINCT name FROM graph_names")
+                    .fetch_all(&pool)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("name"))
+                    .collect()
+            })
+            .await
+    }
+
     /// Stores learned relationships in the background: what arrives while a write runs goes
     /// in the next one (a voucher call teaches one edge; a transaction each was a third of a
     /// voucher call's database work).

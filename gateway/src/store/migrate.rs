@@ -48,6 +48,7 @@ const MIGRATIONS: &[Migration] = &[
     portable(8, include_str!("../../migrations/0008_sso_bindings.sql")),
     portable(9, include_str!("../../migrations/0009_replay.sql")),
     portable(10, include_str!("../../migrations/0010_issuing.sql")),
+    portable(11, include_str!("../../migrations/0011_graph_names.sql")),
 ];
 
 /// The session advisory lock migrations run under (PostgreSQL).
