@@ -132,6 +132,9 @@ impl Gateway {
         r: Rejection,
         keep: bool,
     ) -> Result<()> {
+        if ctx.credential.is_none() {
+            guard::behind_the_rest().await;
+        }
         let a = answer::refusal(&r, Listener::Partner, &ctx.request_id, ctx.limit.as_ref());
         ctx.refused = Some(Refused::of(&r, Bytes::from(a.body().clone())));
         if !keep {

@@ -123,6 +123,12 @@ impl ServeHttp for MetricsOnly {
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        answer::app(Listener::Admin, self.route(session).await)
+        let answered = self.route(session).await;
+        if let Err(r) = &answered
+            && matches!(r.answer().status, 401 | 429)
+        {
+            crate::guard::behind_the_rest().await;
+        }
+        answer::app(Listener::Admin, answered)
     }
 }

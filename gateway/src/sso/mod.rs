@@ -328,6 +328,7 @@ impl ServeHttp for SsoApp {
             && let Some(reason) = reason
         {
             door.failed(reason);
+            crate::guard::behind_the_rest().await;
         }
         answer::app(Listener::SignIn, answered)
     }
