@@ -132,11 +132,14 @@ impl Door<'_> {
 }
 
 /// Puts the answer to a request refused before its caller was authenticated behind the work
-/// already waiting on the worker. Under a flood of junk the worker is never idle, and the
-/// runtime then polls for I/O only every few dozen tasks: an authenticated request's database
-/// or vendor answer would wait behind the junk. A refusal that yields first lets the queue
-/// drain and the I/O driver run before it is written.
+/// already waiting. Under a flood of junk the worker is never idle: the runtime then polls for
+/// I/O only every few dozen tasks, and the process's other threads (the storage runtime that
+/// carries an authenticated request's database round trips) wait for the end of the worker's
+/// time slice when they share its core. A refusal first gives the core to any other thread
+/// ready to run (returning at once when there is none), then lets the worker's queue drain and
+/// the I/O driver run before it is written.
 pub async fn behind_the_rest() {
+    std::thread::yield_now();
     tokio::task::yield_now().await;
 }
 
