@@ -272,7 +272,11 @@ pub fn convert(
             graph: crate::GraphSettings { sync_interval },
             tls: tls_settings,
             audit,
-            ratelimit,
+            ratelimit: crate::ratelimit::RateLimits {
+                // A call never waits for the vendor budget past the upstream timeout.
+                upstream_wait: ratelimit.upstream_wait.min(timeout),
+                ..ratelimit
+            },
             tokens,
             sso,
         }),

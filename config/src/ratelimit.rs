@@ -123,6 +123,9 @@ pub struct RateLimits {
     pub upstream: Limit,
     /// Per operation, overriding `upstream`.
     pub upstream_routes: BTreeMap<String, Limit>,
+    /// How long a call that finds the vendor budget spent waits for its turn before it is
+    /// refused (`upstream.wait`, default 2 s; never past the upstream timeout).
+    pub upstream_wait: Duration,
     /// Failed authentications (and sign-in refusals) per source address, in process: past
     /// it, the address's requests cost no store lookup and no sign-in work.
     pub unauthenticated: Quota,
@@ -208,6 +211,8 @@ struct UpstreamSection {
     mode: Option<String>,
     #[serde(default)]
     routes: BTreeMap<String, LimitSection>,
+    #[serde(default)]
+    wait: Option<String>,
 }
 
 /// `10/s`, `600/m`, `36000/h`, or `N/DURATION` (`5/100ms`).
@@ -507,8 +512,19 @@ pub(crate) fn convert(
             (base, routes)
         }
     };
+    let upstream_wait = match s.upstream.as_ref().and_then(|u| u.wait.as_deref()) {
+        None => Duration::from_secs(2),
+        Some(w) => parse_duration(w).unwrap_or_else(|m| {
+            errors.push(ConfigError {
+                path: "ratelimit.upstream.wait".into(),
+                message: m,
+            });
+            Duration::from_secs(2)
+        }),
+    };
     let unauthenticated = address_budget(s.unauthenticated.as_ref(), errors);
     RateLimits {
+        upstream_wait,
         unauthenticated,
         redis,
         prefix: s.prefix.unwrap_or_else(|| "tiergate".into()),

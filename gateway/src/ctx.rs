@@ -120,6 +120,8 @@ pub struct Ctx {
     pub(crate) kept: Option<BytesMut>,
     /// Whether the answer teaches the graph something.
     pub(crate) learn: bool,
+    /// The vendor refused with its own 429: the answer the caller gets instead (TG.6002).
+    pub(crate) throttled: Option<bytes::Bytes>,
 }
 
 impl Ctx {
@@ -141,6 +143,7 @@ impl Ctx {
             sent: true,
             kept: None,
             learn: false,
+            throttled: None,
         }
     }
 

@@ -208,8 +208,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<()> {
         response::headers(ctx, resp)?;
-        ratelimit::vendor_answered(&self.limiter, ctx.route, resp.status.as_u16()).await;
-        Ok(())
+        ratelimit::vendor_answered(&self.limiter, ctx, resp).await
     }
 
     fn response_body_filter(
@@ -220,6 +219,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<Option<std::time::Duration>> {
         response::chunk(ctx, body, end_of_stream, &self.graph, &self.store);
+        ratelimit::throttled_body(&self.limiter, ctx, body, end_of_stream);
         Ok(None)
     }
 

@@ -377,13 +377,15 @@ const RECORDS: &str = "/v2/promotions/benefits/partner-coupons/records/query";
 async fn a_flooding_reseller_does_not_starve_another_and_the_vendor_never_says_429() -> R {
     let _turn = ONE_AT_A_TIME.lock().await;
     // The simulator keeps the vendor's own 10 per second per API; the gateway shapes below it
-    // (5/s with a burst of 4: never 10 in any second).
+    // (5/s with a burst of 4: never 10 in any second). No waiting for a turn here (`wait =
+    // "0s"`), so the shaping shows as refusals (waiting is vendor_budget.rs's).
     let sim = start_sim(fixture()?).await?;
     let gw = Gateway::start_with(
         sim.addr(),
         r#"[ratelimit.upstream]
 rate = "5/s"
 burst = 4
+wait = "0s"
 "#,
     )?;
     let (res1, res2) = (gw.issue("res-1")?, gw.issue("res-2")?);

@@ -130,6 +130,8 @@ async fn record(store: &Store, ctx: &Ctx, key: String, written: u16) {
         (Some(_), _) => keys.free(key).await,
         (None, 0) if ctx.sent => Ok(()),
         (None, 0) => keys.free(key).await,
+        // The vendor's own 429 (answered TG.6002): nothing moved, a retry may go ahead.
+        (None, 429) if ctx.throttled.is_some() => keys.free(key).await,
         (None, _) => {
             let body = ctx.kept.as_deref().unwrap_or_default();
             keys.answer(key, written, text(body)).await

@@ -17,6 +17,14 @@ pub struct LimitMetrics {
     pub near_limit: IntCounterVec,
     /// Gateways sharing the limits, as last seen in Redis.
     pub live: IntGauge,
+    /// Calls waiting for the vendor budget now.
+    pub queued: IntGauge,
+    /// How long admitted calls waited for the vendor budget.
+    pub waited: Histogram,
+    /// Calls refused after waiting for the vendor budget until their deadline, by operation.
+    pub budget_refused: IntCounterVec,
+    /// The vendor's own 429s, by operation and vendor code.
+    pub vendor_429: IntCounterVec,
 }
 
 impl LimitMetrics {
@@ -63,6 +71,35 @@ impl LimitMetrics {
             "tiergate_ratelimit_live_gateways",
             "Gateways sharing the limits through Redis, as last seen (fallback shares divide by it).",
         )?;
+        let queued = IntGauge::new(
+            "tiergate_vendor_budget_queued",
+            "Calls waiting for their turn in the vendor budget of their API.",
+        )?;
+        let waited = Histogram::with_opts(
+            HistogramOpts::new(
+                "tiergate_vendor_budget_waited_seconds",
+                "How long calls waited for the vendor budget before they were forwarded.",
+            )
+            .buckets(vec![0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0]),
+        )?;
+        let budget_refused = IntCounterVec::new(
+            Opts::new(
+                "tiergate_vendor_budget_refused_total",
+                "Calls refused (TG.6002) after waiting for the vendor budget until their deadline, by operation.",
+            ),
+            &["operation"],
+        )?;
+        let vendor_429 = IntCounterVec::new(
+            Opts::new(
+                "tiergate_vendor_429_total",
+                "The vendor's own 429 answers (answered TG.6002), by operation and vendor code.",
+            ),
+            &["operation", "code"],
+        )?;
+        r.register(Box::new(vendor_429.clone()))?;
+        r.register(Box::new(queued.clone()))?;
+        r.register(Box::new(waited.clone()))?;
+        r.register(Box::new(budget_refused.clone()))?;
         r.register(Box::new(live.clone()))?;
         r.register(Box::new(decisions.clone()))?;
         r.register(Box::new(redis_calls.clone()))?;
@@ -76,6 +113,10 @@ impl LimitMetrics {
             lease_size,
             near_limit,
             live,
+            queued,
+            waited,
+            budget_refused,
+            vendor_429,
         })
     }
 }

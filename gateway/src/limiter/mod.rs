@@ -7,6 +7,7 @@ mod fair;
 pub mod local;
 pub mod metrics;
 pub mod redis;
+pub mod window;
 
 use local::Local;
 use metrics::LimitMetrics;
@@ -62,6 +63,22 @@ pub struct Limiter {
     metrics: LimitMetrics,
     backoff: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
     active: fair::Active,
+    windows: window::Windows,
+    /// APIs whose window is halved until then (the vendor said 429).
+    halved: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+}
+
+/// How long a vendor 429 halves the API's window on this gateway before it recovers.
+const HALVED_FOR: Duration = Duration::from_secs(30);
+
+/// Vendor budgets above this many calls per second are kept by the (leased) rate alone: a
+/// window log per call would cost a Redis round trip on every request for a limit that a
+/// burst cannot meaningfully overrun.
+const WINDOW_UP_TO_PER_SECOND: f64 = 1000.0;
+
+/// Whether a vendor budget is kept by the window log as well as the rate.
+fn windowed(l: &Limit) -> bool {
+    f64::from(l.quota.rate.get()) / l.quota.period.as_secs_f64() <= WINDOW_UP_TO_PER_SECOND
 }
 
 fn scaled(q: &Quota, live: u32) -> Quota {
@@ -91,6 +108,8 @@ impl Limiter {
             metrics,
             backoff: std::sync::Mutex::new(std::collections::HashMap::new()),
             active: fair::Active::default(),
+            windows: window::Windows::default(),
+            halved: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -121,6 +140,14 @@ impl Limiter {
                 .upstream_routes
                 .get(route.operation)
                 .unwrap_or(&self.cfg.upstream);
+            // A vendor budget the window keeps is decided one call at a time: a lease of its
+            // few calls a second would lapse unused, and a refused lease's hold-back makes
+            // the callers waiting for their turn ask too late.
+            let strict = Limit {
+                mode: Mode::Strict,
+                ..*l
+            };
+            let l = if windowed(l) { &strict } else { l };
             // Fair sharing: while several partners draw on one vendor API, each may use its
             // share of the budget first, so a flood from one never starves the others.
             let n = self.active.partners(route.operation);
@@ -162,9 +189,14 @@ impl Limiter {
                 )
                 .await;
         }
+        // A call that finds the vendor budget spent waits for its turn until then.
+        let deadline = Instant::now() + self.cfg.upstream_wait;
         let mut tightest: Option<Verdict> = None;
         for (name, key, limit, upstream) in self.limits(p, route, own_key) {
             let mut v = self.decide(&name, &key, &limit).await;
+            if upstream && !limit.shadow {
+                v = self.wait_turn(&name, &key, &limit, v, deadline).await;
+            }
             v.upstream = upstream;
             let outcome = match (v.allowed, limit.shadow) {
                 (true, _) => "admitted",
@@ -191,6 +223,9 @@ impl Limiter {
                 tightest = Some(v);
             }
         }
+        if !own_key && let Some(refused) = self.window(route, deadline).await {
+            return refused;
+        }
         tightest.unwrap_or(Verdict {
             allowed: true,
             name: String::new(),
@@ -201,6 +236,85 @@ impl Limiter {
             retry_after: Duration::ZERO,
             mode: "none",
         })
+    }
+
+    /// A vendor budget's refusal waited out while its retry time falls before `deadline`.
+    async fn wait_turn(
+        &self,
+        name: &str,
+        key: &str,
+        limit: &Limit,
+        mut v: Verdict,
+        deadline: Instant,
+    ) -> Verdict {
+        let started = Instant::now();
+        while !v.allowed && Instant::now() + v.retry_after <= deadline {
+            self.metrics.queued.inc();
+            tokio::time::sleep(v.retry_after.max(Duration::from_millis(1))).await;
+            self.metrics.queued.dec();
+            v = self.decide(name, key, limit).await;
+        }
+        if v.allowed {
+            self.metrics.waited.observe(started.elapsed().as_secs_f64());
+        }
+        v
+    }
+
+    /// The vendor's own window for the API: waited for until `deadline`; the refusal, if the
+    /// window stays full past it ([`windowed`] budgets only).
+    async fn window(&self, route: &Route, deadline: Instant) -> Option<Verdict> {
+        let l = self
+            .cfg
+            .upstream_routes
+            .get(route.operation)
+            .unwrap_or(&self.cfg.upstream);
+        let q = &l.quota;
+        if l.shadow || !windowed(l) {
+            return None;
+        }
+        let window = window::widened(q.period);
+        let halved = self
+            .halved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(route.operation)
+            .is_some_and(|until| Instant::now() < *until);
+        let n = match halved {
+            true => (q.rate.get() / 2).max(1),
+            false => q.rate.get(),
+        };
+        let name = format!("upstream-window:{}", route.operation);
+        let redis_key = format!("{}:win:{}", self.cfg.prefix, route.operation);
+        let started = Instant::now();
+        loop {
+            let wait = self
+                .windows
+                .try_take(self.shared.as_ref(), &redis_key, &name, n, window)
+                .await;
+            let Some(wait) = wait else {
+                self.metrics.waited.observe(started.elapsed().as_secs_f64());
+                return None;
+            };
+            if Instant::now() + wait > deadline {
+                self.metrics
+                    .budget_refused
+                    .with_label_values(&[route.operation])
+                    .inc();
+                return Some(Verdict {
+                    allowed: false,
+                    name,
+                    upstream: true,
+                    limit: q.rate.get(),
+                    remaining: 0,
+                    reset: wait,
+                    retry_after: wait,
+                    mode: "window",
+                });
+            }
+            self.metrics.queued.inc();
+            tokio::time::sleep(wait).await;
+            self.metrics.queued.dec();
+        }
     }
 
     async fn decide(&self, name: &str, key: &str, limit: &Limit) -> Verdict {
@@ -303,8 +417,21 @@ impl Limiter {
         b.get(name).copied().filter(|t| Instant::now() < *t)
     }
 
-    /// The vendor answered 429 for `operation`: hold that API back for everyone.
+    /// Counts a vendor 429 with the vendor's own code.
+    pub fn count_vendor_429(&self, operation: &str, code: &str) {
+        self.metrics
+            .vendor_429
+            .with_label_values(&[operation, code])
+            .inc();
+    }
+
+    /// The vendor answered 429 for `operation`: hold that API back for everyone, and halve its
+    /// window here for [`HALVED_FOR`] (the vendor's limit may have changed).
     pub async fn vendor_throttled(&self, operation: &str, for_: Duration) {
+        self.halved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(operation.to_owned(), Instant::now() + HALVED_FOR);
         let name = format!("upstream:{operation}");
         self.backoff
             .lock()

@@ -19,6 +19,7 @@ pub const LEASE_MIN_LIFE: Duration = Duration::from_millis(250);
 pub const LIVENESS: Duration = Duration::from_secs(5);
 
 const GCRA: &str = include_str!("gcra.lua");
+const WINDOW: &str = include_str!("window.lua");
 
 /// A set of members with their last-seen time (Redis' clock, ms): add or refresh one, drop
 /// those older than the window, count the rest. ARGV: member, window (ms).
@@ -61,6 +62,8 @@ pub struct Shared {
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     script: redis::Script,
     members_script: redis::Script,
+    window_script: redis::Script,
+    admissions: std::sync::atomic::AtomicU64,
     down_until: Mutex<Option<Instant>>,
     leases: Mutex<HashMap<String, Lease>>,
     live: Mutex<u32>,
@@ -81,6 +84,8 @@ impl Shared {
             conn: tokio::sync::Mutex::new(None),
             script: redis::Script::new(GCRA),
             members_script: redis::Script::new(MEMBERS),
+            window_script: redis::Script::new(WINDOW),
+            admissions: std::sync::atomic::AtomicU64::new(0),
             down_until: Mutex::new(None),
             leases: Mutex::new(HashMap::new()),
             live: Mutex::new(1),
@@ -284,6 +289,42 @@ impl Shared {
             ..g
         };
         Ok((shown, true))
+    }
+
+    /// The sliding window of `key`: `Ok(None)` admitted (and recorded), `Ok(Some(wait))` full
+    /// until then; `Err` when Redis cannot answer (and marks it down for a moment).
+    pub async fn window(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Option<Duration>, String> {
+        if self.is_down() {
+            return Err("redis marked down".into());
+        }
+        let seq = self
+            .admissions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let member = format!("{}:{seq}", self.id);
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let result = async {
+            let mut conn = self.connection().await?;
+            let mut call = self.window_script.key(key);
+            call.arg(limit).arg(ms).arg(member);
+            tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<(u64, u64)>(&mut conn))
+                .await
+                .map_err(|_| "redis call timed out".to_owned())?
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        match result {
+            Ok((1, _)) => Ok(None),
+            Ok((_, wait)) => Ok(Some(Duration::from_millis(wait.max(1)))),
+            Err(e) => {
+                self.mark_down();
+                Err(e)
+            }
+        }
     }
 
     /// Holds a limit back for everyone until `for_` from now (the vendor said 429).

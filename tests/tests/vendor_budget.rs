@@ -1,0 +1,186 @@
+//! The vendor budget against the simulator's own rule (at most 10 calls of one API in any one
+//! second, refused with 429 `CBC.0250`): three gateways on one Redis, two resellers flooding
+//! one list operation; a call that finds the budget spent waits for its turn, then is refused
+//! with `TG.6002` and `Retry-After`; the vendor never has to refuse.
+
+use std::time::{Duration, Instant};
+use tiergate_tests::harness::{Cred, Gateway, HttpResponse, Signer, fixture, redis, start_sim};
+
+type R = Result<(), String>;
+
+/// One flood at a time: each measures the budget in real time.
+static ONE_AT_A_TIME: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
+const LIST: &str = "/v2/promotions/benefits/partner-coupons";
+
+/// One call's fate.
+struct Sent {
+    partner: String,
+    status: u16,
+    code: String,
+    retry_after: Option<String>,
+    done: Instant,
+}
+
+fn code(r: &HttpResponse) -> String {
+    r.json()["error_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `per_second` calls a second for `secs` seconds (open loop: each on its own thread, at its
+/// own time), spread over the gateways (each with the partner's credential it issued).
+fn flood(
+    gws: &[(std::net::SocketAddr, Cred)],
+    per_second: u32,
+    secs: u32,
+    start: Instant,
+) -> std::thread::JoinHandle<Vec<Sent>> {
+    let gws = gws.to_vec();
+    std::thread::spawn(move || {
+        let mut calls = Vec::new();
+        for i in 0..per_second * secs {
+            let at = start + Duration::from_secs_f64(f64::from(i) / f64::from(per_second));
+            // The caller's pace, not a wait for synchronisation.
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            let (addr, c) = gws[i as usize % gws.len()].clone();
+            calls.push(std::thread::spawn(move || {
+                let signer = Signer {
+                    addr,
+                    ak: &c.ak,
+                    sk: &c.sk,
+                };
+                let r = signer.send("GET", LIST, &format!("limit=10&offset={i}"), b"");
+                match r {
+                    Ok(r) => Sent {
+                        partner: c.partner.clone(),
+                        status: r.status,
+                        code: code(&r),
+                        retry_after: r.header("retry-after").map(str::to_owned),
+                        done: Instant::now(),
+                    },
+                    Err(e) => Sent {
+                        partner: c.partner.clone(),
+                        status: 0,
+                        code: e,
+                        retry_after: None,
+                        done: Instant::now(),
+                    },
+                }
+            }));
+        }
+        calls.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_resellers_flooding_one_api_through_three_gateways_never_meet_the_vendors_429() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = start_sim(fixture()?).await?;
+    let (url, _) = redis()?;
+    let prefix = format!("tg-budget-{}", uuid::Uuid::new_v4().simple());
+    let config = format!(
+        "[ratelimit]\nredis = \"{url}\"\nprefix = \"{prefix}\"\n[ratelimit.upstream]\nrate = \"10/s\"\n"
+    );
+    let gws: Vec<Gateway> = (0..3)
+        .map(|_| Gateway::start_with(sim.addr(), &config))
+        .collect::<Result<_, _>>()?;
+    let of = |partner: &str| -> Result<Vec<_>, String> {
+        gws.iter()
+            .map(|g| Ok((g.addr, g.issue(partner)?)))
+            .collect()
+    };
+    let (res1, res2) = (of("res-1")?, of("res-2")?);
+    let start = Instant::now() + Duration::from_millis(100);
+    let secs = 8;
+    let heavy = flood(&res1, 60, secs, start);
+    let lighter = flood(&res2, 20, secs, start);
+    let mut sent = heavy.join().map_err(|_| "the flood panicked")?;
+    sent.extend(lighter.join().map_err(|_| "the flood panicked")?);
+
+    let vendor_429 = sent.iter().filter(|s| s.code == "CBC.0250").count();
+    assert_eq!(vendor_429, 0, "the vendor never had to refuse");
+    for s in sent.iter().filter(|s| s.status != 200) {
+        assert_eq!(
+            (s.status, s.code.as_str()),
+            (429, "TG.6002"),
+            "only the budget refuses"
+        );
+        assert!(s.retry_after.is_some(), "a refusal says when to come back");
+    }
+    let ok: Vec<&Sent> = sent.iter().filter(|s| s.status == 200).collect();
+    let last = ok
+        .iter()
+        .map(|s| s.done)
+        .max()
+        .ok_or("nothing was forwarded")?;
+    let rate = ok.len() as f64 / last.duration_since(start).as_secs_f64();
+    assert!(
+        (9.5..=10.0).contains(&rate),
+        "forwarded {rate:.2}/s: the vendor's 10/s, used within 5% and never over"
+    );
+    let light = ok.iter().filter(|s| s.partner == "res-2").count() as f64 / ok.len() as f64;
+    assert!(
+        (0.35..=0.65).contains(&light),
+        "each reseller gets about its fair half, whatever its demand: {light:.2}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_waits_for_its_turn_until_the_deadline_then_gets_tg_6002() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start_with(
+        sim.addr(),
+        "[ratelimit.upstream]\nrate = \"10/s\"\nwait = \"300ms\"\n",
+    )?;
+    let res1 = gw.issue("res-1")?;
+    // 40 calls at once (40 per second for one second, 25 ms apart, is at once next to the
+    // window): 10 go at once, and a call waits at most 300 ms for the next free turn.
+    let sent = flood(&[(gw.addr, res1)], 40, 1, Instant::now())
+        .join()
+        .map_err(|_| "the flood panicked")?;
+    let ok = sent.iter().filter(|s| s.status == 200).count();
+    // 10 in the first window; the window frees 1.025 s after the first call, so only the calls
+    // sent in the last 300 ms before that get the second window's turns.
+    assert!((10..=25).contains(&ok), "{ok} forwarded");
+    assert!(sent.len() - ok >= 10, "the rest refused at their deadline");
+    for s in sent.iter().filter(|s| s.status != 200) {
+        assert_eq!((s.status, s.code.as_str()), (429, "TG.6002"));
+        assert!(s.retry_after.is_some());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_vendors_own_429_never_reaches_a_caller() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    // The vendor's limit is lower than the budget Tiergate was told (it changed, or another
+    // system spends the same account): the simulator refuses past its 10 a second.
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start_with(sim.addr(), "[ratelimit.upstream]\nrate = \"40/s\"\n")?;
+    let res1 = gw.issue("res-1")?;
+    let sent = flood(&[(gw.addr, res1)], 30, 1, Instant::now())
+        .join()
+        .map_err(|_| "the flood panicked")?;
+    assert!(sent.iter().any(|s| s.status == 200));
+    assert!(
+        sent.iter().all(|s| s.code != "CBC.0250"),
+        "the vendor's raw refusal reached a caller"
+    );
+    let refused: Vec<&Sent> = sent.iter().filter(|s| s.status != 200).collect();
+    assert!(
+        !refused.is_empty(),
+        "the vendor refused some: answered by Tiergate"
+    );
+    for s in refused {
+        assert_eq!((s.status, s.code.as_str()), (429, "TG.6002"));
+        assert!(s.retry_after.is_some());
+    }
+    let counted = gw.metric_sum("tiergate_vendor_429_total")?;
+    assert!(counted >= 1.0, "counted: {counted}");
+    Ok(())
+}
