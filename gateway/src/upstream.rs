@@ -81,25 +81,19 @@ impl UpstreamClient {
     }
 
     async fn wait_for_budget(&self, method: &str, path: &str) -> Result<(), CallError> {
-        let Some((limiter, principal)) = &self.budget else {
+        let Some((limiter, _)) = &self.budget else {
             return Ok(());
         };
         let Some(route) = tiergate_policy::find_route(method, path) else {
             return Ok(());
         };
         let deadline = std::time::Instant::now() + self.upstream.timeout;
-        loop {
-            let v = limiter.check(principal, route, false).await;
-            if v.allowed {
-                return Ok(());
-            }
-            if std::time::Instant::now() + v.retry_after > deadline {
-                return Err(CallError::NotSent(format!(
-                    "the vendor budget of {} is spent for now",
-                    route.operation
-                )));
-            }
-            tokio::time::sleep(v.retry_after).await;
+        match limiter.background(route, deadline).await {
+            None => Ok(()),
+            Some(_) => Err(CallError::NotSent(format!(
+                "the vendor budget of {} is spent for now",
+                route.operation
+            ))),
         }
     }
 

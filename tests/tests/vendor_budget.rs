@@ -116,12 +116,23 @@ async fn two_resellers_flooding_one_api_through_three_gateways_never_meet_the_ve
         .map(|s| s.done)
         .max()
         .ok_or("nothing was forwarded")?;
-    let rate = ok.len() as f64 / last.duration_since(start).as_secs_f64();
+    // Never over: the vendor never refused (above). Fully used: past the first two seconds
+    // (the first window's whole burst goes at once), the rate holds within 5% of 10/s.
+    let steady = start + Duration::from_secs(2);
+    let after: Vec<_> = ok.iter().filter(|s| s.done >= steady).collect();
+    let rate = after.len() as f64 / last.duration_since(steady).as_secs_f64();
     assert!(
-        (9.5..=10.0).contains(&rate),
-        "forwarded {rate:.2}/s: the vendor's 10/s, used within 5% and never over"
+        (9.5..=10.5).contains(&rate),
+        "forwarded {rate:.2}/s: the vendor's 10/s, used within 5%"
     );
     let light = ok.iter().filter(|s| s.partner == "res-2").count() as f64 / ok.len() as f64;
+    let refused = sent.len() - ok.len();
+    eprintln!(
+        "forwarded {} of {} ({rate:.2}/s past the first 2 s), res-2 {:.0}%, {refused} TG.6002",
+        ok.len(),
+        sent.len(),
+        light * 100.0
+    );
     assert!(
         (0.35..=0.65).contains(&light),
         "each reseller gets about its fair half, whatever its demand: {light:.2}"

@@ -223,7 +223,7 @@ impl Limiter {
                 tightest = Some(v);
             }
         }
-        if !own_key && let Some(refused) = self.window(route, deadline).await {
+        if !own_key && let Some(refused) = self.window(route, deadline, 0).await {
             return refused;
         }
         tightest.unwrap_or(Verdict {
@@ -262,7 +262,7 @@ impl Limiter {
 
     /// The vendor's own window for the API: waited for until `deadline`; the refusal, if the
     /// window stays full past it ([`windowed`] budgets only).
-    async fn window(&self, route: &Route, deadline: Instant) -> Option<Verdict> {
+    async fn window(&self, route: &Route, deadline: Instant, reserve: u32) -> Option<Verdict> {
         let l = self
             .cfg
             .upstream_routes
@@ -289,7 +289,13 @@ impl Limiter {
         loop {
             let wait = self
                 .windows
-                .try_take(self.shared.as_ref(), &redis_key, &name, n, window)
+                .try_take(
+                    self.shared.as_ref(),
+                    &redis_key,
+                    &name,
+                    (n, reserve),
+                    window,
+                )
                 .await;
             let Some(wait) = wait else {
                 self.metrics.waited.observe(started.elapsed().as_secs_f64());
@@ -415,6 +421,20 @@ impl Limiter {
     fn backed_off(&self, name: &str) -> Option<Instant> {
         let b = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
         b.get(name).copied().filter(|t| Instant::now() < *t)
+    }
+
+    /// Tiergate's own call (graph sync, reconciliation, quota issue) on the distributor's
+    /// account: below every caller, it neither counts as a partner sharing the API nor takes
+    /// its rate, and goes only while the API's window keeps a fifth of its calls free for
+    /// callers (at least one); it waits for that until `deadline`. `None`: go.
+    pub async fn background(&self, route: &Route, deadline: Instant) -> Option<Verdict> {
+        let l = self
+            .cfg
+            .upstream_routes
+            .get(route.operation)
+            .unwrap_or(&self.cfg.upstream);
+        let reserve = (l.quota.rate.get() / 5).max(1);
+        self.window(route, deadline, reserve).await
     }
 
     /// Counts a vendor 429 with the vendor's own code.

@@ -298,6 +298,7 @@ impl Shared {
         key: &str,
         limit: u32,
         window: Duration,
+        reserve: u32,
     ) -> Result<Option<Duration>, String> {
         if self.is_down() {
             return Err("redis marked down".into());
@@ -310,7 +311,7 @@ impl Shared {
         let result = async {
             let mut conn = self.connection().await?;
             let mut call = self.window_script.key(key);
-            call.arg(limit).arg(ms).arg(member);
+            call.arg(limit).arg(ms).arg(member).arg(reserve);
             tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<(u64, u64)>(&mut conn))
                 .await
                 .map_err(|_| "redis call timed out".to_owned())?

@@ -35,6 +35,17 @@ struct Log {
 impl Log {
     /// One try in this log: admitted (recorded now) or the wait until a slot frees.
     fn try_take(&mut self, limit: u32, window: Duration, now: Instant) -> Option<Duration> {
+        self.try_take_leaving(limit, 0, window, now)
+    }
+
+    /// [`Log::try_take`], admitting only while more than `reserve` calls stay free.
+    fn try_take_leaving(
+        &mut self,
+        limit: u32,
+        reserve: u32,
+        window: Duration,
+        now: Instant,
+    ) -> Option<Duration> {
         if let Some(b) = self.blocked_until.filter(|b| now < *b) {
             return Some(b - now);
         }
@@ -45,7 +56,7 @@ impl Log {
         {
             self.times.pop_front();
         }
-        if self.times.len() < limit as usize {
+        if self.times.len() < limit.saturating_sub(reserve) as usize {
             self.times.push_back(now);
             return None;
         }
@@ -70,21 +81,24 @@ impl Windows {
         f(logs.entry(key.to_owned()).or_default())
     }
 
-    /// One try at the window of `key` (`limit` calls per `window`, widened already): `None`
-    /// admitted, `Some(wait)` full until then.
+    /// One try at the window of `key` (`limit` calls per `window`, widened already), leaving
+    /// `reserve` calls free (Tiergate's own calls leave room for callers): `None` admitted,
+    /// `Some(wait)` full until then.
     pub async fn try_take(
         &self,
         shared: Option<&Shared>,
         redis_key: &str,
         key: &str,
-        limit: u32,
+        (limit, reserve): (u32, u32),
         window: Duration,
     ) -> Option<Duration> {
         let Some(shared) = shared else {
-            return self.with(key, |l| l.try_take(limit, window, Instant::now()));
+            return self.with(key, |l| {
+                l.try_take_leaving(limit, reserve, window, Instant::now())
+            });
         };
         let share = (limit / shared.live().max(1)).max(1);
-        match shared.window(redis_key, limit, window).await {
+        match shared.window(redis_key, limit, window, reserve).await {
             Ok(decided) => self.with(key, |l| {
                 let now = Instant::now();
                 if l.alone {
@@ -141,6 +155,17 @@ mod tests {
         }
         // Fully used: 10 a window, 50 in 5 s (give or take the last window's edge).
         assert!(admitted.len() >= 49, "{}", admitted.len());
+    }
+
+    #[test]
+    fn tiergates_own_calls_leave_room_for_callers() {
+        let mut l = Log::default();
+        let (w, t) = (Duration::from_secs(1), Instant::now());
+        for _ in 0..8 {
+            assert_eq!(l.try_take_leaving(10, 2, w, t), None);
+        }
+        assert!(l.try_take_leaving(10, 2, w, t).is_some(), "two stay free");
+        assert_eq!(l.try_take(10, w, t), None, "for a caller");
     }
 
     #[test]
