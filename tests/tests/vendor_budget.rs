@@ -195,3 +195,54 @@ async fn the_vendors_own_429_never_reaches_a_caller() -> R {
     assert!(counted >= 1.0, "counted: {counted}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_redis_cut_mid_flood_the_gateways_keep_under_the_vendors_window() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (_, target) = redis()?;
+    let redis = tiergate_tests::forward::Forwarder::start(target).await?;
+    let sim = start_sim(fixture()?).await?;
+    let prefix = format!("tg-budget-{}", uuid::Uuid::new_v4().simple());
+    let config = format!(
+        "[ratelimit]\nredis = \"redis://{}\"\nprefix = \"{prefix}\"\n[ratelimit.upstream]\nrate = \"10/s\"\n",
+        redis.addr
+    );
+    let gws: Vec<Gateway> = (0..3)
+        .map(|_| Gateway::start_with(sim.addr(), &config))
+        .collect::<Result<_, _>>()?;
+    // Each must have seen the others in Redis before it goes (its fallback share divides by
+    // them; membership is refreshed each second).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for g in &gws {
+        while g.metric_sum("tiergate_ratelimit_live_gateways")? < 3.0 {
+            if Instant::now() > deadline {
+                return Err("the gateways never saw each other in Redis".into());
+            }
+            std::thread::yield_now();
+        }
+    }
+    let of = |partner: &str| -> Result<Vec<_>, String> {
+        gws.iter()
+            .map(|g| Ok((g.addr, g.issue(partner)?)))
+            .collect()
+    };
+    let (res1, res2) = (of("res-1")?, of("res-2")?);
+    let start = Instant::now() + Duration::from_millis(100);
+    let heavy = flood(&res1, 40, 6, start);
+    let lighter = flood(&res2, 20, 6, start);
+    // Redis goes away in the middle of the flood (the flood's pace, not a wait for sync).
+    std::thread::sleep(Duration::from_secs(3));
+    redis.cut();
+    let mut sent = heavy.join().map_err(|_| "the flood panicked")?;
+    sent.extend(lighter.join().map_err(|_| "the flood panicked")?);
+    let vendor_429 = sent.iter().filter(|s| s.code == "CBC.0250").count();
+    assert_eq!(
+        vendor_429, 0,
+        "each gateway kept to its share of the window"
+    );
+    assert!(sent.iter().any(|s| s.status == 200), "calls still went");
+    for s in sent.iter().filter(|s| s.status != 200) {
+        assert_eq!((s.status, s.code.as_str()), (429, "TG.6002"), "no 5xx");
+    }
+    Ok(())
+}
