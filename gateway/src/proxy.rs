@@ -91,7 +91,8 @@ impl Gateway {
         ctx.credential = Some(credential.clone());
 
         ctx.enter(Stage::RateLimit);
-        ctx.limit = Some(ratelimit::check(&self.limiter, &credential, route).await?);
+        let limited = ratelimit::check(&self.limiter, &credential, route, req, self.skew);
+        ctx.limit = Some(limited.await?);
 
         ctx.enter(Stage::Authz);
         let query = req.uri.query().unwrap_or("");

@@ -246,3 +246,52 @@ async fn with_redis_cut_mid_flood_the_gateways_keep_under_the_vendors_window() -
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_never_waits_past_its_signatures_validity() -> R {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = start_sim(fixture()?).await?;
+    // 10 calls in 3 s: a full window frees after about 3 s, within the 4 s a call may wait.
+    let gw = Gateway::start_with(
+        sim.addr(),
+        "[ratelimit.upstream]\nrate = \"10/3s\"\nwait = \"4s\"\n",
+    )?;
+    let res1 = gw.issue("res-1")?;
+    let signer = Signer {
+        addr: gw.addr,
+        ak: &res1.ak,
+        sk: &res1.sk,
+    };
+    // An API the graph sync does not call (its calls would share the window).
+    let get = |i: u32, at: time::OffsetDateTime| {
+        let query = format!("x={i}");
+        signer.send_at(
+            "GET",
+            "/v2/accounts/partner-accounts/balances",
+            &query,
+            b"",
+            at,
+        )
+    };
+    let now = time::OffsetDateTime::now_utc;
+    for i in 0..10 {
+        assert_eq!(get(i, now())?.status, 200);
+    }
+    // Signed 15 minutes less 2 s ago (the clock skew; `X-Sdk-Date` has whole seconds): 1 to 2 s
+    // of validity left, not the 3 s its turn is away; the vendor would refuse it by then.
+    let stale = get(
+        10,
+        now() - time::Duration::minutes(15) + time::Duration::seconds(2),
+    )?;
+    assert_eq!((stale.status, code(&stale).as_str()), (429, "TG.6002"));
+    assert!(stale.header("retry-after").is_some());
+    // Signed now, the same call waits for its turn and goes.
+    let fresh = get(11, now())?;
+    assert_eq!(
+        fresh.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&fresh.body)
+    );
+    Ok(())
+}

@@ -6,22 +6,35 @@ use crate::ctx::Ctx;
 use crate::limiter::{Limiter, Verdict};
 use crate::rejection::Rejection;
 use bytes::{Bytes, BytesMut};
-use pingora::http::ResponseHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use std::time::Duration;
 use tiergate_policy::Route;
 
 /// How long the vendor's own 429 holds an API back, in every gateway.
 const VENDOR_HOLD: Duration = Duration::from_secs(1);
 
-/// Admitted: the limit closest to refusing (for the `RateLimit-*` headers).
+/// Admitted: the limit closest to refusing (for the `RateLimit-*` headers). A call that
+/// waits for its turn in the vendor budget never waits past its signature's validity (its
+/// `X-Sdk-Date` and the clock skew): the vendor would refuse it then.
 pub async fn check(
     limiter: &Limiter,
     credential: &Credential,
     route: &Route,
+    req: &RequestHeader,
+    skew: time::Duration,
 ) -> Result<Verdict, Rejection> {
     // Callers with their own vendor key spend their own vendor budget, not the distributor's.
     let own_key = credential.upstream.is_some();
-    let verdict = limiter.check(&credential.principal, route, own_key).await;
+    let valid_for = req
+        .headers
+        .get("x-sdk-date")
+        .and_then(|v| v.to_str().ok())
+        .and_then(tiergate_policy::aksk::parse_date)
+        .map(|d| d + skew - time::OffsetDateTime::now_utc())
+        .map(|left| Duration::try_from(left).unwrap_or(Duration::ZERO));
+    let verdict = limiter
+        .check_within(&credential.principal, route, own_key, valid_for)
+        .await;
     if verdict.allowed {
         Ok(verdict)
     } else {

@@ -68,7 +68,7 @@ pub struct Limiter {
     halved: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
-/// How long a vendor 429 halves the API's window on this gateway before it recovers.
+/// How long the API's window takes to recover on this gateway after a vendor 429 halved it.
 const HALVED_FOR: Duration = Duration::from_secs(30);
 
 /// Vendor budgets above this many calls per second are kept by the (leased) rate alone: a
@@ -179,6 +179,18 @@ impl Limiter {
     /// Checks every limit of a call; the first refusal (or, all admitting, the tightest
     /// admission) is the answer.
     pub async fn check(&self, p: &Principal, route: &Route, own_key: bool) -> Verdict {
+        self.check_within(p, route, own_key, None).await
+    }
+
+    /// [`Limiter::check`], waiting for a turn in the vendor budget no longer than `valid_for`
+    /// (what is left of the caller's signature validity) either.
+    pub async fn check_within(
+        &self,
+        p: &Principal,
+        route: &Route,
+        own_key: bool,
+        valid_for: Option<Duration>,
+    ) -> Verdict {
         if !own_key {
             self.active
                 .announce(
@@ -190,7 +202,8 @@ impl Limiter {
                 .await;
         }
         // A call that finds the vendor budget spent waits for its turn until then.
-        let deadline = Instant::now() + self.cfg.upstream_wait;
+        let wait = valid_for.map_or(self.cfg.upstream_wait, |v| v.min(self.cfg.upstream_wait));
+        let deadline = Instant::now() + wait;
         let mut tightest: Option<Verdict> = None;
         for (name, key, limit, upstream) in self.limits(p, route, own_key) {
             let mut v = self.decide(&name, &key, &limit).await;
@@ -273,15 +286,20 @@ impl Limiter {
             return None;
         }
         let window = window::widened(q.period);
-        let halved = self
+        // After a vendor 429: half the window at once, then back linearly over HALVED_FOR.
+        let left = self
             .halved
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(route.operation)
-            .is_some_and(|until| Instant::now() < *until);
-        let n = match halved {
-            true => (q.rate.get() / 2).max(1),
-            false => q.rate.get(),
+            .map(|until| until.saturating_duration_since(Instant::now()));
+        let n = match left.filter(|l| !l.is_zero()) {
+            Some(l) => {
+                let cut =
+                    f64::from(q.rate.get()) / 2.0 * l.as_secs_f64() / HALVED_FOR.as_secs_f64();
+                ((f64::from(q.rate.get()) - cut).floor() as u32).max(1)
+            }
+            None => q.rate.get(),
         };
         let name = format!("upstream-window:{}", route.operation);
         let redis_key = format!("{}:win:{}", self.cfg.prefix, route.operation);
@@ -446,7 +464,7 @@ impl Limiter {
     }
 
     /// The vendor answered 429 for `operation`: hold that API back for everyone, and halve its
-    /// window here for [`HALVED_FOR`] (the vendor's limit may have changed).
+    /// window here, recovering over [`HALVED_FOR`] (the vendor's limit may have changed).
     pub async fn vendor_throttled(&self, operation: &str, for_: Duration) {
         self.halved
             .lock()
