@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tiergate_policy::ledger::funds::{Caps, Direction, FundAccount, FundRefusal};
 
 /// The lock of a grantee's account (distinct from any quota's).
-pub(crate) fn lock_name(grantee: &str) -> String {
+fn lock_name(grantee: &str) -> String {
     format!("funds:{grantee}")
 }
 
@@ -59,6 +59,40 @@ async fn locked(
 ) -> Result<Option<FundAccount>, sqlx::Error> {
     lock(conn, backend, &lock_name(grantee)).await?;
     load(conn, grantee).await
+}
+
+/// Inside the caller's transaction: settles the hold `id` on each of `grantees`' accounts,
+/// each under its lock (`moved`: kept counted; else released).
+pub(crate) async fn settle_in(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    grantees: &[String],
+    id: &str,
+    moved: bool,
+) -> Result<(), sqlx::Error> {
+    for g in grantees {
+        if let Some(mut a) = locked(conn, backend, g).await? {
+            a.settle(id, moved);
+            save(conn, g, &a).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Inside the caller's transaction: the grantees holding request `id` on their accounts (a
+/// hold is keyed by its request id, a 32-hex value no other part of an account's document can
+/// contain), in lock order.
+pub(crate) async fn holding(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("SELECT grantee FROM fund_accounts WHERE account LIKE $1 ORDER BY grantee")
+        .bind(format!("%\"{id}\"%"))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("grantee"))
+        .collect()
 }
 
 /// What the caps decided for a fund adjustment.
@@ -132,12 +166,7 @@ impl FundStore<'_> {
             .transaction(move |tx, backend| {
                 Box::pin(async move {
                     if let Some(moved) = moved {
-                        for g in &grantees {
-                            if let Some(mut a) = locked(tx, backend, g).await? {
-                                a.settle(&id, moved);
-                                save(tx, g, &a).await?;
-                            }
-                        }
+                        settle_in(tx, backend, &grantees, &id, moved).await?;
                     }
                     append_in(tx, backend, vec![outcome], &signer).await?;
                     Ok(())

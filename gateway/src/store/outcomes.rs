@@ -5,13 +5,13 @@
 
 use super::audit::append_in;
 use super::db::{Db, StoreError};
+use super::funds;
 use super::idempotency::{answer_in, free_in};
-use super::sql::{lock, now_ms};
+use super::sql::now_ms;
 use crate::chain::record::{Entry, Record};
 use crate::chain::sign::Signer;
 use sqlx::Row;
 use std::sync::Arc;
-use tiergate_policy::ledger::funds::FundAccount;
 
 /// What the vendor's records say a call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +136,8 @@ impl OutcomeStore<'_> {
                         Found::Unresolvable => None,
                     };
                     if let Some(moved) = moved {
-                        settle_holds(tx, backend, &request_id, moved).await?;
+                        let grantees = funds::holding(tx, &request_id).await?;
+                        funds::settle_in(tx, backend, &grantees, &request_id, moved).await?;
                     }
                     match found {
                         Found::Nothing => free_in(tx, &request_id).await?,
@@ -152,43 +153,4 @@ impl OutcomeStore<'_> {
                 e => Err(e),
             })
     }
-}
-
-/// Settles the fund-cap holds of a request (a hold is keyed by its request id, a 32-hex
-/// value that no other part of an account's document can contain).
-async fn settle_holds(
-    conn: &mut sqlx::AnyConnection,
-    backend: super::db::Backend,
-    request_id: &str,
-    moved: bool,
-) -> Result<(), sqlx::Error> {
-    let pattern = format!("%\"{request_id}\"%");
-    let grantees: Vec<String> =
-        sqlx::query("SELECT grantee FROM fund_accounts WHERE account LIKE $1 ORDER BY grantee")
-            .bind(pattern)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get("grantee"))
-            .collect::<Result<_, _>>()?;
-    for g in grantees {
-        lock(conn, backend, &super::funds::lock_name(&g)).await?;
-        let row = sqlx::query("SELECT account FROM fund_accounts WHERE grantee = $1")
-            .bind(g.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(row) = row else { continue };
-        let json: String = row.try_get("account")?;
-        let mut a: FundAccount =
-            serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        a.settle(request_id, moved);
-        let json = serde_json::to_string(&a).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        sqlx::query("UPDATE fund_accounts SET account = $1, updated_at = $2 WHERE grantee = $3")
-            .bind(json)
-            .bind(now_ms())
-            .bind(g)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }
