@@ -8,15 +8,13 @@ use super::reconcile::{ReconcileError, Reconciler, urlencode};
 use crate::chain::record::{Entry, Kind};
 use crate::graph::sync::{QUOTA_RECORDS, list_filtered};
 use crate::store::ledger::issuing::{Issued, Issuing, Keys};
+use crate::store::ledger::reconcile::CLOCK_SLACK_MS;
 use crate::store::unix_ms;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use tiergate_policy::ledger::exact;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-
-/// Vendor and gateway clocks may disagree by this much when matching records to requests.
-pub const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
 
 /// The vendor operation type of a quota issued to a reseller.
 const ISSUED: &str = "10";

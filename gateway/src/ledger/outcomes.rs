@@ -11,11 +11,11 @@
 //!   reseller): the keys answer `TG.3015`, so they never stay in flight, and the holds stay
 //!   counted (the safe side).
 
-use super::issuing::CLOCK_SLACK_MS;
 use super::reconcile::{ReconcileError, Reconciler, urlencode, vendor_record};
 use crate::chain::record::{Entry, Kind, Record};
 use crate::graph::sync::{ADJUST_RECORDS, COUPON_RECORDS, Listing, QUOTA_RECORDS, list_filtered};
 use crate::rejection::Rejection;
+use crate::store::ledger::reconcile::CLOCK_SLACK_MS;
 use crate::store::outcomes::Found;
 use crate::store::unix_ms;
 use rust_decimal::Decimal;

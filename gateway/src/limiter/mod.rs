@@ -113,6 +113,14 @@ impl Limiter {
         })
     }
 
+    /// The vendor budget of an API: its own (`upstream.routes`), else the default.
+    fn budget_of(&self, route: &Route) -> &Limit {
+        self.cfg
+            .upstream_routes
+            .get(route.operation)
+            .unwrap_or(&self.cfg.upstream)
+    }
+
     /// The limits that apply to a call, in the order they are checked: (name, key, limit,
     /// whether it is the vendor budget). A tier's limit is each partner's own, under one name.
     fn limits(
@@ -135,11 +143,7 @@ impl Limiter {
         }
         // Callers with their own vendor key spend their own vendor budget, not the distributor's.
         if !own_key {
-            let l = self
-                .cfg
-                .upstream_routes
-                .get(route.operation)
-                .unwrap_or(&self.cfg.upstream);
+            let l = self.budget_of(route);
             // A vendor budget the window keeps is decided one call at a time: a lease of its
             // few calls a second would lapse unused, and a refused lease's hold-back makes
             // the callers waiting for their turn ask too late.
@@ -276,11 +280,7 @@ impl Limiter {
     /// The vendor's own window for the API: waited for until `deadline`; the refusal, if the
     /// window stays full past it ([`windowed`] budgets only).
     async fn window(&self, route: &Route, deadline: Instant, reserve: u32) -> Option<Verdict> {
-        let l = self
-            .cfg
-            .upstream_routes
-            .get(route.operation)
-            .unwrap_or(&self.cfg.upstream);
+        let l = self.budget_of(route);
         let q = &l.quota;
         if l.shadow || !windowed(l) {
             return None;
@@ -446,11 +446,7 @@ impl Limiter {
     /// its rate, and goes only while the API's window keeps a fifth of its calls free for
     /// callers (at least one); it waits for that until `deadline`. `None`: go.
     pub async fn background(&self, route: &Route, deadline: Instant) -> Option<Verdict> {
-        let l = self
-            .cfg
-            .upstream_routes
-            .get(route.operation)
-            .unwrap_or(&self.cfg.upstream);
+        let l = self.budget_of(route);
         let reserve = (l.quota.rate.get() / 5).max(1);
         self.window(route, deadline, reserve).await
     }

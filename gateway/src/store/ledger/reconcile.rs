@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tiergate_policy::ledger::Reservation;
 
 /// Vendor and gateway clocks may disagree by this much when matching records to reservations.
-const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
+pub const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
 
 /// What a reconciliation run did.
 #[derive(Debug, Default, Serialize)]
