@@ -126,6 +126,9 @@ pub struct RateLimits {
     /// How long a call that finds the vendor budget spent waits for its turn before it is
     /// refused (`upstream.wait`, default 2 s; never past the upstream timeout).
     pub upstream_wait: Duration,
+    /// How many of one partner's calls may wait for one vendor API on each gateway
+    /// (`upstream.queue`; default: what the API's whole budget serves within the wait).
+    pub upstream_queue: Option<usize>,
     /// Failed authentications (and sign-in refusals) per source address, in process: past
     /// it, the address's requests cost no store lookup and no sign-in work.
     pub unauthenticated: Quota,
@@ -213,6 +216,8 @@ struct UpstreamSection {
     routes: BTreeMap<String, LimitSection>,
     #[serde(default)]
     wait: Option<String>,
+    #[serde(default)]
+    queue: Option<usize>,
 }
 
 /// `10/s`, `600/m`, `36000/h`, or `N/DURATION` (`5/100ms`).
@@ -522,9 +527,17 @@ pub(crate) fn convert(
             Duration::from_secs(2)
         }),
     };
+    let upstream_queue = s.upstream.as_ref().and_then(|u| u.queue);
+    if upstream_queue == Some(0) {
+        errors.push(ConfigError {
+            path: "ratelimit.upstream.queue".into(),
+            message: "at least 1 call must be able to wait for its turn".into(),
+        });
+    }
     let unauthenticated = address_budget(s.unauthenticated.as_ref(), errors);
     RateLimits {
         upstream_wait,
+        upstream_queue,
         unauthenticated,
         redis,
         prefix: s.prefix.unwrap_or_else(|| "tiergate".into()),

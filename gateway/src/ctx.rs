@@ -10,6 +10,19 @@ use std::sync::Arc;
 use std::time::Instant;
 use tiergate_policy::{Permit, Route};
 
+/// A second try after the vendor's own 429 (calls that move no money, once).
+#[derive(Debug, Clone)]
+pub enum VendorRetry {
+    /// Not (yet) refused by the vendor.
+    No,
+    /// Refused: Pingora is to send it again, once its turn in the budget comes.
+    Due,
+    /// Sent again.
+    Sent,
+    /// Its turn did not come in time: answered with this refusal instead.
+    Refused(Verdict),
+}
+
 /// The stages before forwarding, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
@@ -104,6 +117,10 @@ pub struct Ctx {
     pub(crate) credential: Option<Arc<Credential>>,
     /// Ratelimit: the limit closest to refusing (for the headers).
     pub(crate) limit: Option<Verdict>,
+    /// Ratelimit: until when the call may wait for its turn in the vendor budget.
+    pub(crate) deadline: Option<Instant>,
+    /// A vendor 429 on a call that moves no money is tried again once.
+    pub(crate) vendor_retry: VendorRetry,
     /// Authz: the decision ...
     pub(crate) permit: Option<Permit>,
     /// ... and exactly what goes upstream.
@@ -135,6 +152,8 @@ impl Ctx {
             body: Bytes::new(),
             credential: None,
             limit: None,
+            deadline: None,
+            vendor_retry: VendorRetry::No,
             permit: None,
             forward: None,
             idempotency: Vec::new(),

@@ -92,7 +92,8 @@ impl Gateway {
 
         ctx.enter(Stage::RateLimit);
         let limited = ratelimit::check(&self.limiter, &credential, route, req, self.skew);
-        ctx.limit = Some(limited.await?);
+        let (verdict, deadline) = limited.await?;
+        (ctx.limit, ctx.deadline) = (Some(verdict), Some(deadline));
 
         ctx.enter(Stage::Authz);
         let query = req.uri.query().unwrap_or("");
@@ -178,6 +179,12 @@ impl ProxyHttp for Gateway {
     }
 
     async fn upstream_peer(&self, _: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        if !ratelimit::retry_turn(&self.limiter, ctx).await {
+            return Err(Error::explain(
+                HTTPStatus(429),
+                "no turn in the vendor budget to try again",
+            ));
+        }
         forward::peer(ctx, &self.upstream, self.upstream_addr)
     }
 
@@ -200,6 +207,26 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> Result<()> {
         forward::body(ctx, body)
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        ratelimit::vendor_refused(&self.limiter, ctx, resp).await
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut Ctx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        forward::while_proxying(peer, session, e, ctx, client_reused)
     }
 
     async fn response_filter(

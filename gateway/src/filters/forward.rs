@@ -1,7 +1,7 @@
 //! Handing the decided request to Pingora: the vendor as the peer (only with a permit), the
 //! decided body in place of the caller's, and what a failure to reach the vendor means.
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, VendorRetry};
 use crate::rejection::Rejection;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -9,13 +9,16 @@ use std::net::SocketAddr;
 use tiergate_config::Upstream;
 
 /// The vendor, for a request that holds a permit; without one, an internal error, never a
-/// fallback.
-pub fn peer(ctx: &Ctx, upstream: &Upstream, addr: SocketAddr) -> Result<Box<HttpPeer>> {
+/// fallback. A second try sends the decided body again.
+pub fn peer(ctx: &mut Ctx, upstream: &Upstream, addr: SocketAddr) -> Result<Box<HttpPeer>> {
     if ctx.permit.is_none() {
         return Err(Error::explain(
             InternalError,
             "upstream_peer without a permit",
         ));
+    }
+    if let Some(fwd) = ctx.forward.as_mut() {
+        fwd.body_sent = false;
     }
     let mut peer = HttpPeer::new(addr, upstream.tls, upstream.host.clone());
     let t = Some(upstream.timeout);
@@ -40,9 +43,35 @@ pub fn body(ctx: &mut Ctx, body: &mut Option<Bytes>) -> Result<()> {
     Ok(())
 }
 
+/// Whether Pingora tries again after an error while proxying: a vendor 429 due for its
+/// second try ([`crate::filters::ratelimit::vendor_refused`]) is; otherwise Pingora's own rule
+/// (idempotent methods on a reused connection, the body still buffered).
+pub fn while_proxying(
+    peer: &HttpPeer,
+    session: &mut Session,
+    e: Box<Error>,
+    ctx: &Ctx,
+    client_reused: bool,
+) -> Box<Error> {
+    let mut e = e.more_context(format!("Peer: {peer}"));
+    if matches!(ctx.vendor_retry, VendorRetry::Due) && !session.as_ref().retry_buffer_truncated() {
+        e.set_retry(true);
+    } else if !session.req_header().method.is_idempotent()
+        || session.as_ref().retry_buffer_truncated()
+    {
+        e.set_retry(false);
+    } else {
+        e.retry.decide_reuse(client_reused);
+    }
+    e
+}
+
 /// What a failure to proxy is answered with (none: the caller went away). A refused
 /// connection means the request never reached the vendor.
 pub fn failure(e: &Error, ctx: &mut Ctx) -> Option<Rejection> {
+    if let VendorRetry::Refused(v) = &ctx.vendor_retry {
+        return Some(Rejection::RateLimited(v.clone()));
+    }
     match (e.esource(), e.etype()) {
         (ErrorSource::Downstream, _) => None,
         (_, ConnectRefused | ConnectNoRoute | ConnectTimedout) => {

@@ -2,27 +2,28 @@
 //! a vendor 429 holds that API back for every caller.
 
 use crate::credentials::Credential;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, VendorRetry};
 use crate::limiter::{Limiter, Verdict};
 use crate::rejection::Rejection;
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tiergate_policy::Route;
 
 /// How long the vendor's own 429 holds an API back, in every gateway.
 const VENDOR_HOLD: Duration = Duration::from_secs(1);
 
-/// Admitted: the limit closest to refusing (for the `RateLimit-*` headers). A call that
-/// waits for its turn in the vendor budget never waits past its signature's validity (its
-/// `X-Sdk-Date` and the clock skew): the vendor would refuse it then.
+/// Admitted: the limit closest to refusing (for the `RateLimit-*` headers), and until when
+/// the call may wait for a turn in the vendor budget (again, after a vendor 429). A call
+/// never waits past its signature's validity (its `X-Sdk-Date` and the clock skew): the
+/// vendor would refuse it then.
 pub async fn check(
     limiter: &Limiter,
     credential: &Credential,
     route: &Route,
     req: &RequestHeader,
     skew: time::Duration,
-) -> Result<Verdict, Rejection> {
+) -> Result<(Verdict, Instant), Rejection> {
     // Callers with their own vendor key spend their own vendor budget, not the distributor's.
     let own_key = credential.upstream.is_some();
     let valid_for = req
@@ -32,13 +33,66 @@ pub async fn check(
         .and_then(tiergate_policy::aksk::parse_date)
         .map(|d| d + skew - time::OffsetDateTime::now_utc())
         .map(|left| Duration::try_from(left).unwrap_or(Duration::ZERO));
+    let deadline = limiter.deadline(valid_for);
     let verdict = limiter
-        .check_within(&credential.principal, route, own_key, valid_for)
+        .check_within(&credential.principal, route, own_key, deadline)
         .await;
     if verdict.allowed {
-        Ok(verdict)
+        Ok((verdict, deadline))
     } else {
         Err(Rejection::RateLimited(verdict))
+    }
+}
+
+/// The vendor answered 429 to a call that moves no money, for the first time: the API is
+/// held back and its budget halved ([`Limiter::vendor_throttled`]), and the call is to be
+/// sent again (an error Pingora retries, see [`retry_turn`]); the caller never sees this 429.
+pub async fn vendor_refused(
+    limiter: &Limiter,
+    ctx: &mut Ctx,
+    resp: &ResponseHeader,
+) -> pingora::Result<()> {
+    let (429, Some(route), VendorRetry::No) = (resp.status.as_u16(), ctx.route, &ctx.vendor_retry)
+    else {
+        return Ok(());
+    };
+    if route.money_moving {
+        return Ok(());
+    }
+    limiter.vendor_throttled(route.operation, VENDOR_HOLD).await;
+    // Its body is not read: the connection is dropped and the call sent again.
+    limiter.count_vendor_429(route.operation, "(retried)");
+    tracing::warn!(
+        request_id = %ctx.request_id,
+        operation = route.operation,
+        "the vendor answered 429: the API held back, its budget halved, the call sent again"
+    );
+    ctx.vendor_retry = VendorRetry::Due;
+    let mut e = pingora::Error::explain(
+        pingora::ErrorType::HTTPStatus(429),
+        "the vendor answered 429",
+    );
+    e.set_retry(true);
+    Err(e)
+}
+
+/// Before the second try: its turn in the vendor budget, waited for until the call's
+/// deadline; `false` when it did not come in time (the refusal is kept for the answer).
+pub async fn retry_turn(limiter: &Limiter, ctx: &mut Ctx) -> bool {
+    let (VendorRetry::Due, Some(route), Some(c)) = (&ctx.vendor_retry, ctx.route, &ctx.credential)
+    else {
+        return true;
+    };
+    let deadline = ctx.deadline.unwrap_or_else(Instant::now);
+    match limiter.retry_turn(&c.principal, route, deadline).await {
+        Ok(()) => {
+            ctx.vendor_retry = VendorRetry::Sent;
+            true
+        }
+        Err(v) => {
+            ctx.vendor_retry = VendorRetry::Refused(v);
+            false
+        }
     }
 }
 

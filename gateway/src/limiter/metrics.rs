@@ -120,3 +120,20 @@ impl LimitMetrics {
         })
     }
 }
+
+/// One call counted in a gauge while it lives (a call waiting for its turn).
+pub struct Waiting(IntGauge);
+
+impl Waiting {
+    /// Counts it.
+    pub fn new(g: &IntGauge) -> Self {
+        g.inc();
+        Self(g.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

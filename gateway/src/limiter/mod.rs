@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tiergate_config::ratelimit::{Fallback, Limit, Mode, RateLimits, RouteClass};
 use tiergate_policy::limit::Quota;
 use tiergate_policy::{Method, Principal, Route};
+use window::{Ask, Asker, Turn};
 
 /// The class of a route.
 pub fn class_of(route: &Route) -> RouteClass {
@@ -64,11 +65,9 @@ pub struct Limiter {
     backoff: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
     active: fair::Active,
     windows: window::Windows,
-    /// APIs whose window is halved until then (the vendor said 429).
-    halved: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
-/// How long the API's window takes to recover on this gateway after a vendor 429 halved it.
+/// How long the API's window takes to recover after a vendor 429 halved it.
 const HALVED_FOR: Duration = Duration::from_secs(30);
 
 /// Vendor budgets above this many calls per second are kept by the (leased) rate alone: a
@@ -109,7 +108,6 @@ impl Limiter {
             backoff: std::sync::Mutex::new(std::collections::HashMap::new()),
             active: fair::Active::default(),
             windows: window::Windows::default(),
-            halved: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -142,16 +140,9 @@ impl Limiter {
             }
         }
         // Callers with their own vendor key spend their own vendor budget, not the distributor's.
-        if !own_key {
-            let l = self.budget_of(route);
-            // A vendor budget the window keeps is decided one call at a time: a lease of its
-            // few calls a second would lapse unused, and a refused lease's hold-back makes
-            // the callers waiting for their turn ask too late.
-            let strict = Limit {
-                mode: Mode::Strict,
-                ..*l
-            };
-            let l = if windowed(l) { &strict } else { l };
+        // A budget the window keeps is shared fairly there ([`Limiter::window`]).
+        let l = self.budget_of(route);
+        if !own_key && !windowed(l) {
             // Fair sharing: while several partners draw on one vendor API, each may use its
             // share of the budget first, so a flood from one never starves the others.
             let n = self.active.partners(route.operation);
@@ -183,19 +174,26 @@ impl Limiter {
     /// Checks every limit of a call; the first refusal (or, all admitting, the tightest
     /// admission) is the answer.
     pub async fn check(&self, p: &Principal, route: &Route, own_key: bool) -> Verdict {
-        self.check_within(p, route, own_key, None).await
+        self.check_within(p, route, own_key, self.deadline(None))
+            .await
     }
 
-    /// [`Limiter::check`], waiting for a turn in the vendor budget no longer than `valid_for`
-    /// (what is left of the caller's signature validity) either.
+    /// Until when a call that finds the vendor budget spent may wait for its turn: the
+    /// configured wait, and never past `valid_for` (what is left of its signature's validity).
+    pub fn deadline(&self, valid_for: Option<Duration>) -> Instant {
+        let wait = valid_for.map_or(self.cfg.upstream_wait, |v| v.min(self.cfg.upstream_wait));
+        Instant::now() + wait
+    }
+
+    /// [`Limiter::check`], waiting for a turn in the vendor budget until `deadline`.
     pub async fn check_within(
         &self,
         p: &Principal,
         route: &Route,
         own_key: bool,
-        valid_for: Option<Duration>,
+        deadline: Instant,
     ) -> Verdict {
-        if !own_key {
+        if !own_key && !windowed(self.budget_of(route)) {
             self.active
                 .announce(
                     self.shared.as_ref(),
@@ -205,9 +203,6 @@ impl Limiter {
                 )
                 .await;
         }
-        // A call that finds the vendor budget spent waits for its turn until then.
-        let wait = valid_for.map_or(self.cfg.upstream_wait, |v| v.min(self.cfg.upstream_wait));
-        let deadline = Instant::now() + wait;
         let mut tightest: Option<Verdict> = None;
         for (name, key, limit, upstream) in self.limits(p, route, own_key) {
             let mut v = self.decide(&name, &key, &limit).await;
@@ -240,8 +235,17 @@ impl Limiter {
                 tightest = Some(v);
             }
         }
-        if !own_key && let Some(refused) = self.window(route, deadline, 0).await {
-            return refused;
+        if !own_key {
+            match self
+                .window(route, Asker::Caller(&p.partner_id), deadline)
+                .await
+            {
+                Err(refused) => return refused,
+                Ok(Some(v)) if tightest.as_ref().is_none_or(|t| v.remaining < t.remaining) => {
+                    tightest = Some(v);
+                }
+                Ok(_) => {}
+            }
         }
         tightest.unwrap_or(Verdict {
             allowed: true,
@@ -277,68 +281,149 @@ impl Limiter {
         v
     }
 
-    /// The vendor's own window for the API: waited for until `deadline`; the refusal, if the
-    /// window stays full past it ([`windowed`] budgets only).
-    async fn window(&self, route: &Route, deadline: Instant, reserve: u32) -> Option<Verdict> {
+    /// How many of one partner's calls may wait for one API on this gateway: what the whole
+    /// budget could serve within the wait (`upstream.queue` overrides it); the rest could
+    /// never be served in time, so they are refused at once.
+    fn queue_bound(&self, l: &Limit) -> usize {
+        self.cfg.upstream_queue.unwrap_or_else(|| {
+            let per_wait = f64::from(l.quota.rate.get()) * self.cfg.upstream_wait.as_secs_f64()
+                / l.quota.period.as_secs_f64().max(1e-9);
+            (per_wait.ceil() as usize).max(1)
+        })
+    }
+
+    /// A turn in the vendor's own window of the API ([`windowed`] budgets only; others
+    /// `Ok(None)`), waited for until `deadline`: the admission, or the refusal. A partner's
+    /// calls wait in order of arrival, one of them asking the window at a time; the window
+    /// gives a free call to the waiting partner that used the fewest.
+    async fn window(
+        &self,
+        route: &Route,
+        asker: Asker<'_>,
+        deadline: Instant,
+    ) -> Result<Option<Verdict>, Verdict> {
         let l = self.budget_of(route);
         let q = &l.quota;
         if l.shadow || !windowed(l) {
-            return None;
+            return Ok(None);
         }
-        let window = window::widened(q.period);
-        // After a vendor 429: half the window at once, then back linearly over HALVED_FOR.
-        let left = self
-            .halved
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(route.operation)
-            .map(|until| until.saturating_duration_since(Instant::now()));
-        let n = match left.filter(|l| !l.is_zero()) {
-            Some(l) => {
-                let cut =
-                    f64::from(q.rate.get()) / 2.0 * l.as_secs_f64() / HALVED_FOR.as_secs_f64();
-                ((f64::from(q.rate.get()) - cut).floor() as u32).max(1)
-            }
-            None => q.rate.get(),
-        };
         let name = format!("upstream-window:{}", route.operation);
-        let redis_key = format!("{}:win:{}", self.cfg.prefix, route.operation);
-        let started = Instant::now();
-        loop {
-            let wait = self
-                .windows
-                .try_take(
-                    self.shared.as_ref(),
-                    &redis_key,
-                    &name,
-                    (n, reserve),
-                    window,
-                )
-                .await;
-            let Some(wait) = wait else {
-                self.metrics.waited.observe(started.elapsed().as_secs_f64());
-                return None;
-            };
-            if Instant::now() + wait > deadline {
+        let verdict = |allowed, remaining, wait| Verdict {
+            allowed,
+            name: name.clone(),
+            upstream: true,
+            limit: q.rate.get(),
+            remaining,
+            reset: if allowed { q.period } else { wait },
+            retry_after: wait,
+            mode: "window",
+        };
+        let decided = |allowed: bool| {
+            let outcome = if allowed { "admitted" } else { "refused" };
+            self.metrics
+                .decisions
+                .with_label_values(&[name.as_str(), outcome, "window"])
+                .inc();
+            if !allowed {
                 self.metrics
                     .budget_refused
                     .with_label_values(&[route.operation])
                     .inc();
-                return Some(Verdict {
+            }
+        };
+        let started = Instant::now();
+        let place = match asker {
+            Asker::Caller(p) => {
+                let Some(place) = self
+                    .windows
+                    .enqueue(route.operation, p, self.queue_bound(l))
+                else {
+                    decided(false);
+                    return Err(verdict(false, 0, q.period));
+                };
+                Some(place)
+            }
+            Asker::Tiergate(_) => None,
+        };
+        // Counted as queued from the moment it has to wait.
+        let mut waiting = None;
+        let _turn = match &place {
+            Some(place) => match place.now() {
+                Some(turn) => Some(turn),
+                None => {
+                    waiting = Some(metrics::Waiting::new(&self.metrics.queued));
+                    let Some(turn) = place.turn(deadline).await else {
+                        decided(false);
+                        return Err(verdict(false, 0, q.period));
+                    };
+                    Some(turn)
+                }
+            },
+            None => None,
+        };
+        let key = format!("{}:win:{}", self.cfg.prefix, route.operation);
+        loop {
+            let ask = Ask {
+                asker,
+                limit: q.rate.get(),
+                window: window::widened(q.period),
+                patience: deadline.saturating_duration_since(Instant::now()),
+                recover: HALVED_FOR,
+            };
+            match self
+                .windows
+                .try_take(self.shared.as_ref(), &key, &ask)
+                .await
+            {
+                Turn::Go(left) => {
+                    self.metrics.waited.observe(started.elapsed().as_secs_f64());
+                    decided(true);
+                    return Ok(Some(verdict(true, left, Duration::ZERO)));
+                }
+                Turn::Wait(wait) if Instant::now() + wait > deadline => {
+                    decided(false);
+                    return Err(verdict(false, 0, wait));
+                }
+                Turn::Wait(wait) => {
+                    waiting.get_or_insert_with(|| metrics::Waiting::new(&self.metrics.queued));
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// A second try after the vendor's 429 (a call that moves no money): its turn in the
+    /// budget again, waited for until `deadline`, or the refusal to answer instead.
+    pub async fn retry_turn(
+        &self,
+        p: &Principal,
+        route: &Route,
+        deadline: Instant,
+    ) -> Result<(), Verdict> {
+        if windowed(self.budget_of(route)) {
+            return self
+                .window(route, Asker::Caller(&p.partner_id), deadline)
+                .await
+                .map(|_| ());
+        }
+        let name = format!("upstream:{}", route.operation);
+        if let Some(until) = self.backed_off(&name) {
+            let left = until.saturating_duration_since(Instant::now());
+            if until > deadline {
+                return Err(Verdict {
                     allowed: false,
                     name,
                     upstream: true,
-                    limit: q.rate.get(),
+                    limit: 0,
                     remaining: 0,
-                    reset: wait,
-                    retry_after: wait,
-                    mode: "window",
+                    reset: left,
+                    retry_after: left,
+                    mode: "vendor",
                 });
             }
-            self.metrics.queued.inc();
-            tokio::time::sleep(wait).await;
-            self.metrics.queued.dec();
+            tokio::time::sleep(left).await;
         }
+        Ok(())
     }
 
     async fn decide(&self, name: &str, key: &str, limit: &Limit) -> Verdict {
@@ -443,12 +528,15 @@ impl Limiter {
 
     /// Tiergate's own call (graph sync, reconciliation, quota issue) on the distributor's
     /// account: below every caller, it neither counts as a partner sharing the API nor takes
-    /// its rate, and goes only while the API's window keeps a fifth of its calls free for
-    /// callers (at least one); it waits for that until `deadline`. `None`: go.
+    /// its rate, and goes only while no caller waits for the API's window and a fifth of its
+    /// calls (at least one) stay free for callers; it waits for that until `deadline`.
+    /// `None`: go.
     pub async fn background(&self, route: &Route, deadline: Instant) -> Option<Verdict> {
         let l = self.budget_of(route);
         let reserve = (l.quota.rate.get() / 5).max(1);
-        self.window(route, deadline, reserve).await
+        self.window(route, Asker::Tiergate(reserve), deadline)
+            .await
+            .err()
     }
 
     /// Counts a vendor 429 with the vendor's own code.
@@ -459,23 +547,25 @@ impl Limiter {
             .inc();
     }
 
-    /// The vendor answered 429 for `operation`: hold that API back for everyone, and halve its
-    /// window here, recovering over [`HALVED_FOR`] (the vendor's limit may have changed).
+    /// The vendor answered 429 for `operation`: hold that API back for everyone for `for_`,
+    /// and halve its window, recovering over [`HALVED_FOR`] (the vendor's limit may have
+    /// changed), in every gateway through Redis.
     pub async fn vendor_throttled(&self, operation: &str, for_: Duration) {
-        self.halved
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(operation.to_owned(), Instant::now() + HALVED_FOR);
+        let window_key = format!("{}:win:{operation}", self.cfg.prefix);
+        self.windows.throttled(&window_key, for_);
         let name = format!("upstream:{operation}");
         self.backoff
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.clone(), Instant::now() + for_);
-        if let Some(shared) = &self.shared
-            && let Err(e) = shared
+        let Some(shared) = &self.shared else { return };
+        let shared_too = async {
+            shared
                 .back_off(&format!("{}:rl:{name}", self.cfg.prefix), for_)
-                .await
-        {
+                .await?;
+            shared.throttled(&window_key, for_, HALVED_FOR).await
+        };
+        if let Err(e) = shared_too.await {
             tracing::warn!(error = %e, operation, "could not share the vendor's 429 through Redis");
         }
     }

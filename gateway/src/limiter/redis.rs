@@ -3,6 +3,7 @@
 //! a refusal is remembered until its retry time, so a flood costs no round trips). Gateways
 //! register themselves so each knows how many share a limit (lease size, fallback share).
 
+use super::window::{Ask, Asker, Turn};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -69,6 +70,10 @@ pub struct Shared {
     live: Mutex<u32>,
     id: String,
     members: String,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn us(d: u64) -> Duration {
@@ -291,15 +296,9 @@ impl Shared {
         Ok((shown, true))
     }
 
-    /// The sliding window of `key`: `Ok(None)` admitted (and recorded), `Ok(Some(wait))` full
-    /// until then; `Err` when Redis cannot answer (and marks it down for a moment).
-    pub async fn window(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        reserve: u32,
-    ) -> Result<Option<Duration>, String> {
+    /// One try at the window of `key` (`window.lua`); `Err` when Redis cannot answer (and
+    /// marks it down for a moment).
+    pub async fn window(&self, key: &str, ask: &Ask<'_>) -> Result<Turn, String> {
         if self.is_down() {
             return Err("redis marked down".into());
         }
@@ -307,11 +306,23 @@ impl Shared {
             .admissions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let member = format!("{}:{seq}", self.id);
-        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let (partner, reserve) = match ask.asker {
+            Asker::Caller(p) => (p, 0),
+            Asker::Tiergate(r) => ("", r),
+        };
         let result = async {
             let mut conn = self.connection().await?;
-            let mut call = self.window_script.key(key);
-            call.arg(limit).arg(ms).arg(member).arg(reserve);
+            let mut call = self.window_script.prepare_invoke();
+            for part in ["log", "count", "wait", "adapt"] {
+                call.key(format!("{{{key}}}:{part}"));
+            }
+            call.arg(ask.limit)
+                .arg(ms(ask.window))
+                .arg(member)
+                .arg(reserve)
+                .arg(partner)
+                .arg(ms(ask.patience))
+                .arg(ms(ask.recover));
             tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<(u64, u64)>(&mut conn))
                 .await
                 .map_err(|_| "redis call timed out".to_owned())?
@@ -319,13 +330,41 @@ impl Shared {
         }
         .await;
         match result {
-            Ok((1, _)) => Ok(None),
-            Ok((_, wait)) => Ok(Some(Duration::from_millis(wait.max(1)))),
+            Ok((1, left)) => Ok(Turn::Go(u32::try_from(left).unwrap_or(u32::MAX))),
+            Ok((_, wait)) => Ok(Turn::Wait(Duration::from_millis(wait.max(1)))),
             Err(e) => {
                 self.mark_down();
                 Err(e)
             }
         }
+    }
+
+    /// The vendor answered 429 for the API of window `key`: every gateway holds it back for
+    /// `hold` and halves its window from now, recovering over `recover` (`window.lua`).
+    pub async fn throttled(
+        &self,
+        key: &str,
+        hold: Duration,
+        recover: Duration,
+    ) -> Result<(), String> {
+        let mut conn = self.connection().await?;
+        let script = redis::Script::new(
+            "local t = redis.call('TIME') \
+             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+             local hold = now + tonumber(ARGV[1]) \
+             if tonumber(redis.call('HGET', KEYS[1], 'hold') or '0') < hold then \
+               redis.call('HSET', KEYS[1], 'hold', hold) end \
+             redis.call('HSET', KEYS[1], 'halved', now) \
+             redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[1])) \
+             return 1",
+        );
+        let mut call = script.key(format!("{{{key}}}:adapt"));
+        call.arg(ms(hold)).arg(ms(recover));
+        tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<i64>(&mut conn))
+            .await
+            .map_err(|_| "redis call timed out".to_owned())?
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     /// Holds a limit back for everyone until `for_` from now (the vendor said 429).

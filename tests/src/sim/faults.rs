@@ -15,6 +15,10 @@ pub struct Faults {
     pub hang: bool,
     /// Apply API requests, then drop the connection without answering.
     pub drop_after_commit: bool,
+    /// Answer the next this many API requests 429 `CBC.0250`, as when another system spends
+    /// the same account's window.
+    #[serde(default)]
+    pub throttle_next: u32,
 }
 
 impl Faults {

@@ -361,6 +361,20 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 fn rate_limit(s: &Shared, caller: &Caller, operation: &'static str) -> Result<(), ApiError> {
+    let too_many = || {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::TOO_MANY_REQUESTS,
+            "Too many requests: the limit is 10 per second per API.",
+        )
+    };
+    {
+        let mut f = lock(&s.faults);
+        if f.throttle_next > 0 {
+            f.throttle_next -= 1;
+            return Err(too_many());
+        }
+    }
     let per_second = lock(&s.world).rate_limit_per_second as usize;
     if per_second == 0 {
         return Ok(());
@@ -378,11 +392,7 @@ fn rate_limit(s: &Shared, caller: &Caller, operation: &'static str) -> Result<()
         window.pop_front();
     }
     if window.len() >= per_second {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            codes::TOO_MANY_REQUESTS,
-            "Too many requests: the limit is 10 per second per API.",
-        ));
+        return Err(too_many());
     }
     window.push_back(now);
     Ok(())
