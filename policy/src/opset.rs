@@ -2,44 +2,62 @@
 //! them in configuration: `*`, groups (`@reseller`, `@customer`, `@distributor`, `@partner`,
 //! `@money`, `@read`), exact operation ids, and `prefix*` globs.
 
-use crate::routes::{CATALOGUE, CallerConstraint, Route};
+use crate::routes::{CATALOGUE, CallerConstraint, ROUTE_COUNT, Route};
 
-/// A set of operations.
+/// Words of a set: one bit per catalogued operation.
+const WORDS: usize = ROUTE_COUNT.div_ceil(64);
+
+/// A set of operations: a fixed bit set over the catalogue (as cheap to copy and test as one
+/// word was, whatever the catalogue's size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct OpSet(u64);
+pub struct OpSet([u64; WORDS]);
 
 impl OpSet {
     /// No operation.
-    pub const EMPTY: OpSet = OpSet(0);
+    pub const EMPTY: OpSet = OpSet([0; WORDS]);
+
+    fn bit(route: &Route) -> (usize, u64) {
+        let i = usize::from(route.index);
+        (i / 64, 1u64 << (i % 64))
+    }
+
+    fn zip(self, other: OpSet, f: impl Fn(u64, u64) -> u64) -> OpSet {
+        let mut out = [0; WORDS];
+        for (i, w) in out.iter_mut().enumerate() {
+            *w = f(self.0[i], other.0[i]);
+        }
+        OpSet(out)
+    }
 
     /// Every operation for which `f` holds.
     pub fn of(f: impl Fn(&Route) -> bool) -> OpSet {
-        OpSet(
-            CATALOGUE
-                .iter()
-                .filter(|r| f(r))
-                .fold(0, |acc, r| acc | (1u64 << r.index)),
-        )
+        let mut out = [0; WORDS];
+        for r in CATALOGUE.iter().filter(|r| f(r)) {
+            let (w, b) = Self::bit(r);
+            out[w] |= b;
+        }
+        OpSet(out)
     }
 
     /// Whether the set holds a route.
     pub fn contains(self, route: &Route) -> bool {
-        self.0 & (1u64 << route.index) != 0
+        let (w, b) = Self::bit(route);
+        self.0.get(w).is_some_and(|x| x & b != 0)
     }
 
     /// Union.
     pub fn union(self, other: OpSet) -> OpSet {
-        OpSet(self.0 | other.0)
+        self.zip(other, |a, b| a | b)
     }
 
     /// Intersection.
     pub fn intersect(self, other: OpSet) -> OpSet {
-        OpSet(self.0 & other.0)
+        self.zip(other, |a, b| a & b)
     }
 
     /// Difference.
     pub fn minus(self, other: OpSet) -> OpSet {
-        OpSet(self.0 & !other.0)
+        self.zip(other, |a, b| a & !b)
     }
 
     /// The operations, in catalogue order.
@@ -55,8 +73,8 @@ impl OpSet {
         let set = match pattern {
             "*" => OpSet::of(|_| true),
             "@reseller" => OpSet::of(|r| r.reseller_scoped),
-            "@customer" => OpSet::of(|r| r.caller == CallerConstraint::CustomerOnly),
-            "@partner" => OpSet::of(|r| r.caller != CallerConstraint::CustomerOnly),
+            "@customer" => OpSet::of(|r| r.caller.customers()),
+            "@partner" => OpSet::of(|r| r.caller.partners()),
             "@distributor" => OpSet::of(|r| r.caller == CallerConstraint::DistributorOnly),
             "@money" => OpSet::of(|r| r.money_moving),
             "@read" => OpSet::of(|r| !r.money_moving),
@@ -91,7 +109,8 @@ mod tests {
             vec![
                 "list_partner_coupons_record",
                 "list_partner_adjust_records",
-                "list_partner_balances"
+                "list_partner_balances",
+                "list_partner_account_change_records"
             ]
         );
         let read_reseller = OpSet::parse("@reseller")?.intersect(OpSet::parse("@read")?);

@@ -50,19 +50,17 @@ pub struct Rules {
 pub fn ceiling(tier: Tier) -> OpSet {
     use CallerConstraint::*;
     match tier {
-        Tier::Distributor => OpSet::of(|r| r.caller != CustomerOnly),
-        Tier::SolutionProvider => {
-            OpSet::of(|r| matches!(r.caller, Partner | SolutionProviderOrDistributor))
-        }
+        Tier::Distributor => OpSet::of(|r| r.caller.partners()),
+        Tier::SolutionProvider => OpSet::of(|r| r.caller.partners() && r.caller != DistributorOnly),
         Tier::CloudReseller | Tier::ResellerStaff => OpSet::of(|r| r.reseller_scoped),
-        Tier::Customer => OpSet::of(|r| r.caller == CustomerOnly),
+        Tier::Customer => OpSet::of(|r| r.caller.customers()),
         Tier::Auditor => OpSet::EMPTY,
     }
 }
 
 fn default_roles() -> BTreeMap<String, OpSet> {
     let reseller = ceiling(Tier::CloudReseller);
-    let read = OpSet::of(|r: &Route| !r.money_moving);
+    let read = OpSet::of(|r: &Route| !r.changes_state());
     BTreeMap::from([
         ("viewer".to_owned(), reseller.intersect(read)),
         ("operator".to_owned(), reseller),
@@ -70,7 +68,7 @@ fn default_roles() -> BTreeMap<String, OpSet> {
 }
 
 impl Default for Rules {
-    /// The vendor's rules, extended to tier-2 through Tiergate; roles `viewer` (lists only)
+    /// The vendor's rules, extended to tier-2 through Tiergate; roles `viewer` (reads only)
     /// and `operator` (everything the reseller may do).
     fn default() -> Self {
         Rules {

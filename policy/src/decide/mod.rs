@@ -224,7 +224,9 @@ pub fn decide<G: Relationships + ?Sized>(
                     partner: me.to_owned(),
                 });
             }
-            (me, true)
+            // Injected where the route names the partner it acts for; elsewhere (reference
+            // data, identity checks) the reseller's identifiers are each checked as its own.
+            (me, route.carries_acting())
         }
         Tier::Distributor => {
             let mut acting = me;

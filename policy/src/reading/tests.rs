@@ -110,12 +110,16 @@ fn reads_are_gets_and_searches_and_everything_else_changes_state() {
     }
     assert!(reads.contains(&"list_sub_customers"));
     assert!(reads.contains(&"list_issued_partner_coupons"));
+    assert!(reads.contains(&"list_customers_balances_detail"));
+    assert!(reads.contains(&"check_user_identity"));
     for op in [
         "create_partner_coupons",
         "create_sub_customer",
         "cancel_customer_order",
         "cancel_auto_renewal_resources",
         "set_resources_renew_config",
+        "freeze_sub_customers",
+        "send_verification_message_code",
     ] {
         assert!(!reads.contains(&op), "{op}");
     }

@@ -79,8 +79,8 @@ fn lookup<'w>(world: &'w World, ak: &str) -> Option<(Caller, &'w str)> {
 /// accepted on the partner API.
 pub fn check_constraint(caller: &Caller, route: &Route) -> Result<(), ApiError> {
     let allowed = match (caller, route.caller) {
-        (Caller::Customer { .. }, CallerConstraint::CustomerOnly) => true,
-        (Caller::Customer { .. }, _) | (_, CallerConstraint::CustomerOnly) => false,
+        (Caller::Customer { .. }, c) => c.customers(),
+        (_, CallerConstraint::CustomerOnly) => false,
         (Caller::Partner { tier, .. }, c) => match (tier, c) {
             (Tier::CloudReseller | Tier::ResellerStaff | Tier::Customer | Tier::Auditor, _) => {
                 false
@@ -101,6 +101,8 @@ pub fn check_constraint(caller: &Caller, route: &Route) -> Result<(), ApiError> 
                     "a solution provider's or a distributor's",
                 CallerConstraint::Partner => "a solution provider's or a distributor's",
                 CallerConstraint::CustomerOnly => "the customer's own",
+                CallerConstraint::PartnerOrCustomer | CallerConstraint::Anyone =>
+                    "a partner's or a customer's",
             }
         )))
     }

@@ -77,7 +77,11 @@ proptest! {
         });
         if let Ok(permit) = decide(&p, route, &ids, &Rules::default(), &g) {
             prop_assert_eq!(permit.acting(), "res-1");
-            prop_assert_eq!(permit.injection().map(|i| i.value), Some("res-1"));
+            // Injected wherever the route names the partner it acts for.
+            prop_assert_eq!(
+                permit.injection().map(|i| i.value),
+                route.carries_acting().then_some("res-1")
+            );
             for (f, v) in ids.iter() {
                 let inside = match f.kind {
                     IdKind::ActingPartner => v == "res-1",
