@@ -9,9 +9,10 @@ use crate::ctx::{Ctx, Refused, Stage};
 use crate::filters::idempotency::Claimed;
 use crate::filters::money::records::Caller;
 use crate::filters::{
-    authn, authz, body, forward, idempotency, log, money, ratelimit, resign, response, route,
+    authn, body, forward, idempotency, log, money, ratelimit, resign, response, route, unknown,
 };
 use crate::graph::LiveGraph;
+use crate::graph::lookup::Lookup;
 use crate::guard::{self, Door, Guard};
 use crate::limiter::Limiter;
 use crate::metrics::Metrics;
@@ -57,6 +58,8 @@ pub struct Gateway {
     pub reconcile: Arc<tokio::sync::Notify>,
     /// Rate limits.
     pub limiter: Arc<Limiter>,
+    /// Asks the vendor about a customer the graph does not know.
+    pub lookup: Arc<Lookup>,
 }
 
 /// What the stages before forwarding decided, when they did not refuse.
@@ -97,14 +100,20 @@ impl Gateway {
 
         ctx.enter(Stage::Authz);
         let query = req.uri.query().unwrap_or("");
-        let (permit, forward) = authz::authorize(
+        let learning = unknown::Learning {
+            lookup: &self.lookup,
+            store: &self.store,
+        };
+        let (permit, forward) = unknown::authorize(
             &credential.principal,
             route,
             query,
             ctx.body.clone(),
             &self.graph,
             &self.rules,
-        )?;
+            learning,
+        )
+        .await?;
 
         ctx.enter(Stage::Idempotency);
         let (store, id) = (self.audit.store(), &ctx.request_id);

@@ -37,3 +37,4 @@ pub mod ratelimit;
 pub mod resign;
 pub mod response;
 pub mod route;
+pub mod unknown;

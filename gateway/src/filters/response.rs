@@ -41,7 +41,8 @@ pub fn chunk(
         kept.extend_from_slice(b);
     }
     if let (true, Some(permit)) = (end_of_stream && ctx.learn, ctx.permit.as_ref()) {
-        let edges = learn::edges(permit, kept);
+        let request = ctx.forward.as_ref().map_or(&b""[..], |f| &f.body[..]);
+        let edges = learn::edges(permit, request, kept);
         if !edges.is_empty() {
             graph.learn(&edges);
             store.graph().upsert_later(edges);

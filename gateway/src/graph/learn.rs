@@ -1,16 +1,21 @@
-//! Relationships learned from successful answers, so a voucher or reseller quota just
-//! created can be used at once, before the next sync.
+//! Relationships learned from successful answers, so a voucher, a reseller quota or a
+//! customer just created can be used at once, before the next sync (other gateways learn a
+//! new customer from the store, or from the vendor when a call names it:
+//! [`super::lookup`]).
 
 use serde_json::Value;
 use tiergate_policy::{Edge, Permit};
 
 /// Whether the answers of an operation teach the graph something (only those bodies are kept).
 pub fn teaches(operation: &str) -> bool {
-    matches!(operation, "create_partner_coupons" | "update_coupon_quotas")
+    matches!(
+        operation,
+        "create_partner_coupons" | "update_coupon_quotas" | "create_sub_customer"
+    )
 }
 
-/// The relationships a successful answer creates.
-pub fn edges(permit: &Permit, body: &[u8]) -> Vec<Edge> {
+/// The relationships a successful answer to `request` (the body forwarded) creates.
+pub fn edges(permit: &Permit, request: &[u8], body: &[u8]) -> Vec<Edge> {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
@@ -34,6 +39,20 @@ pub fn edges(permit: &Permit, body: &[u8]) -> Vec<Edge> {
                 owner: owner.to_owned(),
             })
             .collect(),
+        // {domain_id}: a customer of the acting partner, resale unless the request asked
+        // for advisory sale (`cooperation_type` "1").
+        "create_sub_customer" => {
+            let asked: Value = serde_json::from_slice(request).unwrap_or_default();
+            v["domain_id"]
+                .as_str()
+                .map(|id| Edge::Customer {
+                    id: id.to_owned(),
+                    owner: permit.acting().to_owned(),
+                    resale: asked["cooperation_type"].as_str() != Some("1"),
+                })
+                .into_iter()
+                .collect()
+        }
         _ => Vec::new(),
     }
 }

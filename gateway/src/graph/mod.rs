@@ -3,6 +3,7 @@
 //! responses since (a new voucher, a new reseller quota).
 
 pub mod learn;
+pub mod lookup;
 pub mod service;
 pub mod sync;
 

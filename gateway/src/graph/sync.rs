@@ -53,7 +53,7 @@ const RESELLERS: Listing = Listing {
     items: "indirect_partners",
     total: "count",
 };
-const CUSTOMERS: Listing = Listing {
+pub(crate) const CUSTOMERS: Listing = Listing {
     method: "POST",
     path: "/v2/partners/sub-customers/query",
     items: "customer_infos",
@@ -81,7 +81,8 @@ async fn list_all(
     list_filtered(client, key, l, acting, "").await
 }
 
-/// Every item of a list operation, page by page; `filter` is added to a GET's query.
+/// Every item of a list operation, page by page; `filter` (`&name=value...`, encoded) is
+/// added to a GET's query, or set as string fields of a POST's body.
 pub(crate) async fn list_filtered(
     client: &UpstreamClient,
     key: &UpstreamKey,
@@ -102,6 +103,10 @@ pub(crate) async fn list_filtered(
             let mut b = json!({"offset": offset, "limit": PAGE});
             if let Some(a) = acting {
                 b["indirect_partner_id"] = json!(a);
+            }
+            for (k, v) in filter.split('&').filter_map(|p| p.split_once('=')) {
+                let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                b[k] = json!(v);
             }
             (String::new(), b)
         };

@@ -7,6 +7,7 @@ use super::Shared;
 use crate::admin::{
     Admin, MetricsOnly, audit::AuditApi, delegations::DelegationApi, tokens::TokenApi,
 };
+use crate::graph::lookup::Lookup;
 use crate::proxy::Gateway;
 use crate::sso::{Broker, Parts, SsoApp};
 use crate::tls::CertReload;
@@ -119,6 +120,11 @@ fn gateway(config: &Config, s: &Shared) -> Gateway {
         audit: s.audit.clone(),
         reconcile: s.reconcile.clone(),
         limiter: s.limiter.clone(),
+        lookup: Arc::new(Lookup::new(
+            s.vendor_client(config),
+            s.distributor_key.clone(),
+            config.distributor.partner_id.clone(),
+        )),
     }
 }
 
