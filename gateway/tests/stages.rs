@@ -98,12 +98,20 @@ fn gateway(cfg: &Config, store: Store, graph: LiveGraph) -> Result<Under, String
     let metrics = Arc::new(Metrics::new().map_err(e)?);
     let signer = Signer::from_base64_pkcs8(AUDIT_KEY).map_err(e)?;
     let guard = Guard::new(cfg.ratelimit.unauthenticated, metrics.registry()).map_err(e)?;
+    let upstream_addr = "127.0.0.1:1".parse().map_err(e)?;
+    let client =
+        tiergate_gateway::upstream::UpstreamClient::new(cfg.upstream.clone(), upstream_addr);
+    let lookup = tiergate_gateway::graph::lookup::Lookup::new(
+        client,
+        UpstreamKey::from(&cfg.distributor),
+        cfg.distributor.partner_id.clone(),
+    );
     let gw = Gateway {
         guard: Arc::new(guard),
         credentials: Arc::new(Credentials::new(store.clone(), cfg).map_err(e)?),
         metrics: metrics.clone(),
         upstream: cfg.upstream.clone(),
-        upstream_addr: "127.0.0.1:1".parse().map_err(e)?,
+        upstream_addr,
         distributor_key: UpstreamKey::from(&cfg.distributor),
         skew: time::Duration::minutes(15),
         rules: cfg.rules.clone(),
@@ -112,6 +120,7 @@ fn gateway(cfg: &Config, store: Store, graph: LiveGraph) -> Result<Under, String
         audit: Audit::new(store, signer, None),
         reconcile: Arc::default(),
         limiter: Arc::new(Limiter::new(cfg.ratelimit.clone(), metrics.registry())?),
+        lookup: Arc::new(lookup),
     };
     Ok(Under { gw, metrics })
 }
