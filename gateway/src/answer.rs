@@ -61,6 +61,18 @@ pub fn replay(on: Listener, status: u16, body: String, request_id: &str) -> Resp
     reply(on, status, JSON, body.into_bytes(), &headers)
 }
 
+/// The vendor's answer, returned once Tiergate checked it.
+pub fn checked(on: Listener, status: u16, body: Vec<u8>, request_id: &str) -> Response<Vec<u8>> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    reply(
+        on,
+        status,
+        JSON,
+        body,
+        &[("x-request-id", request_id.to_owned())],
+    )
+}
+
 /// An answer with a content type and extra headers (a header that is not valid HTTP is left
 /// out), with what its listener puts on every answer.
 pub fn reply(

@@ -9,7 +9,8 @@ use crate::ctx::{Ctx, Refused, Stage};
 use crate::filters::idempotency::Claimed;
 use crate::filters::money::records::Caller;
 use crate::filters::{
-    authn, body, forward, idempotency, log, money, ratelimit, resign, response, route, unknown,
+    answered, authn, body, forward, idempotency, log, money, ratelimit, resign, response, route,
+    unknown,
 };
 use crate::graph::LiveGraph;
 use crate::graph::lookup::Lookup;
@@ -18,6 +19,7 @@ use crate::limiter::Limiter;
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
 use crate::store::Store;
+use crate::upstream::UpstreamClient;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -60,6 +62,8 @@ pub struct Gateway {
     pub limiter: Arc<Limiter>,
     /// Asks the vendor about a customer the graph does not know.
     pub lookup: Arc<Lookup>,
+    /// The vendor, for calls whose answers Tiergate checks before returning them.
+    pub direct: Arc<UpstreamClient>,
 }
 
 /// What the stages before forwarding decided, when they did not refuse.
@@ -133,6 +137,30 @@ impl Gateway {
         Ok(Admitted::Forward)
     }
 
+    /// Stage 8 for an answer checked before it is returned ([`answered`]).
+    async fn checked(&self, session: &mut Session, ctx: &mut Ctx) -> Result<()> {
+        ctx.enter(Stage::Resign);
+        let checker = answered::Checker {
+            client: &self.direct,
+            key: &self.distributor_key,
+            graph: &self.graph,
+            lookup: &self.lookup,
+        };
+        let path = session.req_header().uri.path().to_owned();
+        match answered::exchange(checker, &path, ctx).await {
+            Ok((status, body)) => {
+                let a = answer::checked(Listener::Partner, status, body.to_vec(), &ctx.request_id);
+                answer::write(session, a).await
+            }
+            Err(r) => {
+                if let Some(caller) = money::caller(ctx, session) {
+                    answered::audit_refusal(&self.audit, &caller, ctx, &r).await;
+                }
+                self.refuse(session, ctx, r, true).await
+            }
+        }
+    }
+
     /// Answers a refusal. `keep`: the connection may serve another request (the whole
     /// request was read and nothing went upstream); else it is closed, as the caller may not
     /// have sent all of it.
@@ -165,6 +193,10 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         match self.admit(session, ctx).await {
+            Ok(Admitted::Forward) if answered::applies(ctx) => {
+                self.checked(session, ctx).await?;
+                Ok(true)
+            }
             Ok(Admitted::Forward) => Ok(false),
             Ok(Admitted::Replay(status, body)) => {
                 answer::write(

@@ -37,6 +37,10 @@ pub enum Rejection {
     /// Policy refused the request.
     #[error("{0}")]
     Denied(Denied),
+    /// The vendor's answer names a customer that is not the acting reseller's: nothing of it
+    /// is returned.
+    #[error("the vendor's answer names customer `{0}`, which is not yours: it is not returned")]
+    ForeignAnswer(String),
     /// The caller's delegation does not allow this voucher request.
     #[error("{0}")]
     Delegation(Refusal),
@@ -172,6 +176,7 @@ impl Rejection {
                 (404, "TG.2001", "no_route")
             }
             Rejection::Denied(d) => (403, d.code(), "denied"),
+            Rejection::ForeignAnswer(_) => (403, "TG.2009", "denied"),
             Rejection::Delegation(r) => (403, delegation_code(r), "over_delegation"),
             Rejection::InvalidIdempotencyKey(_) => (400, "TG.4003", "invalid"),
             Rejection::GrantRefused(_) => (409, "TG.3012", "refused"),
@@ -220,6 +225,7 @@ impl Rejection {
     pub fn rule(&self) -> Option<&'static str> {
         match self {
             Rejection::Denied(d) => Some(d.rule()),
+            Rejection::ForeignAnswer(_) => Some("own-identifiers-only"),
             _ => None,
         }
     }

@@ -116,13 +116,34 @@ impl UpstreamClient {
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, CallError> {
         self.wait_for_budget(method, path).await?;
-        let t = |e: Box<pingora::Error>| CallError::Transport(e.to_string());
-        let not_sent = |e: Box<pingora::Error>| CallError::NotSent(e.to_string());
         let body = if body.is_null() {
             Bytes::new()
         } else {
             Bytes::from(body.to_string())
         };
+        let (status, out) = self.exchange(key, method, path, query, body).await?;
+        if !(200..300).contains(&status) {
+            let body = String::from_utf8_lossy(&out).chars().take(300).collect();
+            return Err(CallError::Status { status, body });
+        }
+        if out.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&out).map_err(|e| CallError::Body(e.to_string()))
+    }
+
+    /// Sends one request signed with `key` (no budget taken: the caller's turn was) and
+    /// returns the vendor's status and whole body, whatever the status.
+    pub async fn exchange(
+        &self,
+        key: &UpstreamKey,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), CallError> {
+        let t = |e: Box<pingora::Error>| CallError::Transport(e.to_string());
+        let not_sent = |e: Box<pingora::Error>| CallError::NotSent(e.to_string());
         let peer = self.peer();
         let (mut session, _) = self
             .connector
@@ -153,13 +174,6 @@ impl UpstreamClient {
         self.connector
             .release_http_session(session, &peer, None)
             .await;
-        if !(200..300).contains(&status) {
-            let body = String::from_utf8_lossy(&out).chars().take(300).collect();
-            return Err(CallError::Status { status, body });
-        }
-        if out.is_empty() {
-            return Ok(serde_json::Value::Null);
-        }
-        serde_json::from_slice(&out).map_err(|e| CallError::Body(e.to_string()))
+        Ok((status, out.freeze()))
     }
 }

@@ -101,6 +101,8 @@ fn gateway(cfg: &Config, store: Store, graph: LiveGraph) -> Result<Under, String
     let upstream_addr = "127.0.0.1:1".parse().map_err(e)?;
     let client =
         tiergate_gateway::upstream::UpstreamClient::new(cfg.upstream.clone(), upstream_addr);
+    let direct =
+        tiergate_gateway::upstream::UpstreamClient::new(cfg.upstream.clone(), upstream_addr);
     let lookup = tiergate_gateway::graph::lookup::Lookup::new(
         client,
         UpstreamKey::from(&cfg.distributor),
@@ -121,6 +123,7 @@ fn gateway(cfg: &Config, store: Store, graph: LiveGraph) -> Result<Under, String
         reconcile: Arc::default(),
         limiter: Arc::new(Limiter::new(cfg.ratelimit.clone(), metrics.registry())?),
         lookup: Arc::new(lookup),
+        direct: Arc::new(direct),
     };
     Ok(Under { gw, metrics })
 }

@@ -26,6 +26,7 @@
 //! stage settles, the idempotency stage records the answer, and `log.rs` writes the request's
 //! one log event.
 
+pub mod answered;
 pub mod authn;
 pub mod authz;
 pub mod body;

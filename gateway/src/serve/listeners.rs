@@ -11,6 +11,7 @@ use crate::graph::lookup::Lookup;
 use crate::proxy::Gateway;
 use crate::sso::{Broker, Parts, SsoApp};
 use crate::tls::CertReload;
+use crate::upstream::UpstreamClient;
 use pingora::server::Server;
 use pingora::services::listening::Service;
 use std::net::SocketAddr;
@@ -125,6 +126,7 @@ fn gateway(config: &Config, s: &Shared) -> Gateway {
             s.distributor_key.clone(),
             config.distributor.partner_id.clone(),
         )),
+        direct: Arc::new(UpstreamClient::new(config.upstream.clone(), s.upstream)),
     }
 }
 

@@ -169,7 +169,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Partner,
         true,
         &[CUSTOMER, ACTING],
-    ),
+    )
+    .checks_answer(),
     r(
         "list_partner_balances",
         Get,
@@ -281,7 +282,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Partner,
         true,
         &[CUSTOMER, ACTING],
-    ),
+    )
+    .checks_answer(),
     // Customers' real-name identity.
     r(
         "create_personal_realname_auth",
@@ -332,7 +334,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Partner,
         true,
         &[CUSTOMER, ACTING],
-    ),
+    )
+    .checks_answer(),
     r(
         "list_sub_customer_bill_detail",
         Get,
@@ -341,7 +344,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Partner,
         true,
         &[CUSTOMER, ACTING],
-    ),
+    )
+    .checks_answer(),
     r(
         "list_consume_sub_customers",
         Post,
@@ -461,7 +465,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         PartnerOrCustomer,
         true,
         &[CUSTOMER, ACTING],
-    ),
+    )
+    .checks_answer(),
     r(
         "show_customer_order_details",
         Get,
@@ -470,7 +475,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         PartnerOrCustomer,
         true,
         &[ACTING],
-    ),
+    )
+    .checks_answer(),
     r(
         "show_refund_order_details",
         Get,
@@ -479,7 +485,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         PartnerOrCustomer,
         true,
         &[CUSTOMER, ACTING],
-    ),
+    )
+    .checks_answer(),
     r(
         "list_sub_customer_coupons",
         Get,
@@ -488,7 +495,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         PartnerOrCustomer,
         true,
         &[ACTING],
-    ),
+    )
+    .checks_answer(),
     r(
         "list_pay_per_use_customer_resources",
         Post,

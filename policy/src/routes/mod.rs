@@ -171,6 +171,11 @@ pub struct Route {
     /// Why a reseller may not call it although the vendor lets partners (none: it may, or
     /// the vendor itself keeps it from partners).
     pub not_for_resellers: Option<&'static str>,
+    /// Whether a reseller's answer is checked before it is returned: its records name
+    /// customers through identifiers the request alone cannot prove are the reseller's
+    /// (orders, refunds, bills, resources), so every `customer_id` in the vendor's answer must
+    /// be one of the reseller's customers.
+    pub checks_answer: bool,
 }
 
 impl Route {
@@ -188,6 +193,11 @@ impl Route {
 
     const fn numbers(mut self, numbers: &'static [&'static str]) -> Route {
         self.numbers = numbers;
+        self
+    }
+
+    const fn checks_answer(mut self) -> Route {
+        self.checks_answer = true;
         self
     }
 
@@ -239,6 +249,7 @@ pub(crate) const fn r(
         ids,
         numbers: &[],
         not_for_resellers: None,
+        checks_answer: false,
     }
 }
 

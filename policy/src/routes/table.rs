@@ -40,14 +40,18 @@ fn callers(r: &Route) -> String {
 }
 
 fn ids(r: &Route) -> String {
-    if r.ids.is_empty() {
-        return "-".into();
-    }
-    r.ids
+    let mut ids: Vec<String> = r
+        .ids
         .iter()
         .map(|f| format!("`{}` ({})", f.name, kind(f.kind)))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if r.checks_answer {
+        ids.push("every `customer_id` of a reseller's answer".into());
+    }
+    if ids.is_empty() {
+        return "-".into();
+    }
+    ids.join(", ")
 }
 
 /// The Markdown table of every catalogued operation.
