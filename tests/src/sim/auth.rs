@@ -2,10 +2,11 @@
 
 use super::errors::{ApiError, codes};
 use super::request::Caller;
+use super::routes::{Callers, VendorRoute};
 use super::world::World;
 use http::{HeaderMap, StatusCode};
+use tiergate_policy::Tier;
 use tiergate_policy::aksk::{self, HeaderSource};
-use tiergate_policy::{CallerConstraint, Route, Tier};
 use time::{Duration, OffsetDateTime};
 
 /// The vendor's clock-skew window.
@@ -76,18 +77,23 @@ fn lookup<'w>(world: &'w World, ak: &str) -> Option<(Caller, &'w str)> {
 }
 
 /// Applies the vendor's per-API caller constraint. A cloud reseller's own key is never
-/// accepted on the partner API.
-pub fn check_constraint(caller: &Caller, route: &Route) -> Result<(), ApiError> {
-    let allowed = match (caller, route.caller) {
-        (Caller::Customer { .. }, c) => c.customers(),
-        (_, CallerConstraint::CustomerOnly) => false,
-        (Caller::Partner { tier, .. }, c) => match (tier, c) {
-            (Tier::CloudReseller | Tier::ResellerStaff | Tier::Customer | Tier::Auditor, _) => {
-                false
-            }
-            (Tier::Distributor, _) => true,
-            (Tier::SolutionProvider, CallerConstraint::DistributorOnly) => false,
-            (Tier::SolutionProvider, _) => true,
+/// accepted on the partner API (its distributor acts for it).
+pub fn check_constraint(caller: &Caller, route: &VendorRoute) -> Result<(), ApiError> {
+    let partner = |tier: &Tier| matches!(tier, Tier::Distributor | Tier::SolutionProvider);
+    let allowed = match (caller, route.callers) {
+        (_, Callers::EnterpriseMaster) => false,
+        (Caller::Customer { .. }, c) => matches!(
+            c,
+            Callers::CustomerOnly | Callers::PartnerOrCustomer | Callers::Anyone
+        ),
+        (Caller::Partner { tier, .. }, c) => match c {
+            Callers::CustomerOnly => false,
+            Callers::DistributorOnly => *tier == Tier::Distributor,
+            Callers::SolutionProviderOrDistributor
+            | Callers::AnyPartner
+            | Callers::PartnerOrCustomer
+            | Callers::Anyone => partner(tier),
+            Callers::EnterpriseMaster => false,
         },
     };
     if allowed {
@@ -95,14 +101,14 @@ pub fn check_constraint(caller: &Caller, route: &Route) -> Result<(), ApiError> 
     } else {
         Err(ApiError::denied(format!(
             "Access denied: this API accepts only {} credentials.",
-            match route.caller {
-                CallerConstraint::DistributorOnly => "a distributor's",
-                CallerConstraint::SolutionProviderOrDistributor =>
+            match route.callers {
+                Callers::DistributorOnly => "a distributor's",
+                Callers::SolutionProviderOrDistributor | Callers::AnyPartner =>
                     "a solution provider's or a distributor's",
-                CallerConstraint::Partner => "a solution provider's or a distributor's",
-                CallerConstraint::CustomerOnly => "the customer's own",
-                CallerConstraint::PartnerOrCustomer | CallerConstraint::Anyone =>
-                    "a partner's or a customer's",
+                Callers::CustomerOnly => "the customer's own",
+                Callers::PartnerOrCustomer => "a partner's or the customer's own",
+                Callers::Anyone => "a partner's or a customer's",
+                Callers::EnterpriseMaster => "an enterprise master account's",
             }
         )))
     }

@@ -31,6 +31,37 @@ pub mod codes {
     pub const COUPON_NOT_FOUND: &str = "CBC.99003107";
     /// No such order.
     pub const ORDER_NOT_FOUND: &str = "CBC.99003151";
+    /// An invalid order (it may not exist): payment and cancellation.
+    pub const INVALID_ORDER: &str = "CBC.30000010";
+    /// The order's status has changed: it can no longer be paid (or cancelled).
+    pub const ORDER_STATUS_CHANGED: &str = "CBC.99003106";
+    /// The discount chosen cannot be used for this order.
+    pub const DISCOUNT_NOT_APPLICABLE: &str = "CBC.99003108";
+    /// The voucher (or stored-value card) is used up or not usable.
+    pub const COUPON_USED: &str = "CBC.99003112";
+    /// The order is not an unsubscription or downgrade order.
+    pub const NOT_REFUND_ORDER: &str = "CBC.99005026";
+    /// No such resource.
+    pub const RESOURCE_NOT_FOUND: &str = "CBC.99003012";
+    /// The resource has a pending order (an unpaid renewal).
+    pub const RESOURCE_BUSY: &str = "CBC.99003144";
+    /// Bought plus renewed time exceeds the maximum.
+    pub const RENEWAL_TOO_LONG: &str = "CBC.99003154";
+    /// The resource has expired or is frozen: no auto-renewal.
+    pub const RESOURCE_NOT_RENEWABLE: &str = "CBC.99003602";
+    /// The account is frozen: no purchase, renewal or change. (The vendor documents this
+    /// code for changes to on-demand; the simulator answers it for every refused change.)
+    pub const ACCOUNT_FROZEN: &str = "CBC.99003626";
+    /// No such product (service type, resource type, region and spec must all match).
+    pub const PRODUCT_NOT_FOUND: &str = "CBC.99006006";
+    /// Wrong verification code.
+    pub const WRONG_CODE: &str = "CBC.99000026";
+    /// Expired verification code.
+    pub const CODE_EXPIRED: &str = "CBC.99000027";
+    /// The mobile number has reached its limit of accounts.
+    pub const MOBILE_OVER_LIMIT: &str = "CBC.99000030";
+    /// The account does not exist.
+    pub const ACCOUNT_NOT_FOUND: &str = "CBC.99000047";
     /// The vendor's own internal error (fault injection).
     pub const SYSTEM_ERROR: &str = "CBC.0999";
     /// The API does not exist.

@@ -55,6 +55,13 @@ fn record(
         trans_id: trans_id.clone(),
         operation_time: c.now_str(),
     });
+    // Both accounts' change records, after the balances moved.
+    let other = customer.or(reseller).unwrap_or_default();
+    let signed = if op == ALLOCATE { -amount } else { amount };
+    let now = c.now_str();
+    let kind = op.trim_start_matches("SOURCE_OPERATION_");
+    w.post_change(&c.acting, Some(other), kind, &trans_id, signed, &now, None);
+    w.post_change(other, Some(&c.acting), kind, &trans_id, -signed, &now, None);
     trans_id
 }
 

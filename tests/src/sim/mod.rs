@@ -1,21 +1,37 @@
 //! The partner API simulator.
 
+mod accounts;
 mod auth;
+mod bills;
+mod books;
 mod coupons;
 mod customer;
+mod enterprise;
 mod errors;
 mod faults;
 mod funds;
+mod identity;
 mod lists;
+mod orders;
+mod payment;
+mod pricing;
 mod quotas;
+mod reference;
 mod request;
+mod resources;
+mod routes;
 mod saml;
+mod scope;
 mod server;
+mod trade;
 mod world;
 
+pub use books::{AccountChange, FeeRecord, VerificationCode};
 pub use errors::{ApiError, codes};
 pub use faults::Faults;
+pub use routes::{Callers, Indirect, ROUTES, VendorRoute, by_operation, find};
 pub use server::{Simulator, serve};
+pub use trade::{Charging, Order, OrderLine, Product, Resource};
 pub use world::{Fixture, World};
 
 /// A field of a query or form body, decoded.

@@ -1,10 +1,11 @@
 //! A parsed API call and helpers to read its fields the way the vendor validates them.
 
 use super::errors::ApiError;
+use super::routes::VendorRoute;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
-use tiergate_policy::{Route, Tier};
+use tiergate_policy::Tier;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -32,7 +33,9 @@ pub struct Call {
     /// The partner the call acts as (`indirect_partner_id`, else the caller).
     pub acting: String,
     /// The operation.
-    pub route: &'static Route,
+    pub route: &'static VendorRoute,
+    /// The request path (for `{name}` segments).
+    pub path: String,
     /// Decoded query parameters.
     pub query: Vec<(String, String)>,
     /// The JSON body (`Null` when empty).
@@ -131,15 +134,56 @@ impl Call {
 
     /// `offset` (default 0) and `limit` (default 10, 1..=100).
     pub fn page(&self) -> Result<(usize, usize), ApiError> {
+        self.page_within(10, 100)
+    }
+
+    /// A `{name}` segment of the path.
+    pub fn path_param(&self, name: &str) -> Result<String, ApiError> {
+        self.route
+            .path_param(&self.path, name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::param(name, "is required"))
+    }
+
+    /// The customer who signed, for customer-side operations.
+    pub fn customer_id(&self) -> Result<&str, ApiError> {
+        match &self.caller {
+            Caller::Customer { id } => Ok(id),
+            Caller::Partner { .. } => Err(ApiError::denied(
+                "Access denied: this API accepts only the customer's own credentials.",
+            )),
+        }
+    }
+
+    /// `offset` (default 0) and `limit` (default `default`, 1..=`max`), for the operations
+    /// whose SDK model states other bounds than the common 10 and 100.
+    pub fn page_within(&self, default: i64, max: i64) -> Result<(usize, usize), ApiError> {
         let offset = self.opt_int("offset")?.unwrap_or(0);
-        let limit = self.opt_int("limit")?.unwrap_or(10);
+        let limit = self.opt_int("limit")?.unwrap_or(default);
         if offset < 0 {
             return Err(ApiError::param("offset", "must be >= 0"));
         }
-        if !(1..=100).contains(&limit) {
-            return Err(ApiError::param("limit", "must be between 1 and 100"));
+        if !(1..=max).contains(&limit) {
+            return Err(ApiError::param(
+                "limit",
+                &format!("must be between 1 and {max}"),
+            ));
         }
         Ok((offset as usize, limit as usize))
+    }
+
+    /// An optional decimal field (a JSON number or a numeric string), any sign.
+    pub fn opt_decimal(&self, name: &str) -> Result<Option<Decimal>, ApiError> {
+        let raw = match self.field(name) {
+            None => return Ok(None),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s,
+            Some(_) => return Err(ApiError::param(name, "must be a number")),
+        };
+        Decimal::from_str(&raw)
+            .or_else(|_| Decimal::from_scientific(&raw))
+            .map(Some)
+            .map_err(|_| ApiError::param(name, "must be a decimal number"))
     }
 
     /// The time now, formatted as the vendor does.

@@ -5,8 +5,8 @@ use super::auth::{acting, authenticate, check_constraint};
 use super::errors::{ApiError, codes};
 use super::faults::Faults;
 use super::request::{Call, Caller, OpResult};
+use super::routes::{self, Indirect, VendorRoute};
 use super::world::{LoggedRequest, World};
-use super::{coupons, customer, funds, lists, quotas};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,42 +18,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tiergate_policy::{CallerConstraint, find_route};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-
-type Op = fn(&mut World, &Call) -> OpResult;
-
-fn operation(name: &str) -> Option<Op> {
-    Some(match name {
-        "list_quota_coupons" => quotas::query,
-        "update_coupon_quotas" => quotas::issue_to_resellers,
-        "reclaim_coupon_quotas" => quotas::reclaim_from_resellers,
-        "list_issued_coupon_quotas" => quotas::issued,
-        "list_coupon_quotas_records" => quotas::records,
-        "create_partner_coupons" => coupons::issue,
-        "reclaim_partner_coupons" => coupons::reclaim,
-        "list_issued_partner_coupons" => coupons::list,
-        "list_partner_coupons_record" => coupons::records,
-        "update_customer_account_amount" => funds::allocate_to_customer,
-        "reclaim_to_partner_account" => funds::reclaim_from_customer,
-        "update_indirect_partner_account" => funds::allocate_to_reseller,
-        "reclaim_indirect_partner_account" => funds::reclaim_from_reseller,
-        "list_partner_adjust_records" => funds::adjust_records,
-        "list_partner_balances" => funds::balances,
-        "create_sub_customer" => lists::create_customer,
-        "list_sub_customers" => lists::customers,
-        "list_indirect_partners" => lists::resellers,
-        "list_incentive_discount_policies" | "list_service_types" | "list_resource_types" => {
-            lists::reference
-        }
-        "show_customer_account_balances" => customer::balances,
-        "list_stored_value_cards" => customer::stored_value_cards,
-        "list_customer_orders" => customer::orders,
-        "show_customer_order_details" | "pay_orders" => customer::no_such_order,
-        _ => return None,
-    })
-}
 
 /// Operations that lock their quota for their duration (the vendor refuses parallel ones).
 fn locked_quota(operation: &str, body: &Value) -> Option<String> {
@@ -248,7 +214,7 @@ async fn api(
     let method = parts.method.as_str();
     let query = parts.uri.query().unwrap_or("");
     let now = OffsetDateTime::now_utc();
-    let Some(route) = find_route(method, path) else {
+    let Some(route) = routes::find(method, path) else {
         let e = ApiError::new(
             StatusCode::NOT_FOUND,
             codes::NO_SUCH_API,
@@ -312,7 +278,7 @@ async fn api(
 fn run(
     s: &Shared,
     caller: Caller,
-    route: &'static tiergate_policy::Route,
+    route: &'static VendorRoute,
     parts: &http::request::Parts,
     body: Value,
     now: OffsetDateTime,
@@ -323,26 +289,19 @@ fn run(
         caller,
         acting: String::new(),
         route,
+        path: parts.uri.path().to_owned(),
         query,
         body,
         now,
     };
     // On distributor-only APIs `indirect_partner_id` names the reseller acted upon;
     // elsewhere it says on whose behalf a distributor acts.
-    let indirect = if route.caller == CallerConstraint::DistributorOnly {
-        None
-    } else {
-        call.opt_str("indirect_partner_id")?
+    let indirect = match route.indirect() {
+        Indirect::NamesReseller => None,
+        Indirect::ActsFor => call.opt_str("indirect_partner_id")?,
     };
     call.acting = acting(&w, &call.caller, indirect.as_deref())?;
-    let op = operation(route.operation).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            codes::NO_SUCH_API,
-            "Not modelled.",
-        )
-    })?;
-    op(&mut w, &call)
+    (route.handler)(&mut w, &call)
 }
 
 fn url_pairs(q: &str) -> Vec<(String, String)> {

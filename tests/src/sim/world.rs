@@ -1,6 +1,8 @@
 //! The simulated vendor's world: partners, customers, accounts, quotas, vouchers and records.
 //! Loaded from a fixture file; every field is exported as state for test assertions.
 
+use super::books::{AccountChange, FeeRecord, VerificationCode};
+use super::trade::{FreeResource, FreeResourceUsage, Order, Product, Resource, StoredValueCard};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -63,6 +65,75 @@ pub struct Customer {
     /// Cash balance.
     #[serde(default)]
     pub balance: Decimal,
+    /// Login name, when it differs from the id (customers created through the API).
+    #[serde(default)]
+    pub account_name: Option<String>,
+    /// Mobile number the account was registered with.
+    #[serde(default)]
+    pub mobile: Option<String>,
+    /// When it was bound to its partner.
+    #[serde(default)]
+    pub associated_on: Option<String>,
+    /// How its partner froze it, if frozen.
+    #[serde(default)]
+    pub frozen: Option<FreezeType>,
+    /// Real-name authentication, once applied for.
+    #[serde(default)]
+    pub realname: Option<RealName>,
+    /// The vendor's new-customer tag: `Y`, `N` or `UNDETERMINED`.
+    #[serde(default)]
+    pub new_customer_tag: Option<String>,
+    /// Business discounts the customer enjoys.
+    #[serde(default)]
+    pub business_discounts: Vec<BusinessDiscount>,
+    /// Renewal settings (`DEDUCTION_DATE`, `EXPIRE_DATE`).
+    #[serde(default)]
+    pub renew_config: BTreeMap<String, String>,
+}
+
+impl Customer {
+    /// The login name.
+    pub fn login(&self) -> &str {
+        self.account_name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// How a customer is frozen (unfreezing must name the same).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FreezeType {
+    /// The account only.
+    Account,
+    /// The account and its resources.
+    AccountAndResource,
+}
+
+/// A customer's real-name authentication.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RealName {
+    /// 0 individual, 1 enterprise.
+    pub verified_type: u8,
+    /// 0 under review, 1 rejected, 2 passed.
+    pub review_result: u8,
+    /// The reviewer's opinion.
+    #[serde(default)]
+    pub opinion: String,
+    /// Name (person or company) authenticated.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A business discount (`category_quoting_items` of the vendor's business terms).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessDiscount {
+    /// Service type it applies to.
+    pub cloud_service_type: String,
+    /// `PERIOD` or `ON_DEMAND`.
+    pub charging_mode: String,
+    /// Share of the list price paid (0.85 is 15% off).
+    pub discount_ratio: Decimal,
 }
 
 /// A restriction of a quota (or voucher): `limit_key` with allowed values.
@@ -236,6 +307,33 @@ pub struct Fixture {
     /// Requests per second per API per account (the vendor's is 10); 0 disables.
     #[serde(default = "default_rate")]
     pub rate_limit_per_second: u32,
+    /// Products and their list prices.
+    #[serde(default)]
+    pub products: Vec<Product>,
+    /// Customer orders.
+    #[serde(default)]
+    pub orders: Vec<Order>,
+    /// Customer resources.
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    /// Fee records (bills).
+    #[serde(default)]
+    pub fee_records: Vec<FeeRecord>,
+    /// Account and voucher balance changes.
+    #[serde(default)]
+    pub account_changes: Vec<AccountChange>,
+    /// Stored-value cards.
+    #[serde(default)]
+    pub stored_value_cards: Vec<StoredValueCard>,
+    /// Resource packages.
+    #[serde(default)]
+    pub free_resources: Vec<FreeResource>,
+    /// Resource package deductions.
+    #[serde(default)]
+    pub free_resource_usages: Vec<FreeResourceUsage>,
+    /// Verification codes sent (and seeded for tests).
+    #[serde(default)]
+    pub verification_codes: Vec<VerificationCode>,
 }
 
 fn default_rate() -> u32 {
@@ -263,6 +361,24 @@ pub struct World {
     pub requests: Vec<LoggedRequest>,
     /// Requests per second per API per account.
     pub rate_limit_per_second: u32,
+    /// Products by id.
+    pub products: BTreeMap<String, Product>,
+    /// Orders by id.
+    pub orders: BTreeMap<String, Order>,
+    /// Resources by id.
+    pub resources: BTreeMap<String, Resource>,
+    /// Fee records, in order.
+    pub fee_records: Vec<FeeRecord>,
+    /// Account and voucher balance changes, in order.
+    pub account_changes: Vec<AccountChange>,
+    /// Stored-value cards.
+    pub stored_value_cards: Vec<StoredValueCard>,
+    /// Resource packages.
+    pub free_resources: Vec<FreeResource>,
+    /// Resource package deductions.
+    pub free_resource_usages: Vec<FreeResourceUsage>,
+    /// Verification codes.
+    pub verification_codes: Vec<VerificationCode>,
     /// Sequence for generated ids (deterministic).
     pub next_id: u64,
 }
@@ -284,6 +400,27 @@ impl World {
             adjust_records: Vec::new(),
             requests: Vec::new(),
             rate_limit_per_second: f.rate_limit_per_second,
+            products: f
+                .products
+                .into_iter()
+                .map(|p| (p.product_id.clone(), p))
+                .collect(),
+            orders: f
+                .orders
+                .into_iter()
+                .map(|o| (o.order_id.clone(), o))
+                .collect(),
+            resources: f
+                .resources
+                .into_iter()
+                .map(|r| (r.resource_id.clone(), r))
+                .collect(),
+            fee_records: f.fee_records,
+            account_changes: f.account_changes,
+            stored_value_cards: f.stored_value_cards,
+            free_resources: f.free_resources,
+            free_resource_usages: f.free_resource_usages,
+            verification_codes: f.verification_codes,
             next_id: 1,
         }
     }
