@@ -52,8 +52,9 @@ async fn staff_roles_narrow_what_a_reseller_may_do() -> R {
         allocate(&gw, &viewer),
         allocate(&gw, &operator),
     ])?;
+    // res-1's four customers in the fixture (cust-r1-a, cust-r1-adv, cust-r1-b, cust-r1-c).
     assert_eq!(
-        out[0]["body"]["count"], 3,
+        out[0]["body"]["count"], 4,
         "a viewer lists res-1's customers: {}",
         out[0]
     );
