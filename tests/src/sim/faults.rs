@@ -19,6 +19,10 @@ pub struct Faults {
     /// the same account's window.
     #[serde(default)]
     pub throttle_next: u32,
+    /// Answer partners' reads without scoping them to the partner they act as (a vendor bug
+    /// that a gateway must not pass on to a reseller).
+    #[serde(default)]
+    pub unscoped: bool,
 }
 
 impl Faults {

@@ -42,6 +42,9 @@ pub struct Call {
     pub body: Value,
     /// The simulator's clock at the request.
     pub now: OffsetDateTime,
+    /// A vendor bug injected by a test (`Faults::unscoped`): partners' reads see every
+    /// customer, whoever they act as.
+    pub unscoped: bool,
 }
 
 impl Call {

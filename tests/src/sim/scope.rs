@@ -19,7 +19,7 @@ pub fn visible(w: &World, c: &Call, customer: &str) -> bool {
         Caller::Partner { .. } => w
             .customers
             .get(customer)
-            .is_some_and(|x| x.partner == c.acting),
+            .is_some_and(|x| x.partner == c.acting || c.unscoped),
     }
 }
 

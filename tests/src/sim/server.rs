@@ -293,6 +293,7 @@ fn run(
         query,
         body,
         now,
+        unscoped: lock(&s.faults).unscoped,
     };
     // On distributor-only APIs `indirect_partner_id` names the reseller acted upon;
     // elsewhere it says on whose behalf a distributor acts.
