@@ -432,3 +432,67 @@ async fn freezing_identity_and_onboarding_calls_for_partners() -> R {
     ok(&out[6])?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customer_side_families_for_the_customer_only() -> R {
+    let w = world().await?;
+    let cycle = "2026-11";
+    let seen = w.sim.seen();
+    let calls = |c: &Cred| {
+        vec![
+            get(&w, c, "ListCustomerAccountChangeRecordsRequest", json!({})),
+            post(
+                &w,
+                c,
+                "ListPayPerUseCustomerResourcesRequest",
+                "QueryResourcesReq",
+                json!({}),
+            ),
+            post(
+                &w,
+                c,
+                "ListFreeResourceInfosRequest",
+                "ListFreeResourceInfosReq",
+                json!({}),
+            ),
+            get(&w, c, "ShowRealNameAuthStatusRequest", json!({})),
+            get(&w, c, "ListCustomerCouponChangeRecordsRequest", json!({})),
+            get(
+                &w,
+                c,
+                "ListResourceUsageSummaryRequest",
+                json!({"bill_cycle": cycle}),
+            ),
+            post(
+                &w,
+                c,
+                "ListBusinessDiscountInfoRequest",
+                "BusinessDiscountQueryReq",
+                json!({}),
+            ),
+        ]
+    };
+    let mine = sdk(&calls(&w.cust))?;
+    for (i, o) in mine.iter().enumerate() {
+        ok(o).map_err(|e| format!("call {i}: {e}"))?;
+    }
+    // The customer's own key signed each, never the distributor's.
+    let sent = w.sim.requests_since(seen);
+    assert_eq!(sent.len(), mine.len());
+    assert!(
+        sent.iter()
+            .all(|r| r.access_key.as_deref() == Some("CUSTAK0000000000003"))
+    );
+    // A reseller reaches none of them (the vendor takes them from the customer's key only,
+    // except the resources of a customer, which the vendor cannot scope to a reseller).
+    let theirs = sdk(&calls(&w.res1))?;
+    for o in &theirs {
+        assert_eq!(code(o), "TG.2002", "{o}");
+    }
+    assert_eq!(
+        w.sim.requests_since(seen).len(),
+        mine.len(),
+        "nothing forwarded"
+    );
+    Ok(())
+}

@@ -195,5 +195,42 @@ async fn policy_explain_gives_the_gateways_decision_and_its_rule() -> R {
         "{}",
     )?;
     assert_eq!(dist["decision"], "allow", "{dist}");
+    // Routes beyond the first 64 of the catalogue, a path template, an answer checked, and
+    // an operation the vendor cannot scope to a reseller.
+    let freeze = explain(
+        "cloud_reseller:res-1",
+        "POST /v2/partners/sub-customers/freeze",
+        r#"{"customer_ids":["cust-r1-a"],"reason":"budget"}"#,
+    )?;
+    assert_eq!(freeze["decision"], "allow", "{freeze}");
+    assert_eq!(freeze["injected"]["value"], "res-1");
+    let order = explain(
+        "cloud_reseller:res-1",
+        "GET /v2/orders/customer-orders/details/ord-1",
+        "",
+    )?;
+    assert_eq!(
+        (order["operation"].clone(), order["answer_checked"].clone()),
+        (json!("show_customer_order_details"), json!(true)),
+        "{order}"
+    );
+    let consume = explain(
+        "cloud_reseller:res-1",
+        "POST /v2/bills/subcustomer-bills/res-fee-records/sub-customers/query",
+        "{}",
+    )?;
+    assert_eq!(consume["code"], "TG.2002", "{consume}");
+    assert!(
+        consume["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("indirect_partner_id")),
+        "{consume}"
+    );
+    let rate = explain(
+        "customer:cust-r1-c",
+        "POST /v2/bills/ratings/on-demand-resources",
+        "{}",
+    )?;
+    assert_eq!(rate["decision"], "allow", "{rate}");
     Ok(())
 }

@@ -96,8 +96,15 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
     let decision = route.and_then(|r| {
         authz::authorize(&who, r, query, body, &graph, &config.rules).map(|d| (r, d))
     });
+    let reseller = matches!(who.tier, Tier::CloudReseller | Tier::ResellerStaff);
+    let checked = |r: &tiergate_policy::Route| reseller && r.checks_answer;
+    // Why a reseller may not call what the vendor lets partners call.
+    let not_for_resellers = find_route(method, path)
+        .filter(|_| reseller)
+        .and_then(|r| r.not_for_resellers);
     let out = match &decision {
         Ok((route, (permit, forward))) => json!({
+            "answer_checked": checked(route),
             "decision": "allow",
             "operation": route.operation,
             "money_moving": route.money_moving,
@@ -114,6 +121,7 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
             "status": r.answer().status,
             "message": r.to_string(),
             "rule": r.rule(),
+            "why": not_for_resellers,
             "principal": {"tier": who.tier, "partner": who.partner_id, "role": who.role},
         }),
     };
@@ -130,11 +138,17 @@ pub fn run(config: Config, action: Action) -> Result<(), String> {
             if let Some(i) = permit.injection() {
                 println!("  injects    {}={} ({:?})", i.field, i.value, i.location);
             }
+            if checked(route) {
+                println!("  answer     checked: every customer_id in it must be the reseller's");
+            }
         }
         Err(r) => {
             println!("deny   {} {}", r.answer().code, r);
             println!("  principal  {} {}", who.tier, who.partner_id);
             println!("  rule       {}", r.rule().unwrap_or("route-catalogue"));
+            if let Some(why) = not_for_resellers {
+                println!("  why        {why}");
+            }
         }
     }
     Ok(())
