@@ -61,16 +61,19 @@ pub fn replay(on: Listener, status: u16, body: String, request_id: &str) -> Resp
     reply(on, status, JSON, body.into_bytes(), &headers)
 }
 
-/// The vendor's answer, returned once Tiergate checked it.
-pub fn checked(on: Listener, status: u16, body: Vec<u8>, request_id: &str) -> Response<Vec<u8>> {
+/// The vendor's answer, returned once Tiergate checked it (with the `RateLimit-*` headers of
+/// the limit closest to refusing, as on every answer).
+pub fn checked(
+    on: Listener,
+    status: u16,
+    body: Vec<u8>,
+    request_id: &str,
+    limit: Option<&Verdict>,
+) -> Response<Vec<u8>> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    reply(
-        on,
-        status,
-        JSON,
-        body,
-        &[("x-request-id", request_id.to_owned())],
-    )
+    let mut headers = vec![("x-request-id", request_id.to_owned())];
+    headers.extend(limit_headers(limit, false));
+    reply(on, status, JSON, body, &headers)
 }
 
 /// An answer with a content type and extra headers (a header that is not valid HTTP is left
@@ -109,15 +112,20 @@ pub fn reply(
 /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds, rounded up) and, on a
 /// refusal by that limit, `Retry-After`: on Tiergate's answers and the vendor's alike.
 pub fn limit_headers(v: Option<&Verdict>, refused: bool) -> Vec<(&'static str, String)> {
-    let Some(v) = v.filter(|v| v.limit > 0) else {
+    let Some(v) = v else {
         return Vec::new();
     };
     let secs = |d: std::time::Duration| d.as_millis().div_ceil(1000).to_string();
-    let mut out = vec![
-        ("ratelimit-limit", v.limit.to_string()),
-        ("ratelimit-remaining", v.remaining.to_string()),
-        ("ratelimit-reset", secs(v.reset)),
-    ];
+    // A refusal without a known limit (the vendor's own 429) still says when to come back.
+    let mut out = if v.limit > 0 {
+        vec![
+            ("ratelimit-limit", v.limit.to_string()),
+            ("ratelimit-remaining", v.remaining.to_string()),
+            ("ratelimit-reset", secs(v.reset)),
+        ]
+    } else {
+        Vec::new()
+    };
     if refused && !v.allowed {
         let retry = v.retry_after.max(std::time::Duration::from_millis(1));
         out.push(("retry-after", secs(retry)));

@@ -145,11 +145,19 @@ impl Gateway {
             key: &self.distributor_key,
             graph: &self.graph,
             lookup: &self.lookup,
+            limiter: &self.limiter,
         };
         let path = session.req_header().uri.path().to_owned();
         match answered::exchange(checker, &path, ctx).await {
             Ok((status, body)) => {
-                let a = answer::checked(Listener::Partner, status, body.to_vec(), &ctx.request_id);
+                let id = &ctx.request_id;
+                let a = answer::checked(
+                    Listener::Partner,
+                    status,
+                    body.to_vec(),
+                    id,
+                    ctx.limit.as_ref(),
+                );
                 answer::write(session, a).await
             }
             Err(r) => {

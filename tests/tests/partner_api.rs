@@ -496,3 +496,47 @@ async fn customer_side_families_for_the_customer_only() -> R {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checked_answer_never_passes_the_vendors_429_on() -> R {
+    let w = world().await?;
+    let orders = || {
+        get(
+            &w,
+            &w.res1,
+            "ListCustomerOrdersRequest",
+            json!({"customer_id": "cust-r1-c"}),
+        )
+    };
+    // Once: sent again when its turn comes. Twice: TG.6002, never the vendor's CBC.0250.
+    w.sim.set_faults(Faults {
+        throttle_next: 1,
+        ..Faults::default()
+    });
+    ok(&sdk(&[orders()])?[0])?;
+    w.sim.set_faults(Faults {
+        throttle_next: 2,
+        ..Faults::default()
+    });
+    // (Signed by hand: the SDK itself waits out a 429's Retry-After and tries again.)
+    let r = Signer {
+        addr: w.gw.addr,
+        ak: &w.res1.ak,
+        sk: &w.res1.sk,
+    }
+    .send(
+        "GET",
+        "/v2/orders/customer-orders",
+        "customer_id=cust-r1-c",
+        b"",
+    )?;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (429, json!("TG.6002")),
+        "{:?}",
+        r.json()
+    );
+    assert!(r.header("retry-after").is_some());
+    assert!(w.gw.metric_sum("tiergate_vendor_429_total")? >= 3.0);
+    Ok(())
+}

@@ -275,6 +275,20 @@ async fn a_vendor_429_on_a_read_is_tried_again_and_on_a_money_call_answered_tg_6
         r.json()
     );
     assert_eq!(gw.metric_sum("tiergate_vendor_429_total")?, 1.0);
+    // Refused again on its second try: TG.6002 with Retry-After, never the vendor's 429.
+    sim.set_faults(Faults {
+        throttle_next: 2,
+        ..Faults::default()
+    });
+    let r = signer.send("GET", LIST, "limit=10&offset=1", b"")?;
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (429, "TG.6002"),
+        "{:?}",
+        r.json()
+    );
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(gw.metric_sum("tiergate_vendor_429_total")?, 3.0);
 
     // A money call is never sent twice: the caller gets TG.6002 with Retry-After, and
     // nothing moved, so the same call goes through when sent again.
@@ -296,7 +310,7 @@ async fn a_vendor_429_on_a_read_is_tried_again_and_on_a_money_call_answered_tg_6
     assert_eq!(sim.world().adjust_records.len(), before, "nothing moved");
     let r = signer.send("POST", adjust, "", body)?;
     assert_eq!(r.status, 200, "{:?}", r.json());
-    assert_eq!(gw.metric_sum("tiergate_vendor_429_total")?, 2.0);
+    assert_eq!(gw.metric_sum("tiergate_vendor_429_total")?, 4.0);
     Ok(())
 }
 

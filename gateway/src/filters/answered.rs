@@ -11,8 +11,10 @@ use crate::audit::Audit;
 use crate::credentials::UpstreamKey;
 use crate::ctx::Ctx;
 use crate::filters::money::records::{self, Caller};
+use crate::filters::ratelimit;
 use crate::graph::LiveGraph;
 use crate::graph::lookup::Lookup;
+use crate::limiter::Limiter;
 use crate::rejection::Rejection;
 use crate::upstream::{CallError, UpstreamClient};
 use bytes::Bytes;
@@ -32,6 +34,8 @@ pub struct Checker<'a> {
     pub graph: &'a LiveGraph,
     /// The vendor, asked about a customer the graph does not know.
     pub lookup: &'a Lookup,
+    /// The vendor budget (a vendor 429 is tried again once, as on every read).
+    pub limiter: &'a Limiter,
 }
 
 /// Whether this request's answer is checked before it is returned.
@@ -54,26 +58,50 @@ pub async fn exchange(
         return Err(Rejection::Internal("an answer to check without a decision"));
     };
     let acting = permit.acting().to_owned();
-    let sent = c
-        .client
-        .exchange(
-            c.key,
-            route.method.as_str(),
-            path,
-            &fwd.query,
-            fwd.body.clone(),
-        )
-        .await;
-    let (status, body) = match sent {
-        Ok(answer) => answer,
-        Err(CallError::NotSent(_)) => {
-            ctx.sent = false;
-            return Err(Rejection::UpstreamUnavailable);
+    let (query, sent_body) = (fwd.query.clone(), fwd.body.clone());
+    let mut tried_again = false;
+    let (status, body) = loop {
+        let sent = c
+            .client
+            .exchange(
+                c.key,
+                route.method.as_str(),
+                path,
+                &query,
+                sent_body.clone(),
+            )
+            .await;
+        let (status, body) = match sent {
+            Ok(answer) => answer,
+            Err(CallError::NotSent(_)) => {
+                ctx.sent = false;
+                return Err(Rejection::UpstreamUnavailable);
+            }
+            Err(e) => {
+                tracing::warn!(request_id = %ctx.request_id, error = %e, "checked call failed");
+                return Err(Rejection::UpstreamUnavailable);
+            }
+        };
+        if status != 429 {
+            break (status, body);
         }
-        Err(e) => {
-            tracing::warn!(request_id = %ctx.request_id, error = %e, "checked call failed");
-            return Err(Rejection::UpstreamUnavailable);
+        // Never the vendor's raw 429: held back and halved, tried again once its turn comes
+        // within the call's deadline, else TG.6002.
+        let vendor: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let code = vendor["error_code"].as_str().unwrap_or("(none)");
+        c.limiter.count_vendor_429(route.operation, code);
+        tracing::warn!(request_id = %ctx.request_id, operation = route.operation, vendor_code = code, "the vendor answered 429");
+        let refusal = ratelimit::vendor_refusal(c.limiter, route.operation).await;
+        let deadline = ctx.deadline.unwrap_or_else(std::time::Instant::now);
+        let who = ctx.credential.as_ref().map(|x| x.principal.clone());
+        let turn = match (&who, tried_again) {
+            (Some(p), false) => c.limiter.retry_turn(p, route, deadline).await,
+            _ => Err(refusal.clone()),
+        };
+        if turn.is_err() {
+            return Err(Rejection::RateLimited(refusal));
         }
+        tried_again = true;
     };
     if !(200..300).contains(&status) {
         return Ok((status, body));

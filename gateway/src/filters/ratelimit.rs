@@ -108,17 +108,7 @@ pub async fn vendor_answered(
     let (429, Some(route)) = (resp.status.as_u16(), ctx.route) else {
         return Ok(());
     };
-    limiter.vendor_throttled(route.operation, VENDOR_HOLD).await;
-    let r = Rejection::RateLimited(Verdict {
-        allowed: false,
-        name: format!("upstream:{}", route.operation),
-        upstream: true,
-        limit: 0,
-        remaining: 0,
-        reset: VENDOR_HOLD,
-        retry_after: VENDOR_HOLD,
-        mode: "vendor",
-    });
+    let r = Rejection::RateLimited(vendor_refusal(limiter, route.operation).await);
     let body = crate::answer::envelope(&r);
     resp.insert_header("content-type", crate::answer::JSON)?;
     resp.insert_header("content-length", body.len().to_string())?;
@@ -128,6 +118,22 @@ pub async fn vendor_answered(
         ctx.kept = Some(BytesMut::new());
     }
     Ok(())
+}
+
+/// The vendor said 429 for `operation`: the API held back and its budget halved
+/// ([`Limiter::vendor_throttled`]); the refusal Tiergate answers instead (`TG.6002`).
+pub async fn vendor_refusal(limiter: &Limiter, operation: &str) -> Verdict {
+    limiter.vendor_throttled(operation, VENDOR_HOLD).await;
+    Verdict {
+        allowed: false,
+        name: format!("upstream:{operation}"),
+        upstream: true,
+        limit: 0,
+        remaining: 0,
+        reset: VENDOR_HOLD,
+        retry_after: VENDOR_HOLD,
+        mode: "vendor",
+    }
 }
 
 /// The body of a vendor 429 on its way back: replaced by Tiergate's answer; at its end the
