@@ -87,24 +87,16 @@ fn customer_record(r: &AccountChange, login: &str) -> Value {
 
 /// GET /v2/accounts/customer-accounts/account-change-records
 pub fn customer_changes(w: &mut World, c: &Call) -> OpResult {
-    let me = c.customer_id()?;
-    let login = w
-        .customers
-        .get(me)
-        .map(|x| x.login().to_owned())
-        .unwrap_or_default();
-    let page = c.page()?;
-    let all: Vec<Value> = changes(w, c, me, false)?
-        .into_iter()
-        .map(|r| customer_record(r, &login))
-        .collect();
-    Ok(Reply::ok(
-        json!({"total_count": all.len(), "currency": "CNY", "records": paged(all, page)}),
-    ))
+    own_changes(w, c, false)
 }
 
 /// GET /v2/promotions/benefits/account-change-records
 pub fn coupon_changes(w: &mut World, c: &Call) -> OpResult {
+    own_changes(w, c, true)
+}
+
+/// The calling customer's own change records: of its vouchers, or of its cash account.
+fn own_changes(w: &mut World, c: &Call, vouchers: bool) -> OpResult {
     let me = c.customer_id()?;
     let login = w
         .customers
@@ -112,7 +104,7 @@ pub fn coupon_changes(w: &mut World, c: &Call) -> OpResult {
         .map(|x| x.login().to_owned())
         .unwrap_or_default();
     let page = c.page()?;
-    let all: Vec<Value> = changes(w, c, me, true)?
+    let all: Vec<Value> = changes(w, c, me, vouchers)?
         .into_iter()
         .map(|r| customer_record(r, &login))
         .collect();

@@ -370,20 +370,21 @@ fn enterprise_fields(c: &Call) -> Result<String, ApiError> {
     Ok(corp)
 }
 
+/// An enterprise's application, waiting for people to review it.
+fn enterprise_under_review(corp: String) -> RealName {
+    RealName {
+        verified_type: 1,
+        review_result: 0,
+        opinion: String::new(),
+        name: corp,
+    }
+}
+
 /// POST /v2/customers/realname-auths/enterprise: reviewed by people.
 pub fn realname_enterprise(w: &mut World, c: &Call) -> OpResult {
     let id = applicant(w, c)?;
     let corp = enterprise_fields(c)?;
-    apply(
-        w,
-        &id,
-        RealName {
-            verified_type: 1,
-            review_result: 0,
-            opinion: String::new(),
-            name: corp,
-        },
-    )
+    apply(w, &id, enterprise_under_review(corp))
 }
 
 /// PUT /v2/customers/realname-auths/enterprise: an authenticated individual becomes an
@@ -408,16 +409,7 @@ pub fn realname_change(w: &mut World, c: &Call) -> OpResult {
     }
     let id = x.id.clone();
     let corp = enterprise_fields(c)?;
-    apply(
-        w,
-        &id,
-        RealName {
-            verified_type: 1,
-            review_result: 0,
-            opinion: String::new(),
-            name: corp,
-        },
-    )
+    apply(w, &id, enterprise_under_review(corp))
 }
 
 /// GET /v2/customers/realname-auths/result
