@@ -540,3 +540,32 @@ async fn a_checked_answer_never_passes_the_vendors_429_on() -> R {
     assert!(w.gw.metric_sum("tiergate_vendor_429_total")? >= 3.0);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prices_for_customers_and_the_distributor_never_for_resellers() -> R {
+    let w = world().await?;
+    let ask = json!({"project_id": "p-1", "product_infos": [{
+        "id": "1", "cloud_service_type": "hws.service.type.ec2",
+        "resource_type": "hws.resource.type.vm", "resource_spec": "s6.small.1.linux",
+        "region": "cn-north-4", "usage_factor": "Duration", "usage_value": 1,
+        "usage_measure_id": 4, "subscription_num": 1}]});
+    let rate = |c: &Cred| {
+        post(
+            &w,
+            c,
+            "ListOnDemandResourceRatingsRequest",
+            "RateOnDemandReq",
+            ask.clone(),
+        )
+    };
+    let out = sdk(&[rate(&w.cust), rate(&w.dist), rate(&w.res1)])?;
+    ok(&out[0])?;
+    ok(&out[1])?;
+    assert_eq!(
+        code(&out[2]),
+        "TG.2002",
+        "the distributor's own discounts are not a reseller's to see: {}",
+        out[2]
+    );
+    Ok(())
+}

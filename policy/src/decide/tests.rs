@@ -87,10 +87,10 @@ const TABLE: &[(&str, &str)] = &[
     ("list_resource_usage", "C"),
     ("list_resource_usage_summary", "C"),
     ("list_free_resource_infos", "C"),
-    ("list_free_resource_usages", "C"),
+    ("list_free_resource_usages", "DSC"),
     ("list_free_resources_usage_records", "C"),
-    ("list_on_demand_resource_ratings", "C"),
-    ("list_rate_on_period_detail", "C"),
+    ("list_on_demand_resource_ratings", "DSC"),
+    ("list_rate_on_period_detail", "DSC"),
     ("list_renew_rate_on_period", "C"),
 ];
 

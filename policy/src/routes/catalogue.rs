@@ -20,6 +20,11 @@ pub const ROUTE_COUNT: usize = 81;
 
 /// A partner call the vendor cannot scope to a reseller: it has no `indirect_partner_id`.
 const NO_ACTING: &str = "the vendor's API has no indirect_partner_id to scope it to a reseller";
+/// Prices a partner asks for are the distributor's own, with its own discounts.
+const DISTRIBUTORS_PRICES: &str = "the vendor prices it with the distributor's own discounts";
+/// Resource packages a partner asks about are the distributor's own.
+const DISTRIBUTORS_PACKAGES: &str =
+    "the vendor answers with the distributor's own resource packages";
 /// A call on customers' real-name identity, which the vendor reserves to the customer's own
 /// solution provider or distributor.
 const REALNAME: &str =
@@ -758,10 +763,11 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         Post,
         "/v2/payments/free-resources/usages/details/query",
         false,
-        CustomerOnly,
+        Anyone,
         false,
         &[],
-    ),
+    )
+    .not_for_resellers(DISTRIBUTORS_PACKAGES),
     r(
         "list_free_resources_usage_records",
         Get,
@@ -771,25 +777,27 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         false,
         &[],
     ),
-    // Customer side: pricing.
+    // Pricing: a customer's own, or a partner's (its own discounts).
     r(
         "list_on_demand_resource_ratings",
         Post,
         "/v2/bills/ratings/on-demand-resources",
         false,
-        CustomerOnly,
+        Anyone,
         false,
         &[],
-    ),
+    )
+    .not_for_resellers(DISTRIBUTORS_PRICES),
     r(
         "list_rate_on_period_detail",
         Post,
         "/v2/bills/ratings/period-resources/subscribe-rate",
         false,
-        CustomerOnly,
+        Anyone,
         false,
         &[],
-    ),
+    )
+    .not_for_resellers(DISTRIBUTORS_PRICES),
     r(
         "list_renew_rate_on_period",
         Post,
