@@ -94,7 +94,7 @@ pub fn free_resources(w: &mut World, c: &Call) -> OpResult {
 /// POST /v2/payments/free-resources/usages/details/query
 pub fn free_resource_usages(w: &mut World, c: &Call) -> OpResult {
     // A customer's own packages, or a partner's (the fixture gives partners none).
-    let me = c.customer_id().unwrap_or_else(|_| c.acting.as_str());
+    let me = c.customer_id().unwrap_or(c.acting.as_str());
     let ids = c.str_list("free_resource_ids")?;
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::param(
