@@ -33,12 +33,27 @@ impl<'a> RequestIds<'a> {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let key = percent_decode_str(k).decode_utf8_lossy();
-            if let Some(field) = route.ids.iter().find(|f| f.name == key) {
+            if let Some(field) = route
+                .ids
+                .iter()
+                .find(|f| f.name == key && f.nested().is_none())
+            {
                 entries.push((field, percent_decode_str(v).decode_utf8_lossy()));
             }
         }
         if let Some(body) = body {
             for field in route.ids {
+                if let Some((list, inner)) = field.nested() {
+                    let items = body.get(list).and_then(Value::as_array);
+                    for item in items.into_iter().flatten() {
+                        let s = item.get(inner).and_then(Value::as_str).ok_or(BadId {
+                            field: field.name,
+                            expected: "a list of objects, each with a string identifier",
+                        })?;
+                        entries.push((field, Cow::Borrowed(s)));
+                    }
+                    continue;
+                }
                 match body.get(field.name) {
                     None | Some(Value::Null) => {}
                     Some(Value::String(s)) => entries.push((field, Cow::Borrowed(s.as_str()))),

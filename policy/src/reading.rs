@@ -64,7 +64,11 @@ pub fn query(route: &Route, raw: &str) -> Result<(), Ambiguous> {
         let Ok(name) = percent_decode_str(k).decode_utf8() else {
             return Err(ambiguous("query", "a parameter name is not UTF-8"));
         };
-        let Some(field) = route.ids.iter().find(|f| f.name == name) else {
+        let Some(field) = route
+            .ids
+            .iter()
+            .find(|f| f.name == name && f.nested().is_none())
+        else {
             continue;
         };
         if percent_decode_str(v).decode_utf8().is_err() {
@@ -142,7 +146,25 @@ pub fn body(route: &Route, bytes: &[u8]) -> Result<Option<Map<String, Value>>, A
 /// The route's fields of a fixed JSON type: identifiers are strings (lists: arrays of
 /// strings), amounts are numbers. Null counts as absent.
 fn types(route: &Route, body: &Map<String, Value>) -> Result<(), Ambiguous> {
-    let ids = route.ids.iter().map(|f| {
+    for f in route.ids {
+        let Some((list, inner)) = f.nested() else {
+            continue;
+        };
+        let ok = match body.get(list) {
+            None | Some(Value::Null) => true,
+            Some(Value::Array(items)) => items
+                .iter()
+                .all(|i| i.get(inner).is_some_and(Value::is_string)),
+            Some(_) => false,
+        };
+        if !ok {
+            return Err(ambiguous(
+                f.name,
+                format!("must be a list of objects, each with `{inner}` a string"),
+            ));
+        }
+    }
+    let ids = route.ids.iter().filter(|f| f.nested().is_none()).map(|f| {
         let ty = if f.is_list() {
             Typed::Texts
         } else {

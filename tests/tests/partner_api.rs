@@ -244,6 +244,20 @@ async fn bills_balances_and_records_for_each_tier() -> R {
         ),
         get(&w, &w.cust, "ListProvincesRequest", json!({})),
         get(&w, &w.res1, "ListProvincesRequest", json!({})),
+        post(
+            &w,
+            &w.res1,
+            "ListCustomersBalancesDetailRequest",
+            "QueryCustomersBalancesReq",
+            json!({"customer_infos": [{"customer_id": "cust-r1-c"}, {"customer_id": "cust-r1-a"}]}),
+        ),
+        post(
+            &w,
+            &w.res1,
+            "ListCustomersBalancesDetailRequest",
+            "QueryCustomersBalancesReq",
+            json!({"customer_infos": [{"customer_id": "cust-r1-c"}, {"customer_id": "cust-r2-b"}]}),
+        ),
     ])?;
     let sums = ok(&out[0])?["bill_sums"]
         .as_array()
@@ -271,6 +285,13 @@ async fn bills_balances_and_records_for_each_tier() -> R {
     assert_eq!(code(&out[7]), "TG.2002", "customer-side only: {}", out[7]);
     ok(&out[8])?;
     ok(&out[9])?;
+    // Customer ids nested in a list of objects are each checked as the reseller's.
+    let balances = ok(&out[10])?["customer_balances"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(balances.len(), 2, "{balances:?}");
+    assert_eq!(code(&out[11]), "TG.2004", "{}", out[11]);
     Ok(())
 }
 

@@ -27,7 +27,7 @@ const TABLE: &[(&str, &str)] = &[
     ("list_partner_adjust_records", "DSROV"),
     ("list_partner_balances", "DSROV"),
     ("list_partner_account_change_records", "DSROV"),
-    ("list_customers_balances_detail", "DS"),
+    ("list_customers_balances_detail", "DSROV"),
     ("create_sub_customer", "DSRO"),
     ("list_sub_customers", "DSROV"),
     ("list_indirect_partners", "D"),

@@ -147,3 +147,27 @@ fn bodies_are_json_in_utf8_or_undeclared() {
         assert_eq!(field(content_type(Some(bad))), "Content-Type", "{bad:?}");
     }
 }
+
+#[test]
+fn identifiers_nested_in_a_list_of_objects_are_read_one_way() -> Result<(), String> {
+    let r = route(
+        "POST",
+        "/v2/accounts/customer-accounts/balances/batch-query",
+    )?;
+    let nested = "customer_infos[].customer_id";
+    let b = |s: &str| field(body(r, s.as_bytes()));
+    assert_eq!(b(r#"{"customer_infos":[{"customer_id":1}]}"#), nested);
+    assert_eq!(b(r#"{"customer_infos":[{}]}"#), nested);
+    assert_eq!(b(r#"{"customer_infos":"c1"}"#), nested);
+    assert_eq!(b(r#"{"customer_infos":["c1"]}"#), nested);
+    let ok = body(
+        r,
+        br#"{"customer_infos":[{"customer_id":"c1"},{"customer_id":"c2"}]}"#,
+    )
+    .map_err(|e| e.to_string())?;
+    let ids = crate::RequestIds::extract(r, "customer_infos[].customer_id=c9", ok.as_ref())
+        .map_err(|e| e.to_string())?;
+    let got: Vec<&str> = ids.iter().map(|(_, v)| v).collect();
+    assert_eq!(got, ["c1", "c2"], "the query cannot name a nested field");
+    Ok(())
+}

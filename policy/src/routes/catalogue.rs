@@ -200,11 +200,8 @@ pub static CATALOGUE: [Route; ROUTE_COUNT] = numbered([
         "/v2/accounts/customer-accounts/balances/batch-query",
         false,
         Partner,
-        false,
-        &[ACTING],
-    )
-    .not_for_resellers(
-        "its customer ids are nested (customer_infos[].customer_id), which Tiergate does not yet scope",
+        true,
+        &[id("customer_infos[].customer_id", Customer), ACTING],
     ),
     // Customers and resellers.
     r(

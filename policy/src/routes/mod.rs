@@ -118,6 +118,12 @@ impl IdField {
     pub fn is_list(&self) -> bool {
         self.name.ends_with("_ids")
     }
+
+    /// A field inside each object of a body list, named `list[].field`
+    /// (`customer_infos[].customer_id`): the list's name and the field's.
+    pub fn nested(&self) -> Option<(&'static str, &'static str)> {
+        self.name.split_once("[].")
+    }
 }
 
 /// The JSON type a field must have for Tiergate and the vendor to read it alike.
