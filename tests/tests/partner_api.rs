@@ -379,6 +379,19 @@ async fn freezing_identity_and_onboarding_calls_for_partners() -> R {
             body.to_string().as_bytes(),
         )
     };
+    // A viewer among the reseller's staff reads, but freezes nothing.
+    let staff = ["--staff", "vera", "--reseller", "res-1", "--role", "viewer"];
+    let viewer = w.gw.issue_with("res-1", &staff, &[])?;
+    let r = freeze(&viewer, &["cust-r1-b"])?;
+    assert_eq!(r.json()["error_code"], "TG.2006", "{:?}", r.json());
+    let seen = sdk(&[get(
+        &w,
+        &viewer,
+        "ListCustomerOrdersRequest",
+        json!({"customer_id": "cust-r1-c"}),
+    )])?;
+    ok(&seen[0])?;
+    assert!(w.sim.world().customers["cust-r1-b"].frozen.is_none());
     let r = freeze(&w.res1, &["cust-r1-b"])?;
     assert_eq!(r.status, 200, "{:?}", r.json());
     assert!(w.sim.world().customers["cust-r1-b"].frozen.is_some());
