@@ -603,3 +603,70 @@ async fn prices_for_customers_and_the_distributor_never_for_resellers() -> R {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_solution_provider_serves_its_own_customers_with_its_own_key() -> R {
+    let w = world().await?;
+    let args = [
+        "--solution-provider",
+        "sp-1",
+        "--upstream-access-key",
+        "SP1AK00000000000001",
+    ];
+    let env = [(
+        "TIERGATE_UPSTREAM_SK",
+        "sp-1-secret-key-00000000000000000000001",
+    )];
+    let sp = w.gw.issue_with("sp-1", &args, &env)?;
+    let seen = w.sim.seen();
+    let unfreeze =
+        json!({"customer_ids": ["cust-sp-a"], "reason": "paid", "unfreeze_type": "ACCOUNT"});
+    let out = sdk(&[
+        get(
+            &w,
+            &sp,
+            "ListCustomerOrdersRequest",
+            json!({"customer_id": "cust-sp-a"}),
+        ),
+        get(
+            &w,
+            &sp,
+            "ListSubcustomerMonthlyBillsRequest",
+            json!({"cycle": "2026-11"}),
+        ),
+        get(&w, &sp, "ListIssuedCouponQuotasRequest", json!({})),
+        get(
+            &w,
+            &sp,
+            "ListCustomerOrdersRequest",
+            json!({"customer_id": "cust-r1-c"}),
+        ),
+    ])?;
+    ok(&out[0])?;
+    ok(&out[1])?;
+    assert_eq!(code(&out[2]), "TG.2002", "distributor only: {}", out[2]);
+    // Another partner's customer: the vendor refuses it to the provider's own key.
+    assert_eq!(out[3]["ok"], false, "{}", out[3]);
+    assert!(code(&out[3]).starts_with("CBC."), "{}", out[3]);
+    let r = Signer {
+        addr: w.gw.addr,
+        ak: &sp.ak,
+        sk: &sp.sk,
+    }
+    .send(
+        "POST",
+        "/v2/partners/sub-customers/unfreeze",
+        "",
+        unfreeze.to_string().as_bytes(),
+    )?;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert!(w.sim.world().customers["cust-sp-a"].frozen.is_none());
+    // Its own key signed every call that went, never the distributor's.
+    let sent = w.sim.requests_since(seen);
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter()
+            .all(|r| r.access_key.as_deref() == Some("SP1AK00000000000001"))
+    );
+    Ok(())
+}

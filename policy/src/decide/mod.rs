@@ -258,6 +258,14 @@ pub fn decide<G: Relationships + ?Sized>(
             IdKind::Customer | IdKind::ResaleCustomer if principal.tier == Tier::Customer => {
                 value == me
             }
+            // A solution provider calls with its own vendor key: its customers, quotas and
+            // vouchers are its own account's, which the vendor scopes to that key and the
+            // distributor's graph does not hold.
+            IdKind::Customer | IdKind::ResaleCustomer | IdKind::Quota | IdKind::Coupon
+                if principal.tier == Tier::SolutionProvider =>
+            {
+                true
+            }
             IdKind::Customer | IdKind::ResaleCustomer => match graph.customer(value) {
                 Some(c) if c.owner == acting => {
                     if field.kind == IdKind::ResaleCustomer && !c.resale {

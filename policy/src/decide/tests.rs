@@ -410,6 +410,20 @@ fn a_distributor_acts_for_its_own_resellers_only() {
 }
 
 #[test]
+fn a_solution_providers_identifiers_are_its_own_accounts() {
+    // Not in the distributor's graph: the vendor scopes them to the provider's own key.
+    assert!(
+        ask(
+            'S',
+            "update_customer_account_amount",
+            &[("customer_id", "cust-sp-a")]
+        )
+        .is_ok()
+    );
+    assert!(ask('S', "list_customer_orders", &[("customer_id", "cust-sp-a")]).is_ok());
+}
+
+#[test]
 fn customers_reach_only_themselves_and_solution_providers_name_no_reseller() {
     assert!(ask('C', "list_customer_orders", &[("customer_id", "cust-r1-a")]).is_ok());
     assert_eq!(
