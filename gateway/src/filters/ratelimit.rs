@@ -60,11 +60,18 @@ pub async fn vendor_refused(
         return Ok(());
     }
     limiter.vendor_throttled(route.operation, VENDOR_HOLD).await;
-    // Its body is not read: the connection is dropped and the call sent again.
+    // Its body (the vendor's code) is not read: Pingora decides on a retry from the header,
+    // and the connection is dropped. The vendor's request id traces it at the vendor.
     limiter.count_vendor_429(route.operation, "(retried)");
+    let vendor_request_id = resp
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     tracing::warn!(
         request_id = %ctx.request_id,
         operation = route.operation,
+        vendor_request_id,
         "the vendor answered 429: the API held back, its budget halved, the call sent again"
     );
     ctx.vendor_retry = VendorRetry::Due;
