@@ -66,6 +66,11 @@ pub struct Gateway {
     pub direct: Arc<UpstreamClient>,
 }
 
+/// Until when a call may wait for the vendor (set at the rate-limit stage).
+fn deadline_of(ctx: &Ctx) -> std::time::Instant {
+    ctx.deadline.unwrap_or_else(std::time::Instant::now)
+}
+
 /// What the stages before forwarding decided, when they did not refuse.
 enum Admitted {
     /// Forward it.
@@ -107,6 +112,7 @@ impl Gateway {
         let learning = unknown::Learning {
             lookup: &self.lookup,
             store: &self.store,
+            deadline: deadline_of(ctx),
         };
         let (permit, forward) = unknown::authorize(
             &credential.principal,

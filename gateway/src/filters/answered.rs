@@ -122,7 +122,8 @@ pub async fn exchange(
             Some(false) => {}
             None if asked < LOOKUPS => {
                 asked += 1;
-                if let Some(edge) = c.lookup.customer(&acting, id).await {
+                let deadline = ctx.deadline.unwrap_or_else(std::time::Instant::now);
+                if let Some(edge) = c.lookup.customer(&acting, id, deadline).await {
                     c.graph.learn(std::slice::from_ref(&edge));
                     continue;
                 }

@@ -13,6 +13,7 @@ use crate::store::Store;
 use bytes::Bytes;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 use tiergate_policy::{Denied, IdKind, Permit, Principal, Route, Rules, Tier};
 
 /// What a lookup needs besides the request.
@@ -21,6 +22,8 @@ pub struct Learning<'a> {
     pub lookup: &'a Lookup,
     /// Where learned relationships are kept.
     pub store: &'a Store,
+    /// Until when the caller may wait (its turn in the vendor budget included).
+    pub deadline: Instant,
 }
 
 /// [`authz::authorize`], asking the vendor about each unknown customer the request names (at
@@ -51,7 +54,11 @@ pub async fn authorize(
             return decided;
         };
         asked += 1;
-        let Some(edge) = learning.lookup.customer(&acting, value).await else {
+        let Some(edge) = learning
+            .lookup
+            .customer(&acting, value, learning.deadline)
+            .await
+        else {
             return decided;
         };
         graph.learn(std::slice::from_ref(&edge));

@@ -52,8 +52,9 @@ impl Lookup {
         misses.insert(k, Instant::now());
     }
 
-    /// The customer `id` as the vendor lists it among `acting`'s customers, if it does.
-    pub async fn customer(&self, acting: &str, id: &str) -> Option<Edge> {
+    /// The customer `id` as the vendor lists it among `acting`'s customers, if it does; not
+    /// waited for past `deadline` (the caller's own: an answer not had by then is not a miss).
+    pub async fn customer(&self, acting: &str, id: &str, deadline: Instant) -> Option<Edge> {
         let k = (acting.to_owned(), id.to_owned());
         if self.missed(&k) {
             return None;
@@ -63,7 +64,14 @@ impl Lookup {
             "&customer_id={}",
             percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
         );
-        let found = list_filtered(&self.client, &self.key, &CUSTOMERS, on_behalf, &filter).await;
+        let asked = list_filtered(&self.client, &self.key, &CUSTOMERS, on_behalf, &filter);
+        let Ok(found) = tokio::time::timeout_at(deadline.into(), asked).await else {
+            tracing::debug!(
+                customer = id,
+                "no turn to ask the vendor about a customer in time"
+            );
+            return None;
+        };
         let edge = match found {
             Ok(items) => items.iter().find_map(|c| {
                 (c["customer_id"].as_str() == Some(id)).then(|| Edge::Customer {
