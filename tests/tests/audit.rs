@@ -157,6 +157,15 @@ async fn every_money_moving_call_has_one_intent_and_one_outcome() -> R {
             .any(|r| r.contains(",999999.00,CNY,forwarding,")),
         "{csv}"
     );
+    // Read back by a CSV reader, every row has every column; an export has no page limit.
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let width = reader.headers().map_err(|e| e.to_string())?.len();
+    for r in reader.records() {
+        assert_eq!(r.map_err(|e| e.to_string())?.len(), width);
+    }
+    let all = gw.audit("export", &["--format", "jsonl"])?;
+    let listed = gw.audit("query", &[])?;
+    assert!(all.lines().count() >= listed.lines().count());
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! Ed25519 signatures, signed checkpoints also logged outside the database), queryable and
 //! exportable for auditors.
 
+pub mod export;
 pub mod keeper;
 pub mod mask;
 pub mod read;

@@ -37,6 +37,7 @@ impl Query {
             matching: self.matching,
             offset: self.offset,
             limit: self.limit,
+            before_seq: None,
         })
     }
 }
@@ -48,6 +49,21 @@ pub async fn records(
     unmasked: bool,
     who: &str,
 ) -> Result<Vec<Value>, String> {
+    let masker = reader(audit, &f, unmasked, who).await?;
+    Ok(page(audit, f, masker.as_ref())
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// What reading under `f` masks with (none: unmasked, and that access audited once).
+pub(super) async fn reader(
+    audit: &Audit,
+    f: &Filter,
+    unmasked: bool,
+    who: &str,
+) -> Result<Option<Masker>, String> {
     if unmasked {
         let entry = Entry {
             kind: Some(Kind::Access),
@@ -58,34 +74,38 @@ pub async fn records(
             ..Entry::default()
         };
         audit.append(entry).await.map_err(|e| e.to_string())?;
+        return Ok(None);
     }
+    // The customers' names the last graph sync listed, to find them in free text too.
+    let names = audit
+        .store()
+        .graph()
+        .names()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(Masker::new(names)))
+}
+
+/// One page of records with their positions in the chain, masked by `masker` if any.
+pub(super) async fn page(
+    audit: &Audit,
+    f: Filter,
+    masker: Option<&Masker>,
+) -> Result<Vec<(i64, Value)>, String> {
     let rows = audit
         .store()
         .audit()
         .query(f)
         .await
         .map_err(|e| e.to_string())?;
-    // The customers' names the last graph sync listed, to find them in free text too.
-    let masker = match unmasked {
-        true => None,
-        false => {
-            let names = audit
-                .store()
-                .graph()
-                .names()
-                .await
-                .map_err(|e| e.to_string())?;
-            Some(Masker::new(names))
-        }
-    };
     Ok(rows
         .into_iter()
-        .map(|(_, body)| {
+        .map(|(seq, body)| {
             let mut v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if let Some(m) = &masker {
+            if let Some(m) = masker {
                 m.mask(&mut v);
             }
-            v
+            (seq, v)
         })
         .collect())
 }

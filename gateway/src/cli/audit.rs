@@ -1,5 +1,6 @@
 //! `tiergate audit keygen|verify|query|export|archive|verify-archive`.
 
+use crate::audit::export::{Format, export};
 use crate::audit::read::{Query, records};
 use crate::audit::{Audit, AuditError};
 use crate::chain::record::{Entry, Kind};
@@ -109,9 +110,9 @@ pub struct QueryArgs {
     /// Records to skip.
     #[arg(long, default_value_t = 0)]
     offset: i64,
-    /// Records to return.
-    #[arg(long, default_value_t = 100)]
-    limit: i64,
+    /// Records to return (query: default 100; export: default all).
+    #[arg(long)]
+    limit: Option<i64>,
     /// Show personal data unmasked (recorded in the audit log itself).
     #[arg(long)]
     unmasked: bool,
@@ -136,46 +137,9 @@ fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
             amount_max: q.amount_max.clone(),
         },
         offset: q.offset,
-        limit: q.limit,
+        limit: q.limit.unwrap_or(100),
     }
     .filter(config.audit.retention)
-}
-
-const CSV_COLUMNS: &[&str] = &[
-    "seq",
-    "at",
-    "kind",
-    "request_id",
-    "principal",
-    "tier",
-    "credential",
-    "source",
-    "operation",
-    "acting",
-    "customers",
-    "amount",
-    "currency",
-    "outcome",
-    "rule",
-    "detail",
-];
-
-fn csv_cell(v: &Value) -> String {
-    let s = match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
-    };
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 /// Records a run of the audit system itself (verification, archive).
@@ -231,25 +195,12 @@ pub fn run(action: Action) -> Result<(), String> {
                 Ok(())
             }
             Action::Export { query: q, format } => {
+                let format: Format = format.parse()?;
                 let c = super::load(&q.config)?;
                 let audit = Audit::open(&c).await?;
-                let rows = records(&audit, filter(&q, &c)?, q.unmasked, &q.auditor).await?;
-                let mut out = std::io::stdout().lock();
-                match format.as_str() {
-                    "jsonl" => {
-                        for v in rows {
-                            writeln!(out, "{v}").map_err(|e| e.to_string())?;
-                        }
-                    }
-                    "csv" => {
-                        writeln!(out, "{}", CSV_COLUMNS.join(",")).map_err(|e| e.to_string())?;
-                        for v in rows {
-                            let line: Vec<String> = CSV_COLUMNS.iter().map(|c| csv_cell(&v[*c])).collect();
-                            writeln!(out, "{}", line.join(",")).map_err(|e| e.to_string())?;
-                        }
-                    }
-                    other => return Err(format!("unknown format `{other}` (csv or jsonl)")),
-                }
+                let limit = q.limit.map(|l| u64::try_from(l).unwrap_or(0));
+                let out = std::io::stdout().lock();
+                export(&audit, filter(&q, &c)?, limit, q.unmasked, &q.auditor, format, out).await?;
                 Ok(())
             }
             Action::Archive { config, out } => {

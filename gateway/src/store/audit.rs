@@ -46,6 +46,9 @@ pub struct Filter {
     pub offset: i64,
     /// Records to return.
     pub limit: i64,
+    /// Only records before this one (keyset paging: records appended meanwhile neither
+    /// repeat nor shift a page).
+    pub before_seq: Option<i64>,
 }
 
 fn row_of(r: &sqlx::any::AnyRow) -> Result<Row, sqlx::Error> {
@@ -189,6 +192,9 @@ impl AuditStore<'_> {
                 }
                 if let Some(v) = f.until {
                     cond(" AND at < ?", Bind::Int(v))
+                }
+                if let Some(v) = f.before_seq {
+                    cond(" AND seq < ?", Bind::Int(v))
                 }
                 for (col, v) in [
                     ("kind", &m.kind),
