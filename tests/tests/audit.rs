@@ -306,6 +306,46 @@ async fn auditors_query_records_over_the_admin_api_and_unmasking_is_audited() ->
     );
     let (status, _) = admin_get(&gw, &trusted, "unmasked=true")?;
     assert_eq!(status, 200);
+
+    // The same filters export every matching record as CSV or JSON Lines, to auditors only.
+    let export = |c: &Cred, query: &str| {
+        tiergate_tests::harness::Signer {
+            addr: gw.admin,
+            ak: &c.ak,
+            sk: &c.sk,
+        }
+        .send("GET", "/audit/export", query, b"")
+    };
+    let r = export(&auditor, "format=csv&kind=intent")?;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+    let mut csv = csv::Reader::from_reader(&r.body[..]);
+    let headers = csv.headers().map_err(|e| e.to_string())?.clone();
+    let amount = headers
+        .iter()
+        .position(|h| h == "amount")
+        .ok_or("no amount")?;
+    let rows: Vec<csv::StringRecord> = csv
+        .records()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    assert!(
+        rows.iter().any(|r| r.get(amount) == Some("7.00")),
+        "{rows:?}"
+    );
+    let r = export(&auditor, "format=jsonl&kind=intent")?;
+    assert_eq!(r.status, 200);
+    assert_eq!(String::from_utf8_lossy(&r.body).lines().count(), rows.len());
+    let r = export(&res1, "format=csv")?;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (403, json!("TG.2002"))
+    );
+    let r = export(&auditor, "format=xlsx")?;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (400, json!("TG.4002"))
+    );
     let access = gw.audit("query", &["--kind", "access"])?;
     assert!(
         access.contains(&trusted.ak),

@@ -1,15 +1,18 @@
-//! `GET /audit/records` on the admin listener: audit records for auditors only, signed with
-//! an auditor's Tiergate credential (the same AK/SK scheme), masked unless the credential's
-//! role is `unmasked` and the request asks (`unmasked=true`), which is itself audited.
+//! `GET /audit/records` and `GET /audit/export` on the admin listener: audit records for
+//! auditors only, signed with an auditor's Tiergate credential (the same AK/SK scheme), masked
+//! unless the credential's role is `unmasked` and the request asks (`unmasked=true`), which is
+//! itself audited.
 
 use crate::answer::Listener;
 use crate::audit::Audit;
+use crate::audit::export::{Format, export};
 use crate::audit::mask::UNMASKED_ROLE;
 use crate::audit::read::{Query, records};
 use crate::credentials::Credentials;
 use crate::rejection::Rejection;
 use crate::store::audit::Match;
 use crate::web::form::Form;
+use http::Response;
 use pingora::protocols::http::ServerSession;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -31,9 +34,20 @@ pub struct AuditApi {
     pub retention: Duration,
 }
 
+/// An auditor's reading of the log: the filter asked for, whether unmasked, and who asks.
+struct Reading {
+    filter: crate::store::audit::Filter,
+    unmasked: bool,
+    who: String,
+    /// `limit`, when the request gave one.
+    limit: Option<i64>,
+    form: Form,
+}
+
 impl AuditApi {
-    /// `GET /audit/records`.
-    pub async fn records(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+    /// Authenticates an auditor and reads the query string (the same filters for reads and
+    /// exports); unmasked only for the `unmasked` role, when asked.
+    async fn reading(&self, session: &mut ServerSession) -> Result<Reading, Rejection> {
         let tokens = self.tokens.as_deref();
         let req = session.req_header();
         let door = crate::guard::door(&self.guard, session, Listener::Admin);
@@ -55,8 +69,8 @@ impl AuditApi {
                 operation: "audit_records_unmasked",
             }));
         }
-        let int =
-            |name: &str, default: i64| q.get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+        let int = |name: &str| q.get(name).and_then(|v| v.parse::<i64>().ok());
+        let limit = int("limit");
         let query = Query {
             from: q.string("from"),
             until: q.string("until"),
@@ -71,16 +85,67 @@ impl AuditApi {
                 amount_min: q.string("amount_min"),
                 amount_max: q.string("amount_max"),
             },
-            offset: int("offset", 0),
-            limit: int("limit", 100),
+            offset: int("offset").unwrap_or(0),
+            limit: limit.unwrap_or(100),
         };
         let filter = query
             .filter(self.retention)
             .map_err(Rejection::InvalidBody)?;
-        let who = format!("{} ({})", cred.access_key, p.partner_id);
-        let recs = records(&self.audit, filter, unmasked, &who)
+        Ok(Reading {
+            filter,
+            unmasked,
+            who: format!("{} ({})", cred.access_key, p.partner_id),
+            limit,
+            form: q,
+        })
+    }
+
+    /// `GET /audit/records`.
+    pub async fn records(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+        let r = self.reading(session).await?;
+        let recs = records(&self.audit, r.filter, r.unmasked, &r.who)
             .await
             .map_err(|_| Rejection::AuditUnavailable)?;
         Ok(json!({"count": recs.len(), "records": recs}))
+    }
+
+    /// `GET /audit/export?format=csv|jsonl`: every record the filters select (`limit` caps
+    /// it), newest first, as a download.
+    pub async fn export(
+        &self,
+        session: &mut ServerSession,
+    ) -> Result<Response<Vec<u8>>, Rejection> {
+        let r = self.reading(session).await?;
+        let format: Format = r
+            .form
+            .get("format")
+            .unwrap_or("jsonl")
+            .parse()
+            .map_err(Rejection::InvalidBody)?;
+        let limit = r.limit.map(|l| u64::try_from(l).unwrap_or(0));
+        let mut out = Vec::new();
+        export(
+            &self.audit,
+            r.filter,
+            limit,
+            r.unmasked,
+            &r.who,
+            format,
+            &mut out,
+        )
+        .await
+        .map_err(|_| Rejection::AuditUnavailable)?;
+        let (content_type, name) = match format {
+            Format::Csv => ("text/csv; charset=utf-8", "audit.csv"),
+            Format::JsonLines => ("application/x-ndjson", "audit.jsonl"),
+        };
+        let disposition = format!("attachment; filename=\"{name}\"");
+        Ok(crate::answer::reply(
+            Listener::Admin,
+            http::StatusCode::OK,
+            content_type,
+            out,
+            &[("content-disposition", disposition)],
+        ))
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - `GET /metrics` (Prometheus), `GET /healthz` (the process answers), `GET /readyz` (storage
 //!   answers and the relationship graph is loaded);
-//! - `GET /audit/records` for auditors ([`audit`]);
+//! - `GET /audit/records` and `GET /audit/export` (CSV or JSON Lines) for auditors
+//!   ([`audit`]);
 //! - `/delegations` for distributors and resellers ([`delegations`]);
 //! - `POST /tokens` and `GET /.well-known/jwks.json`, token mode ([`tokens`]).
 //!
@@ -76,6 +77,7 @@ impl Admin {
             ("GET", "/healthz") => return Ok(text(PLAIN, b"ok\n")),
             ("GET", "/readyz") => return self.ready().await.map(|()| text(PLAIN, b"ready\n")),
             ("GET", "/audit/records") => self.audit.records(session).await?,
+            ("GET", "/audit/export") => return self.audit.export(session).await,
             ("POST", "/tokens") => self.tokens.issue(session).await?,
             ("GET", "/.well-known/jwks.json") => self.tokens.jwks()?,
             (_, p) if p == "/delegations" || p.starts_with("/delegations/") => {
