@@ -82,6 +82,23 @@ fn flood(
     })
 }
 
+/// Three gateways sharing the vendor budget of 10/s through Redis at `url`, under a prefix of
+/// their own.
+fn three_gateways(sim: std::net::SocketAddr, url: &str) -> Result<Vec<Gateway>, String> {
+    let prefix = format!("tg-budget-{}", uuid::Uuid::new_v4().simple());
+    let config = format!(
+        "[ratelimit]\nredis = \"{url}\"\nprefix = \"{prefix}\"\n[ratelimit.upstream]\nrate = \"10/s\"\n"
+    );
+    (0..3).map(|_| Gateway::start_with(sim, &config)).collect()
+}
+
+/// A credential for `partner` on each gateway.
+fn of(gws: &[Gateway], partner: &str) -> Result<Vec<(std::net::SocketAddr, Cred)>, String> {
+    gws.iter()
+        .map(|g| Ok((g.addr, g.issue(partner)?)))
+        .collect()
+}
+
 /// How long the two-reseller flood runs (`TG_FLOOD_SECS`; 8 s in the suite, 20 s for the
 /// figures in benches/RESULTS.md).
 fn flood_secs() -> u32 {
@@ -96,19 +113,8 @@ async fn two_resellers_flooding_one_api_through_three_gateways_never_meet_the_ve
     let _turn = ONE_AT_A_TIME.lock().await;
     let sim = start_sim(fixture()?).await?;
     let (url, _) = redis()?;
-    let prefix = format!("tg-budget-{}", uuid::Uuid::new_v4().simple());
-    let config = format!(
-        "[ratelimit]\nredis = \"{url}\"\nprefix = \"{prefix}\"\n[ratelimit.upstream]\nrate = \"10/s\"\n"
-    );
-    let gws: Vec<Gateway> = (0..3)
-        .map(|_| Gateway::start_with(sim.addr(), &config))
-        .collect::<Result<_, _>>()?;
-    let of = |partner: &str| -> Result<Vec<_>, String> {
-        gws.iter()
-            .map(|g| Ok((g.addr, g.issue(partner)?)))
-            .collect()
-    };
-    let (res1, res2, dist) = (of("res-1")?, of("res-2")?, of("dist-1")?);
+    let gws = three_gateways(sim.addr(), &url)?;
+    let (res1, res2, dist) = (of(&gws, "res-1")?, of(&gws, "res-2")?, of(&gws, "dist-1")?);
     let start = Instant::now() + Duration::from_millis(100);
     let secs = flood_secs();
     let heavy = flood(&res1, 60, secs, start);
@@ -320,14 +326,7 @@ async fn with_redis_cut_mid_flood_the_gateways_keep_under_the_vendors_window() -
     let (_, target) = redis()?;
     let redis = tiergate_tests::forward::Forwarder::start(target).await?;
     let sim = start_sim(fixture()?).await?;
-    let prefix = format!("tg-budget-{}", uuid::Uuid::new_v4().simple());
-    let config = format!(
-        "[ratelimit]\nredis = \"redis://{}\"\nprefix = \"{prefix}\"\n[ratelimit.upstream]\nrate = \"10/s\"\n",
-        redis.addr
-    );
-    let gws: Vec<Gateway> = (0..3)
-        .map(|_| Gateway::start_with(sim.addr(), &config))
-        .collect::<Result<_, _>>()?;
+    let gws = three_gateways(sim.addr(), &format!("redis://{}", redis.addr))?;
     // Each must have seen the others in Redis before it goes (its fallback share divides by
     // them; membership is refreshed each second).
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -339,12 +338,7 @@ async fn with_redis_cut_mid_flood_the_gateways_keep_under_the_vendors_window() -
             std::thread::yield_now();
         }
     }
-    let of = |partner: &str| -> Result<Vec<_>, String> {
-        gws.iter()
-            .map(|g| Ok((g.addr, g.issue(partner)?)))
-            .collect()
-    };
-    let (res1, res2) = (of("res-1")?, of("res-2")?);
+    let (res1, res2) = (of(&gws, "res-1")?, of(&gws, "res-2")?);
     let start = Instant::now() + Duration::from_millis(100);
     let heavy = flood(&res1, 40, 6, start);
     let lighter = flood(&res2, 20, 6, start);
