@@ -13,6 +13,7 @@ pub mod answer;
 pub mod audit;
 pub mod chain;
 pub mod cli;
+pub mod console;
 pub mod credentials;
 pub mod ctx;
 pub mod filters;

@@ -5,7 +5,8 @@
 //! - `GET /audit/records` and `GET /audit/export` (CSV or JSON Lines) for auditors
 //!   ([`audit`]);
 //! - `/delegations` for distributors and resellers ([`delegations`]);
-//! - `POST /tokens` and `GET /.well-known/jwks.json`, token mode ([`tokens`]).
+//! - `POST /tokens` and `GET /.well-known/jwks.json`, token mode ([`tokens`]);
+//! - `/console/`, the security team's console ([`crate::console`]).
 //!
 //! Callers authenticate as on the partner API, or with a bearer token ([`auth`]). Every
 //! answer is written by [`crate::answer`]: JSON, refusals in the vendor's envelope.
@@ -46,6 +47,8 @@ pub struct Admin {
     pub delegations: delegations::DelegationApi,
     /// Token mode: issuing tokens and the JWKS.
     pub tokens: tokens::TokenApi,
+    /// The security team's console (`/console/`).
+    pub console: crate::console::Console,
 }
 
 /// A JSON answer.
@@ -70,6 +73,9 @@ impl Admin {
     async fn route(&self, session: &mut ServerSession) -> Result<Response<Vec<u8>>, Rejection> {
         let method = session.req_header().method.as_str().to_owned();
         let path = session.req_header().uri.path().to_owned();
+        if path == "/console" || path.starts_with("/console/") {
+            return Ok(self.console.serve(session).await);
+        }
         let v: Value = match (method.as_str(), path.as_str()) {
             ("GET", "/metrics") => {
                 return Ok(text("text/plain; version=0.0.4", &self.metrics.render()));

@@ -33,6 +33,10 @@ enum Command {
         /// Issue a credential for this partner at start and print it (for demos).
         #[arg(long)]
         demo_credential: Option<String>,
+        /// Issue an auditor's credential under this name at start and print the console's
+        /// sign-in (for demos).
+        #[arg(long)]
+        demo_auditor: Option<String>,
     },
     /// Validate configuration files and print every error with its path.
     CheckConfig {
@@ -174,9 +178,10 @@ pub fn main() -> ExitCode {
         Command::Serve {
             config,
             demo_credential,
+            demo_auditor,
         } => load(&config).and_then(|c| {
             let _flush_at_exit = init_logs(c.log_format);
-            crate::serve::run(c, demo_credential)
+            crate::serve::run(c, demo_credential, demo_auditor)
         }),
         Command::CheckConfig { files } => check(&files),
         Command::Credentials { config, action } => {

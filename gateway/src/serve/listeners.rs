@@ -7,6 +7,8 @@ use super::Shared;
 use crate::admin::{
     Admin, MetricsOnly, audit::AuditApi, delegations::DelegationApi, tokens::TokenApi,
 };
+use crate::console::Console;
+use crate::console::session::Sessions;
 use crate::graph::lookup::Lookup;
 use crate::proxy::Gateway;
 use crate::sso::{Broker, Parts, SsoApp};
@@ -162,6 +164,15 @@ fn admin(config: &Config, s: &Shared) -> Admin {
             tokens: s.tokens.clone(),
             graph: s.graph.clone(),
             store: s.store.clone(),
+        },
+        console: Console {
+            sessions: Sessions::default(),
+            credentials: s.credentials.clone(),
+            audit: s.audit.clone(),
+            guard: s.guard.clone(),
+            retention: config.audit.retention,
+            // Cookies are Secure when the admin listener serves TLS.
+            secure: !config.tls.certificates.is_empty() && !config.admin_plaintext,
         },
     }
 }

@@ -32,7 +32,11 @@ use tokio::runtime::Runtime;
 
 /// Runs until SIGINT (immediate) or SIGTERM (graceful). Every startup problem is returned,
 /// never a panic.
-pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
+pub fn run(
+    config: Config,
+    demo_partner: Option<String>,
+    demo_auditor: Option<String>,
+) -> Result<(), String> {
     install_tls_policy(&config)?;
     let storage = storage_runtime()?;
     let Checked {
@@ -42,7 +46,16 @@ pub fn run(config: Config, demo_partner: Option<String>) -> Result<(), String> {
     } = preflight::check(&config, &storage)?;
     let shared = Shared::open(&config, resources, &storage)?;
     if let Some(partner) = demo_partner {
-        demo_credential(&shared, partner, &storage)?;
+        demo_credential(&shared, Subject::Partner(partner), &storage)?;
+    }
+    if let Some(name) = demo_auditor {
+        let scheme = if config.tls.certificates.is_empty() || config.admin_plaintext {
+            "http"
+        } else {
+            "https"
+        };
+        println!("console: {scheme}://{}/console/", shared.admin);
+        demo_credential(&shared, Subject::Auditor { name, role: None }, &storage)?;
     }
     let mut server = pingora_server(&config);
     let reload = listeners::add(&mut server, &config, &shared, certs, sso)?;
@@ -152,11 +165,12 @@ impl Shared {
     }
 }
 
-/// `serve --demo-credential P`: a credential for `P`, issued, audited and printed.
-fn demo_credential(s: &Shared, partner: String, storage: &Runtime) -> Result<(), String> {
+/// `serve --demo-credential P` / `--demo-auditor NAME`: a credential, issued, audited and
+/// printed.
+fn demo_credential(s: &Shared, subject: Subject, storage: &Runtime) -> Result<(), String> {
     let issued = s
         .graph
-        .with(|g| storage.block_on(s.credentials.issue(Subject::Partner(partner), g)))
+        .with(|g| storage.block_on(s.credentials.issue(subject, g)))
         .map_err(|e| format!("demo credential: {e}"))?;
     let entry = Entry {
         kind: Some(Kind::Credential),
