@@ -102,6 +102,20 @@ async fn an_auditor_searches_exports_and_verifies_the_log_in_the_console() -> R 
     let mut reader = csv::Reader::from_reader(&csv.body[..]);
     assert!(reader.records().count() >= 3);
 
+    // Who holds which credential, never a secret.
+    let creds = get("/console/credentials")?;
+    assert_eq!(creds.status, 200);
+    let listed = String::from_utf8_lossy(&creds.body).into_owned();
+    assert!(
+        listed.contains(&res1.ak) && listed.contains(&auditor.ak),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("sec-ann") && listed.contains("cloud_reseller"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&res1.sk) && !listed.contains(&auditor.sk));
+
     // Changes need the session's CSRF token.
     let csrf = csrf_of(&page).ok_or("no csrf token on the page")?;
     let post = |path: &str, body: &str| {

@@ -128,6 +128,10 @@ impl Console {
                 }
                 None => self.forbidden(),
             },
+            ("GET", "/console/credentials") => match self.signed_in(session).await {
+                Some((_, s)) => self.credentials_page(&s).await,
+                None => redirect("/console/", &[]),
+            },
             ("GET", "/console/audit/export") => match self.signed_in(session).await {
                 Some((_, s)) => self.export(session, &s).await,
                 None => redirect("/console/", &[]),
@@ -353,6 +357,39 @@ impl Console {
             verified,
         };
         page(StatusCode::OK, pages::audit(&p), &[])
+    }
+
+    async fn credentials_page(&self, s: &Session) -> Response<Vec<u8>> {
+        // Newest first, as the store lists them; times are Unix seconds.
+        let Ok(rows) = self.credentials.list().await else {
+            return self.unavailable();
+        };
+        let utc = |secs: i64| {
+            time::OffsetDateTime::from_unix_timestamp(secs)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default()
+        };
+        let lines: Vec<pages::CredentialLine> = rows
+            .into_iter()
+            .map(|r| pages::CredentialLine {
+                access_key: r.access_key,
+                tier: r.tier,
+                partner: r.partner_id,
+                role: r.role.unwrap_or_default(),
+                label: r.label.unwrap_or_default(),
+                created: utc(r.created_at),
+                revoked: r.revoked_at.map(utc).unwrap_or_default(),
+            })
+            .collect();
+        page(
+            StatusCode::OK,
+            pages::credentials(&s.name, &s.csrf, &lines),
+            &[],
+        )
     }
 
     async fn export(&self, session: &ServerSession, s: &Session) -> Response<Vec<u8>> {

@@ -28,7 +28,10 @@ fn layout(title: &str, who: Option<&str>, csrf: Option<&str>, body: Markup) -> M
                 header {
                     h1 { "Tiergate console" }
                     @if let (Some(who), Some(csrf)) = (who, csrf) {
-                        nav { a href="/console/audit" { "Audit" } }
+                        nav {
+                            a href="/console/audit" { "Audit" } " · "
+                            a href="/console/credentials" { "Credentials" }
+                        }
                         span { "Signed in as " strong { (who) } }
                         form method="post" action="/console/sign-out" {
                             input type="hidden" name="csrf" value=(csrf);
@@ -176,5 +179,51 @@ pub fn refused(title: &str, why: &str) -> Markup {
         None,
         None,
         html! { p.error role="alert" { (why) } p { a href="/console/" { "Sign in" } } },
+    )
+}
+
+/// One credential as the console lists it (never its secret).
+pub struct CredentialLine {
+    /// Access key.
+    pub access_key: String,
+    /// Tier.
+    pub tier: String,
+    /// The partner it speaks for.
+    pub partner: String,
+    /// Role, if any.
+    pub role: String,
+    /// The person it was issued to, if named.
+    pub label: String,
+    /// Issued (UTC).
+    pub created: String,
+    /// Revoked (UTC), if it was.
+    pub revoked: String,
+}
+
+/// Who holds which credential.
+pub fn credentials(who: &str, csrf: &str, lines: &[CredentialLine]) -> Markup {
+    layout(
+        "Credentials",
+        Some(who),
+        Some(csrf),
+        html! {
+            table {
+                caption { (lines.len()) " credentials, newest first (times in UTC)" }
+                thead { tr {
+                    th scope="col" { "access key" } th scope="col" { "tier" }
+                    th scope="col" { "partner" } th scope="col" { "role" }
+                    th scope="col" { "issued to" } th scope="col" { "issued" }
+                    th scope="col" { "revoked" }
+                } }
+                tbody {
+                    @for l in lines {
+                        tr {
+                            td { code { (l.access_key) } } td { (l.tier) } td { (l.partner) }
+                            td { (l.role) } td { (l.label) } td { (l.created) } td { (l.revoked) }
+                        }
+                    }
+                }
+            }
+        },
     )
 }
