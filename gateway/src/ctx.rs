@@ -185,4 +185,10 @@ impl Ctx {
     pub fn money(&self) -> &Money {
         &self.money
     }
+
+    /// Until when the call may wait for the vendor (set at the rate-limit stage; before it,
+    /// not at all).
+    pub fn budget_deadline(&self) -> Instant {
+        self.deadline.unwrap_or_else(Instant::now)
+    }
 }

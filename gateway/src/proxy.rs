@@ -66,11 +66,6 @@ pub struct Gateway {
     pub direct: Arc<UpstreamClient>,
 }
 
-/// Until when a call may wait for the vendor (set at the rate-limit stage).
-fn deadline_of(ctx: &Ctx) -> std::time::Instant {
-    ctx.deadline.unwrap_or_else(std::time::Instant::now)
-}
-
 /// What the stages before forwarding decided, when they did not refuse.
 enum Admitted {
     /// Forward it.
@@ -112,7 +107,7 @@ impl Gateway {
         let learning = unknown::Learning {
             lookup: &self.lookup,
             store: &self.store,
-            deadline: deadline_of(ctx),
+            deadline: ctx.budget_deadline(),
         };
         let (permit, forward) = unknown::authorize(
             &credential.principal,
@@ -151,6 +146,7 @@ impl Gateway {
             key: &self.distributor_key,
             graph: &self.graph,
             lookup: &self.lookup,
+            store: &self.store,
             limiter: &self.limiter,
         };
         let path = session.req_header().uri.path().to_owned();

@@ -5,12 +5,11 @@
 
 use crate::answer::Listener;
 use crate::audit::Audit;
-use crate::audit::export::{Format, export};
+use crate::audit::export::{Format, download, export};
 use crate::audit::mask::UNMASKED_ROLE;
-use crate::audit::read::{Query, records};
+use crate::audit::read::{Query, matching, records};
 use crate::credentials::Credentials;
 use crate::rejection::Rejection;
-use crate::store::audit::Match;
 use crate::web::form::Form;
 use http::Response;
 use pingora::protocols::http::ServerSession;
@@ -74,17 +73,7 @@ impl AuditApi {
         let query = Query {
             from: q.string("from"),
             until: q.string("until"),
-            matching: Match {
-                kind: q.string("kind"),
-                principal: q.string("principal"),
-                tier: q.string("tier"),
-                reseller: q.string("reseller"),
-                customer: q.string("customer"),
-                operation: q.string("operation"),
-                outcome: q.string("outcome"),
-                amount_min: q.string("amount_min"),
-                amount_max: q.string("amount_max"),
-            },
+            matching: matching(|n| q.string(n)),
             offset: int("offset").unwrap_or(0),
             limit: limit.unwrap_or(100),
         };
@@ -135,17 +124,6 @@ impl AuditApi {
         )
         .await
         .map_err(|_| Rejection::AuditUnavailable)?;
-        let (content_type, name) = match format {
-            Format::Csv => ("text/csv; charset=utf-8", "audit.csv"),
-            Format::JsonLines => ("application/x-ndjson", "audit.jsonl"),
-        };
-        let disposition = format!("attachment; filename=\"{name}\"");
-        Ok(crate::answer::reply(
-            Listener::Admin,
-            http::StatusCode::OK,
-            content_type,
-            out,
-            &[("content-disposition", disposition)],
-        ))
+        Ok(download(format, out))
     }
 }

@@ -125,20 +125,45 @@ impl<W: Write> Sink<W> {
     }
 }
 
-/// One CSV cell: text as it is (lists space-separated, objects as JSON), formulas defused.
-fn cell(v: &Value) -> String {
-    let s = match v {
-        Value::Null => return String::new(),
+/// A record's field as text: strings as they are, lists space-separated, the rest as JSON
+/// (the console's table shows the same).
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Number(n) => return n.to_string(),
         Value::Array(a) => a
             .iter()
             .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
             .collect::<Vec<_>>()
             .join(" "),
         other => other.to_string(),
+    }
+}
+
+/// One CSV cell: the field as text, formulas defused.
+fn cell(v: &Value) -> String {
+    defused(text(v))
+}
+
+/// An export as a download on the admin listener (the console's and the admin API's).
+pub fn download(format: Format, body: Vec<u8>) -> http::Response<Vec<u8>> {
+    let (content_type, name) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "audit.csv"),
+        Format::JsonLines => ("application/x-ndjson", "audit.jsonl"),
     };
-    defused(s)
+    crate::answer::reply(
+        crate::answer::Listener::Admin,
+        http::StatusCode::OK,
+        content_type,
+        body,
+        &[
+            (
+                "content-disposition",
+                format!("attachment; filename=\"{name}\""),
+            ),
+            ("cache-control", "no-store".into()),
+        ],
+    )
 }
 
 /// A text cell a spreadsheet would read as a formula, made plain text.

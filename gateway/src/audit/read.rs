@@ -42,6 +42,22 @@ impl Query {
     }
 }
 
+/// What the records must say, by the names the admin API's query string and the console's
+/// search give the filters (`get` reads one; none: not filtered on).
+pub fn matching(get: impl Fn(&str) -> Option<String>) -> Match {
+    Match {
+        kind: get("kind"),
+        principal: get("principal"),
+        tier: get("tier"),
+        reseller: get("reseller"),
+        customer: get("customer"),
+        operation: get("operation"),
+        outcome: get("outcome"),
+        amount_min: get("amount_min"),
+        amount_max: get("amount_max"),
+    }
+}
+
 /// Runs a query, masking unless unmasked access is asked for (and then auditing that).
 pub async fn records(
     audit: &Audit,

@@ -8,13 +8,12 @@ pub mod session;
 
 use crate::answer::Listener;
 use crate::audit::Audit;
-use crate::audit::export::{Format, export};
+use crate::audit::export::{Format, download, export};
 use crate::audit::mask::UNMASKED_ROLE;
-use crate::audit::read::{Query, records};
+use crate::audit::read::{Query, matching, records};
 use crate::chain::record::{Entry, Kind};
 use crate::credentials::Credentials;
 use crate::guard::Guard;
-use crate::store::audit::Match;
 use crate::web::form::Form;
 use http::{Response, StatusCode};
 use maud::Markup;
@@ -299,17 +298,7 @@ impl Console {
         let query = Query {
             from: get("from"),
             until: get("until"),
-            matching: Match {
-                kind: get("kind"),
-                principal: get("principal"),
-                tier: get("tier"),
-                reseller: get("reseller"),
-                customer: get("customer"),
-                operation: get("operation"),
-                outcome: get("outcome"),
-                amount_min: get("amount_min"),
-                amount_max: get("amount_max"),
-            },
+            matching: matching(get),
             offset: 0,
             limit: PAGE,
         };
@@ -414,22 +403,6 @@ impl Console {
         {
             return self.unavailable();
         }
-        let (content_type, name) = match format {
-            Format::Csv => ("text/csv; charset=utf-8", "audit.csv"),
-            Format::JsonLines => ("application/x-ndjson", "audit.jsonl"),
-        };
-        crate::answer::reply(
-            Listener::Admin,
-            StatusCode::OK,
-            content_type,
-            out,
-            &[
-                (
-                    "content-disposition",
-                    format!("attachment; filename=\"{name}\""),
-                ),
-                ("cache-control", "no-store".into()),
-            ],
-        )
+        download(format, out)
     }
 }

@@ -2,6 +2,7 @@
 //! every value escaped): no script, one embedded style sheet, forms and links that work with
 //! the keyboard and without colour, URLs that carry their filters so they can be bookmarked.
 
+use crate::audit::export::text;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
@@ -148,7 +149,7 @@ pub fn audit(p: &AuditPage<'_>) -> Markup {
                 thead { tr { @for c in SHOWN { th scope="col" { (c) } } } }
                 tbody {
                     @for r in p.records {
-                        tr { @for c in SHOWN { td { (cell(&r[*c])) } } }
+                        tr { @for c in SHOWN { td { (text(&r[*c])) } } }
                     }
                 }
             }
@@ -157,19 +158,6 @@ pub fn audit(p: &AuditPage<'_>) -> Markup {
             }
         },
     )
-}
-
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
-    }
 }
 
 /// A refusal as a page.

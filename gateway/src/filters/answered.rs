@@ -16,6 +16,7 @@ use crate::graph::LiveGraph;
 use crate::graph::lookup::Lookup;
 use crate::limiter::Limiter;
 use crate::rejection::Rejection;
+use crate::store::Store;
 use crate::upstream::{CallError, UpstreamClient};
 use bytes::Bytes;
 use serde_json::Value;
@@ -34,6 +35,8 @@ pub struct Checker<'a> {
     pub graph: &'a LiveGraph,
     /// The vendor, asked about a customer the graph does not know.
     pub lookup: &'a Lookup,
+    /// Where what the vendor confirms is kept.
+    pub store: &'a Store,
     /// The vendor budget (a vendor 429 is tried again once, as on every read).
     pub limiter: &'a Limiter,
 }
@@ -87,12 +90,12 @@ pub async fn exchange(
         }
         // Never the vendor's raw 429: held back and halved, tried again once its turn comes
         // within the call's deadline, else TG.6002.
-        let vendor: Value = serde_json::from_slice(&body).unwrap_or_default();
-        let code = vendor["error_code"].as_str().unwrap_or("(none)");
+        let code = ratelimit::vendor_code(&body);
+        let code = code.as_str();
         c.limiter.count_vendor_429(route.operation, code);
         tracing::warn!(request_id = %ctx.request_id, operation = route.operation, vendor_code = code, "the vendor answered 429");
         let refusal = ratelimit::vendor_refusal(c.limiter, route.operation).await;
-        let deadline = ctx.deadline.unwrap_or_else(std::time::Instant::now);
+        let deadline = ctx.budget_deadline();
         let who = ctx.credential.as_ref().map(|x| x.principal.clone());
         let turn = match (&who, tried_again) {
             (Some(p), false) => c.limiter.retry_turn(p, route, deadline).await,
@@ -122,9 +125,11 @@ pub async fn exchange(
             Some(false) => {}
             None if asked < LOOKUPS => {
                 asked += 1;
-                let deadline = ctx.deadline.unwrap_or_else(std::time::Instant::now);
-                if let Some(edge) = c.lookup.customer(&acting, id, deadline).await {
-                    c.graph.learn(std::slice::from_ref(&edge));
+                let (graph, store) = (c.graph, c.store);
+                if c.lookup
+                    .learn(graph, store, &acting, id, ctx.budget_deadline())
+                    .await
+                {
                     continue;
                 }
             }

@@ -90,7 +90,7 @@ pub async fn retry_turn(limiter: &Limiter, ctx: &mut Ctx) -> bool {
     else {
         return true;
     };
-    let deadline = ctx.deadline.unwrap_or_else(Instant::now);
+    let deadline = ctx.budget_deadline();
     match limiter.retry_turn(&c.principal, route, deadline).await {
         Ok(()) => {
             ctx.vendor_retry = VendorRetry::Sent;
@@ -143,6 +143,12 @@ pub async fn vendor_refusal(limiter: &Limiter, operation: &str) -> Verdict {
     }
 }
 
+/// The vendor's own error code in its answer's body (`(none)` when it gives none).
+pub fn vendor_code(body: &[u8]) -> String {
+    let vendor: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    vendor["error_code"].as_str().unwrap_or("(none)").to_owned()
+}
+
 /// The body of a vendor 429 on its way back: replaced by Tiergate's answer; at its end the
 /// event is counted and logged with the vendor's own code.
 pub fn throttled_body(limiter: &Limiter, ctx: &Ctx, body: &mut Option<Bytes>, end_of_stream: bool) {
@@ -151,12 +157,8 @@ pub fn throttled_body(limiter: &Limiter, ctx: &Ctx, body: &mut Option<Bytes>, en
     if !end_of_stream {
         return;
     }
-    let vendor: serde_json::Value = ctx
-        .kept
-        .as_deref()
-        .and_then(|k| serde_json::from_slice(k).ok())
-        .unwrap_or_default();
-    let code = vendor["error_code"].as_str().unwrap_or("(none)");
+    let code = vendor_code(ctx.kept.as_deref().unwrap_or_default());
+    let code = code.as_str();
     let operation = ctx.route.map_or("", |r| r.operation);
     limiter.count_vendor_429(operation, code);
     tracing::warn!(

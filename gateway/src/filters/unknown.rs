@@ -54,15 +54,14 @@ pub async fn authorize(
             return decided;
         };
         asked += 1;
-        let Some(edge) = learning
+        let (store, deadline) = (learning.store, learning.deadline);
+        if !learning
             .lookup
-            .customer(&acting, value, learning.deadline)
+            .learn(graph, store, &acting, value, deadline)
             .await
-        else {
+        {
             return decided;
-        };
-        graph.learn(std::slice::from_ref(&edge));
-        learning.store.graph().upsert_later(vec![edge]);
+        }
     }
 }
 

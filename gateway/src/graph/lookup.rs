@@ -52,6 +52,24 @@ impl Lookup {
         misses.insert(k, Instant::now());
     }
 
+    /// Asks about `id` ([`Lookup::customer`]) and, confirmed, learns it: in `graph` at once,
+    /// in `store` in the background. Whether it was confirmed.
+    pub async fn learn(
+        &self,
+        graph: &super::LiveGraph,
+        store: &crate::store::Store,
+        acting: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> bool {
+        let Some(edge) = self.customer(acting, id, deadline).await else {
+            return false;
+        };
+        graph.learn(std::slice::from_ref(&edge));
+        store.graph().upsert_later(vec![edge]);
+        true
+    }
+
     /// The customer `id` as the vendor lists it among `acting`'s customers, if it does; not
     /// waited for past `deadline` (the caller's own: an answer not had by then is not a miss).
     pub async fn customer(&self, acting: &str, id: &str, deadline: Instant) -> Option<Edge> {

@@ -270,9 +270,8 @@ impl Limiter {
     ) -> Verdict {
         let started = Instant::now();
         while !v.allowed && Instant::now() + v.retry_after <= deadline {
-            self.metrics.queued.inc();
+            let _waiting = metrics::Waiting::new(&self.metrics.queued);
             tokio::time::sleep(v.retry_after.max(Duration::from_millis(1))).await;
-            self.metrics.queued.dec();
             v = self.decide(name, key, limit).await;
         }
         if v.allowed {
