@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod limiter;
 pub mod metrics;
 pub mod proxy;
+pub mod reads;
 pub mod rejection;
 pub mod serve;
 pub mod sso;

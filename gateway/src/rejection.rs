@@ -162,6 +162,12 @@ pub struct Answer {
     pub outcome: &'static str,
 }
 
+impl From<Denied> for Rejection {
+    fn from(d: Denied) -> Self {
+        Rejection::Denied(d)
+    }
+}
+
 impl Rejection {
     /// Status, code and outcome: the single exhaustive mapping.
     pub fn answer(&self) -> Answer {

@@ -7,6 +7,7 @@
 //! this one depends on none of them.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod aksk;
 pub mod decide;
 pub mod graph;

@@ -292,12 +292,22 @@ async fn auditors_query_records_over_the_admin_api_and_unmasking_is_audited() ->
         "amount filter: {body}"
     );
 
+    // A reseller reads its own subtree: what it did or what acted for it, nothing else.
     let (status, body) = admin_get(&gw, &res1, "")?;
-    assert_eq!(
-        (status, body["error_code"].clone()),
-        (403, json!("TG.2002")),
-        "only auditors"
+    assert_eq!(status, 200, "{body}");
+    let own = body["records"].as_array().cloned().unwrap_or_default();
+    assert!(
+        own.iter().any(|r| r["amount"] == "7.00"),
+        "its allocation: {body}"
     );
+    for r in &own {
+        assert!(
+            r["principal"] == "res-1" || r["acting"] == "res-1",
+            "outside its subtree: {r}"
+        );
+    }
+    let (status, body) = admin_get(&gw, &res1, "principal=dist-1")?;
+    assert_eq!((status, body["count"].clone()), (200, json!(0)), "{body}");
     let (status, body) = admin_get(&gw, &auditor, "unmasked=true")?;
     assert_eq!(
         (status, body["error_code"].clone()),
@@ -336,11 +346,18 @@ async fn auditors_query_records_over_the_admin_api_and_unmasking_is_audited() ->
     let r = export(&auditor, "format=jsonl&kind=intent")?;
     assert_eq!(r.status, 200);
     assert_eq!(String::from_utf8_lossy(&r.body).lines().count(), rows.len());
-    let r = export(&res1, "format=csv")?;
-    assert_eq!(
-        (r.status, r.json()["error_code"].clone()),
-        (403, json!("TG.2002"))
-    );
+    // A reseller exports its own subtree only.
+    let r = export(&res1, "format=jsonl")?;
+    assert_eq!(r.status, 200);
+    let lines = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(lines.contains("7.00"), "{lines}");
+    for line in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        assert!(
+            v["principal"] == "res-1" || v["acting"] == "res-1",
+            "outside its subtree: {v}"
+        );
+    }
     let r = export(&auditor, "format=xlsx")?;
     assert_eq!(
         (r.status, r.json()["error_code"].clone()),

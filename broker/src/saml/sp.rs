@@ -72,6 +72,25 @@ pub struct ResellerIdp {
     pub idp_initiated: bool,
 }
 
+/// A signing certificate a registration pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedCert {
+    /// SHA-256 of its DER, lower-case hex.
+    pub sha256: String,
+    /// Its subject's names.
+    pub subject: String,
+    /// When it expires (Unix seconds), if it could be read.
+    pub not_after: Option<i64>,
+}
+
+fn sha256_hex(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Why a registration's metadata was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataError {
@@ -131,6 +150,43 @@ impl ResellerIdp {
 
     /// SHA-256 fingerprints (lower-case hex) of the signing certificates it pins.
     pub fn signing_fingerprints(&self) -> Vec<String> {
+        self.signing_ders()
+            .iter()
+            .map(|der| sha256_hex(der))
+            .collect()
+    }
+
+    /// The signing certificates it pins: fingerprint, subject and expiry.
+    pub fn signing_certificates_pinned(&self) -> Vec<PinnedCert> {
+        self.signing_ders()
+            .iter()
+            .map(|der| {
+                let parsed = openssl::x509::X509::from_der(der).ok();
+                let not_after = parsed.as_ref().and_then(|x| {
+                    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+                    let d = epoch.diff(x.not_after()).ok()?;
+                    Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
+                });
+                let subject = parsed
+                    .as_ref()
+                    .map(|x| {
+                        x.subject_name()
+                            .entries()
+                            .filter_map(|e| e.data().to_string().ok())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                PinnedCert {
+                    sha256: sha256_hex(der),
+                    subject,
+                    not_after,
+                }
+            })
+            .collect()
+    }
+
+    fn signing_ders(&self) -> Vec<Vec<u8>> {
         let certs = self
             .idp()
             .map(|d| super::signing_certs(&d.key_descriptors))
@@ -142,13 +198,6 @@ impl ResellerIdp {
                 base64::engine::general_purpose::STANDARD
                     .decode(compact)
                     .ok()
-            })
-            .map(|der| {
-                ring::digest::digest(&ring::digest::SHA256, &der)
-                    .as_ref()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
             })
             .collect()
     }

@@ -1,13 +1,14 @@
 //! `GET /audit/records` and `GET /audit/export` on the admin listener: audit records for
-//! auditors only, signed with an auditor's Tiergate credential (the same AK/SK scheme), masked
-//! unless the credential's role is `unmasked` and the request asks (`unmasked=true`), which is
-//! itself audited.
+//! those who read them ([`tiergate_policy::admin::reads`]: auditors and the distributor all of
+//! them, a reseller and its staff their own subtree), signed with their own Tiergate
+//! credential (the same AK/SK scheme) or a bearer token, masked unless the credential's role
+//! is `unmasked` and the request asks (`unmasked=true`), which is itself audited.
 
 use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::audit::export::{Format, download, export};
 use crate::audit::mask::UNMASKED_ROLE;
-use crate::audit::read::{Query, matching, records};
+use crate::audit::read::{Query, matching, records, scoped};
 use crate::credentials::Credentials;
 use crate::rejection::Rejection;
 use crate::web::form::Form;
@@ -15,7 +16,8 @@ use http::Response;
 use pingora::protocols::http::ServerSession;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tiergate_policy::{Denied, Tier};
+use tiergate_policy::Denied;
+use tiergate_policy::admin::{self, Area};
 
 /// What the admin audit API needs.
 pub struct AuditApi {
@@ -54,12 +56,7 @@ impl AuditApi {
             .await?
             .credential;
         let p = &cred.principal;
-        if p.tier != Tier::Auditor {
-            return Err(Rejection::Denied(Denied::TierNotAllowed {
-                tier: p.tier,
-                operation: "audit_records",
-            }));
-        }
+        let scope = admin::reads(p, Area::Audit)?;
         let q = Form::parse(session.req_header().uri.query().unwrap_or("").as_bytes());
         let unmasked = q.get("unmasked") == Some("true");
         if unmasked && p.role.as_deref() != Some(UNMASKED_ROLE) {
@@ -80,6 +77,7 @@ impl AuditApi {
         let filter = query
             .filter(self.retention)
             .map_err(Rejection::InvalidBody)?;
+        let filter = scoped(filter, &scope);
         Ok(Reading {
             filter,
             unmasked,

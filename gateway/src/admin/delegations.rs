@@ -55,19 +55,27 @@ pub struct DelegationApi {
     pub store: crate::store::Store,
 }
 
+/// A grant, as asked for.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct GrantBody {
-    quota_id: String,
-    id: String,
+pub struct GrantBody {
+    /// The quota.
+    pub quota_id: String,
+    /// The new slice's id.
+    pub id: String,
+    /// The slice it is carved from (none: a root slice of the quota).
     #[serde(default)]
-    parent: Option<String>,
-    grantee: String,
-    limits: Limits,
+    pub parent: Option<String>,
+    /// Who it is granted to.
+    pub grantee: String,
+    /// Its limits.
+    pub limits: Limits,
+    /// The reseller's own vendor quota it stands for.
     #[serde(default)]
-    upstream_quota: Option<String>,
+    pub upstream_quota: Option<String>,
+    /// Issue it to the reseller at the vendor too.
     #[serde(default)]
-    issue_upstream: bool,
+    pub issue_upstream: bool,
 }
 
 #[derive(Deserialize)]
@@ -163,7 +171,8 @@ impl DelegationApi {
         answered.map(|v| super::json(&v))
     }
 
-    async fn show(&self, cred: &Credential, query: &str) -> Result<Value, Rejection> {
+    /// The tree of `quota_id` (in `query`) as `cred` may see it.
+    pub async fn show(&self, cred: &Credential, query: &str) -> Result<Value, Rejection> {
         let quota = Form::parse(query.as_bytes())
             .string("quota_id")
             .ok_or_else(|| invalid("`quota_id` is required"))?;
@@ -176,7 +185,8 @@ impl DelegationApi {
         .map_err(|_| Rejection::AuditUnavailable)
     }
 
-    async fn grant(
+    /// Grants a slice, as `cred` may.
+    pub async fn grant(
         &self,
         cred: &Credential,
         g: GrantBody,
@@ -184,6 +194,7 @@ impl DelegationApi {
         request_id: &str,
     ) -> Result<Value, Rejection> {
         let p = &cred.principal;
+        tiergate_policy::admin::may_delegate(p)?;
         let distributor = p.tier == Tier::Distributor;
         if !distributor {
             let parent = g
@@ -256,7 +267,8 @@ impl DelegationApi {
             .map_err(|_| Rejection::AuditUnavailable)
     }
 
-    async fn change(
+    /// Changes a slice, as `cred` may.
+    pub async fn change(
         &self,
         cred: &Credential,
         quota: &str,
@@ -265,6 +277,7 @@ impl DelegationApi {
         source: Option<String>,
     ) -> Result<Value, Rejection> {
         let p = &cred.principal;
+        tiergate_policy::admin::may_delegate(p)?;
         if p.tier != Tier::Distributor && !matches!(change, Change::Grant { .. }) {
             let l = self.ledger(quota).await?;
             if !under(&l, change.id(), &p.partner_id, true) {

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod delegations;
 pub mod issue;
 mod once;
+pub mod reads;
 pub mod tokens;
 
 use crate::answer::{self, JSON, Listener};
@@ -49,6 +50,8 @@ pub struct Admin {
     pub tokens: tokens::TokenApi,
     /// The security team's console (`/console/`).
     pub console: crate::console::Console,
+    /// The reads the console shows, and credential changes, as JSON.
+    pub reads: reads::ReadApi,
 }
 
 /// A JSON answer.
@@ -74,7 +77,7 @@ impl Admin {
         let method = session.req_header().method.as_str().to_owned();
         let path = session.req_header().uri.path().to_owned();
         if path == "/console" || path.starts_with("/console/") {
-            return Ok(self.console.serve(session).await);
+            return Ok(self.console.serve(session, &self.delegations).await);
         }
         let v: Value = match (method.as_str(), path.as_str()) {
             ("GET", "/metrics") => {
@@ -86,6 +89,14 @@ impl Admin {
             ("GET", "/audit/export") => return self.audit.export(session).await,
             ("POST", "/tokens") => self.tokens.issue(session).await?,
             ("GET", "/.well-known/jwks.json") => self.tokens.jwks()?,
+            ("GET", "/overview") => self.reads.overview(&self.console, session).await?,
+            ("GET", "/tls") => self.reads.tls(&self.console, session).await?,
+            ("GET", "/federation") => self.reads.federation(&self.console, session).await?,
+            ("GET", "/money") => self.reads.money(&self.console, session).await?,
+            ("GET", "/credentials") => self.reads.credentials(&self.console, session).await?,
+            ("POST", p) if p == "/credentials" || p == "/audit/verify" || revoking(p) => {
+                return self.reads.change(&self.console, session).await;
+            }
             (_, p) if p == "/delegations" || p.starts_with("/delegations/") => {
                 return self.delegations.handle(session).await;
             }
@@ -106,6 +117,13 @@ impl Admin {
             Err(Rejection::GraphNotReady)
         }
     }
+}
+
+/// `/credentials/{access_key}/revoke`.
+fn revoking(path: &str) -> bool {
+    path.strip_prefix("/credentials/")
+        .and_then(|rest| rest.strip_suffix("/revoke"))
+        .is_some_and(|ak| !ak.is_empty() && !ak.contains('/'))
 }
 
 /// The `metrics_listen` listener: `/metrics` and nothing else, for a scraper that cannot

@@ -8,7 +8,7 @@ pub mod mask;
 pub mod read;
 pub mod tally;
 
-use crate::chain::record::Entry;
+use crate::chain::record::{Entry, Kind};
 use crate::chain::sign::{Signer, checkpoint_message};
 use crate::chain::verify::{self, Checkpoint, Report};
 use crate::store::{Store, StoreError};
@@ -149,6 +149,25 @@ impl Audit {
         checkpoints.sort_by_key(|c| c.seq);
         checkpoints.dedup();
         Ok(verify::verify(&rows, &checkpoints, &self.public_key()))
+    }
+
+    /// Verifies the chain and records the run: who ran it, intact or the first broken record
+    /// (the overview shows the last run).
+    pub async fn verify_recorded(&self, by: &str) -> Result<Report, AuditError> {
+        let report = self.verify().await?;
+        let entry = Entry {
+            kind: Some(Kind::System),
+            operation: Some("verify".into()),
+            principal: Some(by.to_owned()),
+            outcome: Some(if report.intact() { "intact" } else { "broken" }.into()),
+            detail: serde_json::json!({
+                "records": report.records, "checkpoints": report.checkpoints,
+                "first_broken": report.broken.first(),
+            }),
+            ..Entry::default()
+        };
+        self.append(entry).await?;
+        Ok(report)
     }
 
     /// The store.

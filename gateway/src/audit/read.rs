@@ -8,6 +8,7 @@ use crate::chain::record::{Entry, Kind};
 use crate::store::audit::{Filter, Match};
 use serde_json::{Value, json};
 use std::time::Duration;
+use tiergate_policy::admin::Scope;
 
 /// Which records, as the admin API's query parameters and the command line's flags name them.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +56,18 @@ pub fn matching(get: impl Fn(&str) -> Option<String>) -> Match {
         outcome: get("outcome"),
         amount_min: get("amount_min"),
         amount_max: get("amount_max"),
+        request_id: get("request_id"),
+        party: None,
     }
+}
+
+/// Keeps a filter to the part of the log `scope` lets its reader see
+/// ([`tiergate_policy::admin::reads`]).
+pub fn scoped(mut f: Filter, scope: &Scope) -> Filter {
+    if let Scope::Partner(p) = scope {
+        f.matching.party = Some(p.clone());
+    }
+    f
 }
 
 /// Runs a query, masking unless unmasked access is asked for (and then auditing that).
@@ -92,14 +104,19 @@ pub(super) async fn reader(
         audit.append(entry).await.map_err(|e| e.to_string())?;
         return Ok(None);
     }
-    // The customers' names the last graph sync listed, to find them in free text too.
+    masker(audit).await.map(Some)
+}
+
+/// What masks personal data in records: the customers' names the last graph sync listed, to
+/// find them in free text too.
+pub async fn masker(audit: &Audit) -> Result<Masker, String> {
     let names = audit
         .store()
         .graph()
         .names()
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Some(Masker::new(names)))
+    Ok(Masker::new(names))
 }
 
 /// One page of records with their positions in the chain, masked by `masker` if any.

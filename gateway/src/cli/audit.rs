@@ -135,6 +135,7 @@ fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
             outcome: q.outcome.clone(),
             amount_min: q.amount_min.clone(),
             amount_max: q.amount_max.clone(),
+            ..Match::default()
         },
         offset: q.offset,
         limit: q.limit.unwrap_or(100),

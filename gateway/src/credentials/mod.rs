@@ -213,11 +213,16 @@ impl Credentials {
         })
     }
 
+    /// Whether `partner` is one of the distributor's configured cloud resellers.
+    pub fn is_reseller(&self, partner: &str) -> bool {
+        self.resellers.iter().any(|r| r == partner)
+    }
+
     /// Issues a new AK/SK pair.
     pub async fn issue(
         &self,
         subject: Subject,
-        graph: &dyn Relationships,
+        graph: &(dyn Relationships + Sync),
     ) -> Result<Issued, CredentialError> {
         let principal = self.principal_for(&subject, graph)?;
         let access_key = format!("TG{}", self.sealer.random_string(AK_ALPHABET, 18)?);

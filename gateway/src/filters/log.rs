@@ -17,6 +17,9 @@ pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16) {
     let rule = rule.or(ctx.permit.as_ref().map(Permit::rule));
     let elapsed = ctx.started.elapsed().as_secs_f64();
     metrics.observe(route, tier, outcome, elapsed);
+    if let Some(code) = code {
+        metrics.refused(code);
+    }
     tracing::info!(
         request_id = %ctx.request_id,
         route,

@@ -45,7 +45,11 @@ pub(super) fn add(
         None => proxy.add_tcp(&listen),
     }
     server.add_service(proxy);
-    let mut admin = Service::new("tiergate-admin".into(), admin(config, s));
+    let shown = Shown {
+        certs: reload.as_ref().map(|r| r.store.clone()),
+        idps: sso.as_ref().map(|(b, _)| b.federation()),
+    };
+    let mut admin = Service::new("tiergate-admin".into(), admin(config, s, shown));
     match (&reload, config.admin_plaintext) {
         (Some(r), false) => {
             let tls = crate::tls::settings(r.store.clone(), s.metrics.clone())
@@ -132,8 +136,30 @@ fn gateway(config: &Config, s: &Shared) -> Gateway {
     }
 }
 
+/// What the console shows that only the listeners know: the served certificates and the
+/// registered reseller IdPs.
+struct Shown {
+    certs: Option<Arc<CertStore>>,
+    idps: Option<Vec<crate::reads::federation::Idp>>,
+}
+
+/// Vendor budgets in calls per second: `*` for every API without its own, then each own.
+fn budgets(config: &Config) -> Vec<(String, f64)> {
+    let per_second = |l: &tiergate_config::ratelimit::Limit| {
+        f64::from(l.quota.rate.get()) / l.quota.period.as_secs_f64().max(1e-9)
+    };
+    let r = &config.ratelimit;
+    std::iter::once(("*".to_owned(), per_second(&r.upstream)))
+        .chain(
+            r.upstream_routes
+                .iter()
+                .map(|(k, l)| (k.clone(), per_second(l))),
+        )
+        .collect()
+}
+
 /// The admin listener's app.
-fn admin(config: &Config, s: &Shared) -> Admin {
+fn admin(config: &Config, s: &Shared, shown: Shown) -> Admin {
     let skew = skew(config);
     Admin {
         metrics: s.metrics.clone(),
@@ -165,6 +191,11 @@ fn admin(config: &Config, s: &Shared) -> Admin {
             graph: s.graph.clone(),
             store: s.store.clone(),
         },
+        reads: crate::admin::reads::ReadApi {
+            guard: s.guard.clone(),
+            skew,
+            tokens: s.tokens.clone(),
+        },
         console: Console {
             sessions: Sessions::default(),
             credentials: s.credentials.clone(),
@@ -173,6 +204,15 @@ fn admin(config: &Config, s: &Shared) -> Admin {
             retention: config.audit.retention,
             // Cookies are Secure when the admin listener serves TLS.
             secure: !config.tls.certificates.is_empty() && !config.admin_plaintext,
+            overview: crate::reads::overview::Sources {
+                metrics: s.metrics.clone(),
+                audit: s.audit.clone(),
+                graph: s.graph.clone(),
+                certs: shown.certs,
+                budgets: budgets(config),
+            },
+            tls: config.tls.policy.clone(),
+            idps: shown.idps,
         },
     }
 }

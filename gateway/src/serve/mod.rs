@@ -168,9 +168,12 @@ impl Shared {
 /// `serve --demo-credential P` / `--demo-auditor NAME`: a credential, issued, audited and
 /// printed.
 fn demo_credential(s: &Shared, subject: Subject, storage: &Runtime) -> Result<(), String> {
-    let issued = s
-        .graph
-        .with(|g| storage.block_on(s.credentials.issue(subject, g)))
+    // Partners and auditors are decided from the configuration alone: no customer to look up.
+    let issued = storage
+        .block_on(
+            s.credentials
+                .issue(subject, &tiergate_policy::Graph::default()),
+        )
         .map_err(|e| format!("demo credential: {e}"))?;
     let entry = Entry {
         kind: Some(Kind::Credential),
@@ -231,6 +234,8 @@ fn background(
         metrics: s.metrics.clone(),
     };
     server.add_service(background_service("graph sync", sync));
+    let sampler = crate::metrics::hour::Sampler(s.metrics.clone());
+    server.add_service(background_service("metrics for the last hour", sampler));
     let in_flight = reconcile::in_flight(config.upstream.timeout);
     let reconciliation = reconcile::Service {
         reconciler: Reconciler {

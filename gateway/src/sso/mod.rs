@@ -92,6 +92,32 @@ pub struct Parts {
 }
 
 impl Broker {
+    /// The registered reseller IdPs, as the federation page shows them.
+    pub fn federation(&self) -> Vec<crate::reads::federation::Idp> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.resellers
+            .iter()
+            .map(|r| crate::reads::federation::Idp {
+                reseller: r.idp.reseller.clone(),
+                entity_id: r.idp.entity_id().to_owned(),
+                sso_url: r.idp.sso_url(),
+                idp_initiated: r.idp.idp_initiated,
+                notify_url: r.notify_url.clone(),
+                certificates: r
+                    .idp
+                    .signing_certificates_pinned()
+                    .into_iter()
+                    .map(|c| crate::reads::federation::Pinned {
+                        sha256: c.sha256,
+                        subject: c.subject,
+                        not_after: c.not_after.map(crate::reads::rfc3339).unwrap_or_default(),
+                        days_left: c.not_after.map(|t| (t - now) / 86_400),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Builds the broker from `[sso]`, its listener bound at `bound` (with TLS or not); errors
     /// name the setting.
     pub async fn build(s: &SsoSettings, bound: SocketAddr, tls: bool) -> Result<Self, String> {

@@ -31,6 +31,10 @@ pub struct Match {
     pub amount_min: Option<String>,
     /// Maximum amount.
     pub amount_max: Option<String>,
+    /// The request a record belongs to.
+    pub request_id: Option<String>,
+    /// Only records a partner made or that acted for it (a reader's own subtree).
+    pub party: Option<String>,
 }
 
 /// Query filters; results newest first.
@@ -105,6 +109,20 @@ impl AuditStore<'_> {
                     .fetch_all(&pool)
                     .await?;
                 rows.iter().map(row_of).collect()
+            })
+            .await
+    }
+
+    /// One stored record, by its sequence number.
+    pub async fn row(&self, seq: i64) -> Result<Option<Row>, StoreError> {
+        self.0
+            .run(move |pool| async move {
+                let sql = format!("SELECT {ROW_COLUMNS} FROM audit_records WHERE seq = $1");
+                let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(seq)
+                    .fetch_optional(&pool)
+                    .await?;
+                r.as_ref().map(row_of).transpose()
             })
             .await
     }
@@ -203,10 +221,14 @@ impl AuditStore<'_> {
                     ("acting", &m.reseller),
                     ("operation", &m.operation),
                     ("outcome", &m.outcome),
+                    ("request_id", &m.request_id),
                 ] {
                     if let Some(v) = v {
                         cond(&format!(" AND {col} = ?"), Bind::Text(v.clone()));
                     }
+                }
+                if let Some(p) = &m.party {
+                    cond(" AND (principal = ? OR acting = ?)", Bind::Text(p.clone()));
                 }
                 if let Some(c) = &m.customer {
                     cond(" AND customers LIKE ?", Bind::Text(format!("%,{c},%")));

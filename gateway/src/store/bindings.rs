@@ -34,6 +34,38 @@ impl BindingStore<'_> {
             .await
     }
 
+    /// Bindings, of one reseller or of all, at most `limit`, newest first.
+    pub async fn list(
+        &self,
+        reseller: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<(Binding, i64)>, StoreError> {
+        self.0
+            .run(move |pool| async move {
+                let rows = sqlx::query(
+                    "SELECT x_user_id, reseller, customer_id, bound_at FROM sso_bindings \
+                     WHERE ($1 IS NULL OR reseller = $1) ORDER BY bound_at DESC LIMIT $2",
+                )
+                .bind(reseller)
+                .bind(limit)
+                .fetch_all(&pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            Binding {
+                                x_user_id: r.try_get(0)?,
+                                reseller: r.try_get(1)?,
+                                customer_id: r.try_get(2)?,
+                            },
+                            r.try_get(3)?,
+                        ))
+                    })
+                    .collect()
+            })
+            .await
+    }
+
     /// Records a binding (replacing the user's previous one).
     pub async fn bind(&self, b: Binding, domain_name: String) -> Result<(), StoreError> {
         self.0

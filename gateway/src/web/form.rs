@@ -8,6 +8,7 @@
 //! parameters exactly as sent.
 
 /// The decoded fields of a query string or form body.
+#[derive(Default)]
 pub struct Form(Vec<(String, String)>);
 
 impl Form {

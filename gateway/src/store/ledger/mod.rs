@@ -119,6 +119,20 @@ impl LedgerStore<'_> {
             .await
     }
 
+    /// The quotas that have a delegation tree.
+    pub async fn quotas(&self) -> Result<Vec<String>, StoreError> {
+        self.db
+            .run(move |pool| async move {
+                sqlx::query("SELECT DISTINCT quota_id FROM ledger_nodes ORDER BY quota_id")
+                    .fetch_all(&pool)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("quota_id"))
+                    .collect()
+            })
+            .await
+    }
+
     /// The vendor quotas issued for slices of `quota`: (upstream quota, slice).
     pub async fn links(&self, quota: &str) -> Result<Vec<(String, String)>, StoreError> {
         let q = quota.to_owned();

@@ -1,4 +1,7 @@
-//! Prometheus metrics, served on the admin listener.
+//! Prometheus metrics, served on the admin listener; [`hour`] keeps the last hour of them for
+//! the overview.
+
+pub mod hour;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -6,8 +9,11 @@ use prometheus::{
 
 /// The gateway's metrics.
 pub struct Metrics {
+    /// The last hour of every counter, a snapshot a minute.
+    pub hour: hour::Hour,
     registry: Registry,
     requests: IntCounterVec,
+    refusals: IntCounterVec,
     duration: HistogramVec,
     graph_entries: IntGaugeVec,
     graph_syncs: IntCounterVec,
@@ -32,6 +38,13 @@ impl Metrics {
                 "Requests by route, tier and outcome.",
             ),
             &["route", "tier", "outcome"],
+        )?;
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "tiergate_refusals_total",
+                "Requests Tiergate refused, by error code (TG.xxxx, or the vendor's).",
+            ),
+            &["code"],
         )?;
         let duration = HistogramVec::new(
             HistogramOpts::new(
@@ -87,12 +100,15 @@ impl Metrics {
         registry.register(Box::new(tls_reloads.clone()))?;
         registry.register(Box::new(cert_expiry.clone()))?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(refusals.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(graph_entries.clone()))?;
         registry.register(Box::new(graph_syncs.clone()))?;
         Ok(Self {
+            hour: hour::Hour::default(),
             registry,
             requests,
+            refusals,
             duration,
             graph_entries,
             graph_syncs,
@@ -111,6 +127,11 @@ impl Metrics {
         self.duration
             .with_label_values(&[route, outcome])
             .observe(seconds);
+    }
+
+    /// Counts a refusal by its code.
+    pub fn refused(&self, code: &str) {
+        self.refusals.with_label_values(&[code]).inc();
     }
 
     /// Records a graph sync and the graph's size after it.
