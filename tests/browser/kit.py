@@ -117,8 +117,11 @@ def run(flows):
             try:
                 flow(c)
             except BaseException:
-                c.shot(f"failed-{flow.__name__}")
                 print(f"flow {flow.__name__} FAILED at {c.page.url}", flush=True)
+                try:
+                    c.shot(f"failed-{flow.__name__}")
+                except Exception as e:  # the failure itself matters more than its picture
+                    print(f"(no screenshot: {e})", flush=True)
                 raise
             print(f"flow {flow.__name__}: ok ({time.monotonic() - started:.2f}s)", flush=True)
         browser.close()
