@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from playwright.sync_api import Page, expect, sync_playwright
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError as e:
+    sys.exit(f"{e}: run scripts/deps.sh, which installs Playwright into .venv")
 
 # What the Rust test reads as a question rather than as output.
 ASK = "harness> "
