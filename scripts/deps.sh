@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tiergate needs on a fresh Debian machine, and nothing
 # that is already there: cmake (pingora's zlib-ng build), libclang and libxmlsec1 (samael's
-# bindings for XML signatures), the xmlsec1 command (signs SAML test fixtures), the vendor's
-# Python SDK and pysaml2 (the reseller IdP in the SSO tests) in .venv.
+# bindings for XML signatures), the xmlsec1 command (signs SAML test fixtures), Debian's
+# chromium and a font for it (the console's browser tests drive it headless and screenshot
+# pages), the vendor's Python SDK, pysaml2 (the reseller IdP in the SSO tests) and Playwright
+# (which drives that chromium; it never downloads a browser of its own) in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
 pkg-config --exists xmlsec1-openssl libxml-2.0 2>/dev/null || need+=(libxmlsec1-dev libxml2-dev)
 ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -6,6 +6,7 @@
 //! request log under `/__sim/` so tests can assert what reached it.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod forward;
 pub mod harness;
 pub mod ledger;
