@@ -1,4 +1,4 @@
-"""The security team's console in a real browser, as a person uses it: one function per flow,
+"""The console in a real browser, as its people use it: one function per flow,
 run in order on one page (a later flow may rely on an earlier one's sign-in). A new page's
 flow is one more function in FLOWS."""
 
@@ -9,9 +9,6 @@ import re
 
 from kit import Console, expect, run
 
-# The console admits auditors only today. When reseller staff can sign in, set this to True:
-# the reseller flow then expects a session instead of the refusal.
-RESELLERS_ADMITTED = False
 
 # What a spreadsheet would run if an export handed it over as it is.
 FORMULA = '=HYPERLINK("http://attacker.invalid","open me")'
@@ -22,7 +19,9 @@ def by_keyboard(c: Console, access_key, secret_key):
     c.goto("/console/")
     keys = c.page.keyboard
     keys.press("Tab")
-    expect(c.page.get_by_label("Access key"), "Tab reaches the access key first").to_be_focused()
+    expect(c.page.get_by_role("link", name="Skip to content"), "Tab reaches the skip link first").to_be_focused()
+    keys.press("Tab")
+    expect(c.page.get_by_label("Access key"), "then the access key").to_be_focused()
     keys.type(access_key)
     keys.press("Tab")
     expect(c.page.get_by_label("Secret key"), "then the secret key").to_be_focused()
@@ -49,15 +48,33 @@ def wrong_secret_is_refused(c: Console):
     c.shot("02-refused")
 
 
-def reseller_is_refused(c: Console):
+def nav(c: Console):
+    return c.page.get_by_role("navigation", name="Pages").get_by_role("link").all_inner_texts()
+
+
+def reseller_sees_its_own_subtree(c: Console):
     c.sign_in("reseller")
-    if RESELLERS_ADMITTED:
-        c.signed_in_as(c.cred("reseller")["ak"])
-        c.page.get_by_role("button", name="Sign out").click()
-        c.on_sign_in_form()
-    else:
-        c.refusal("auditors' credentials only")
-        assert c.cookie("tg_console") is None, "a reseller has no session"
+    c.signed_in_as("res-1 (cloud_reseller)")
+    assert nav(c) == ["Audit", "Delegation", "Money", "Credentials", "Sign-in federation"], nav(c)
+    expect(c.page.locator("caption")).to_contain_text("res-1's subtree")
+    for r in c.table():
+        assert "res-1" in (r["principal"], r["acting"]), f"outside its subtree: {r}"
+    c.shot("10-reseller-audit")
+    # Pages for the gateway as a whole are not its to see, even by URL.
+    for path in ("/console/overview", "/console/tls"):
+        answer = c.goto(path)
+        assert answer.status == 403, f"{path} for a reseller: {answer.status}"
+        c.refusal("TG.2002")
+    # Nor another reseller's staff, even with its own valid form token.
+    c.goto("/console/credentials")
+    answer = c.context.request.post(
+        c.url("/console/credentials/issue"),
+        form={"csrf": c.csrf(), "reseller": "res-2", "staff": "mallory", "role": "viewer"},
+    )
+    assert answer.status == 403, f"a reseller issuing res-2's staff: {answer.status}"
+    c.goto("/console/audit")
+    c.page.get_by_role("button", name="Sign out").click()
+    c.on_sign_in_form()
 
 
 def formula_access_key_is_refused(c: Console):
@@ -69,7 +86,7 @@ def formula_access_key_is_refused(c: Console):
 def auditor_signs_in_by_keyboard(c: Console):
     answer = by_keyboard(c, c.cred("auditor")["ak"], c.cred("auditor")["sk"])
     assert answer.status == 303, f"a sign-in redirects: {answer.status}"
-    expect(c.page).to_have_url(c.url("/console/audit"))
+    expect(c.page).to_have_url(c.url("/console/overview"))
     c.signed_in_as("sec-ann")
     session = c.cookie("tg_console")
     assert session, f"no session cookie: {c.context.cookies()}"
@@ -78,12 +95,14 @@ def auditor_signs_in_by_keyboard(c: Console):
 
 
 def search_with_filters(c: Console):
+    c.page.get_by_role("link", name="Audit").click()
     op = c.setup["refused"]["operation"]
     c.page.get_by_label("kind", exact=True).fill("outcome")
     c.page.get_by_label("operation", exact=True).fill(op)
+    c.page.get_by_label("outcome", exact=True).fill("refused")
     c.page.get_by_role("button", name="Search").click()
     expect(c.page.locator("caption")).to_have_text("50 records, newest first")
-    filters = {"kind": "outcome", "operation": op}
+    filters = {"kind": "outcome", "operation": op, "outcome": "refused"}
     assert c.query() == filters, f"the URL carries the filters: {c.page.url}"
     url = c.page.url
     rows = c.table()
@@ -106,7 +125,7 @@ def older_records(c: Console):
     expect(c.page.locator("caption")).to_have_text(f"{rest} records, newest first")
     older = [int(r["seq"]) for r in c.table()]
     op = c.setup["refused"]["operation"]
-    filters = {"kind": "outcome", "operation": op, "before": str(min(first))}
+    filters = {"kind": "outcome", "operation": op, "outcome": "refused", "before": str(min(first))}
     assert c.query() == filters, f"the next page keeps the filters: {c.page.url}"
     assert max(older) < min(first), f"page 2 {older} overlaps page 1 {first}"
     expect(c.page.get_by_role("link", name="Older records"), "the last page").to_have_count(0)
@@ -123,19 +142,19 @@ def download(c: Console, link):
 def export_csv_and_json_lines(c: Console):
     c.goto("/console/audit?kind=access&operation=console_sign_in")
     shown = c.table()
-    assert any(r["principal"] == FORMULA for r in shown), f"the refusal shown: {shown}"
+    assert any(r["credential"] == FORMULA for r in shown), f"the refusal shown: {shown}"
     name, text = download(c, "CSV")
     assert name == "audit.csv", name
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(shown), f"CSV has {len(rows)} records, the page {len(shown)}"
-    principals = [r["principal"] for r in rows]
-    assert "'" + FORMULA in principals, f"the formula is defused: {principals}"
-    assert FORMULA not in principals, f"a formula left live: {principals}"
+    keys = [r["credential"] for r in rows]
+    assert "'" + FORMULA in keys, f"the formula is defused: {keys}"
+    assert FORMULA not in keys, f"a formula left live: {keys}"
     name, text = download(c, "JSON Lines")
     assert name == "audit.jsonl", name
     records = [json.loads(line) for line in text.splitlines() if line]
     assert len(records) == len(shown), f"JSONL has {len(records)} records, the page {len(shown)}"
-    assert FORMULA in [r["principal"] for r in records], "JSON keeps the value as it was"
+    assert FORMULA in [r.get("credential") for r in records], "JSON keeps the value as it was"
 
 
 def verify_intact(c: Console):
@@ -148,10 +167,62 @@ def verify_intact(c: Console):
 def verify_finds_tampering(c: Console):
     seq = c.ask("tamper")
     c.page.get_by_role("button", name="Verify the chain now").click()
-    expect(c.page.get_by_role("status")).to_contain_text(
+    expect(c.page.get_by_role("alert")).to_contain_text(
         f"Chain BROKEN: first broken record {seq}:"
     )
     c.shot("06-tampered")
+
+
+def tampered_record_detail(c: Console):
+    seq = c.page.get_by_role("alert").inner_text().split("first broken record ")[1].split(":")[0]
+    c.goto(f"/console/audit/record?seq={seq}")
+    expect(c.page.get_by_role("heading", name=f"Audit record {seq}")).to_be_visible()
+    rows = {r[0]: r[1] for r in c.page.locator("tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.cells[0].innerText, r.cells[1].innerText])")}
+    assert rows["hash recomputed"].startswith("DOES NOT MATCH"), rows
+    assert rows["signature (Ed25519)"] == "valid", f"the signature covers the stored hash: {rows}"
+    c.shot("07-tampered-record")
+    c.page.get_by_role("link", name=f"record {int(seq) + 1}").click()
+    expect(c.page.get_by_role("heading", name=f"Audit record {int(seq) + 1}")).to_be_visible()
+    expect(c.page.locator("tbody")).to_contain_text("matches")
+
+
+def overview(c: Console):
+    c.page.get_by_role("link", name="Overview").click()
+    expect(c.page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+    charts = c.page.get_by_role("img", name=re.compile("^Requests per minute"))
+    expect(charts).to_have_count(1)
+    expect(c.page.locator("#h-audit + p")).to_contain_text("broken")
+    # Times are in the viewer's zone (the browser's), the exact instant kept in the markup.
+    first = c.page.locator("time").first
+    expect(first).to_contain_text(re.compile("E[SD]T"))
+    assert first.get_attribute("datetime").endswith("Z"), first.get_attribute("datetime")
+    requests = [t for t in c.page.locator("table").all() if "Requests in the window" in t.inner_text()]
+    assert requests, "the requests table"
+    c.shot("08-overview")
+
+
+def money(c: Console):
+    c.page.get_by_role("link", name="Money").click()
+    expect(c.page.get_by_role("heading", name="Money")).to_be_visible()
+    totals = c.page.locator("table", has_text="What moved, per operation")
+    expect(totals).to_contain_text("update_customer_account_amount")
+    expect(totals).to_contain_text("5")
+    refused = c.page.locator("table", has_text="did not surely move")
+    expect(refused).to_contain_text(str(c.setup["refused"]["count"]))
+    c.shot("09-money")
+
+
+def tls_and_federation(c: Console):
+    c.page.get_by_role("link", name="TLS").click()
+    expect(c.page.get_by_role("heading", name="Served with TLSv1.3")).to_be_visible()
+    expect(c.page.locator("table", has_text="Allowlisted cipher suites")).to_contain_text("TLS_AES_128_GCM_SHA256")
+    # Sorting is a link: the sorted view is a URL.
+    c.page.get_by_role("link", name="suite", exact=True).first.click()
+    assert c.query() == {"sort": "suite", "dir": "asc"}, c.page.url
+    c.shot("11-tls")
+    c.page.get_by_role("link", name="Sign-in federation").click()
+    expect(c.page.get_by_role("main")).to_contain_text("not configured")
 
 
 def credentials_without_secrets(c: Console):
@@ -162,6 +233,7 @@ def credentials_without_secrets(c: Console):
         "reseller": ("cloud_reseller", "res-1", "", ""),
         "auditor": ("auditor", "dist-1", "", "sec-ann"),
         "unmasked": ("auditor", "dist-1", "unmasked", "sec-bob"),
+        "distributor": ("distributor", "dist-1", "", ""),
     }
     for who, (tier, partner, role, label) in expected.items():
         row = listed.get(c.cred(who)["ak"])
@@ -171,7 +243,7 @@ def credentials_without_secrets(c: Console):
     html = c.page.content()
     for who in expected:
         assert c.cred(who)["sk"] not in html, f"{who}'s secret is on the page"
-    c.shot("07-credentials")
+    c.shot("12-credentials")
 
 
 def changes_need_the_form_token(c: Console):
@@ -186,6 +258,55 @@ def changes_need_the_form_token(c: Console):
     # The same session with its own token is served: the token was what was refused.
     answer = c.context.request.post(verify, form={"csrf": token})
     assert answer.status == 200 and "Chain" in answer.text(), f"with the token: {answer.status}"
+
+
+def distributor_grants(c: Console):
+    c.goto("/console/audit")
+    c.page.get_by_role("button", name="Sign out").click()
+    c.sign_in("distributor")
+    c.signed_in_as("dist-1 (distributor)")
+    c.page.get_by_role("link", name="Delegation").click()
+    expect(c.page.get_by_role("heading", name="Quota q-dist-1")).to_be_visible()
+
+    def grant(new_id, total):
+        c.page.locator("summary", has_text="Change dist").first.click()
+        form = c.page.get_by_role("form", name="Grant below dist")
+        form.get_by_label("new slice id").fill(new_id)
+        form.get_by_label("grantee").fill(new_id)
+        form.get_by_label("total").fill(total)
+        form.get_by_label("per day (optional)").fill("100")
+        form.get_by_role("button", name="Grant below dist").click()
+
+    grant("res-1", "400")
+    expect(c.page.get_by_role("status")).to_contain_text("grant res-1: done")
+    grant("res-2", "700")
+    expect(c.page.get_by_role("alert")).to_contain_text("Refused:")
+    expect(c.page.get_by_role("alert")).to_contain_text("TG.3012")
+    tree = c.page.locator("ul.tree").first
+    expect(tree).to_contain_text("granted below 400")
+    expect(tree).not_to_contain_text("res-2")
+    expect(tree).to_contain_text("GMT+08:00")
+    c.shot("13-delegation")
+
+
+def issue_then_revoke_a_credential(c: Console):
+    c.page.get_by_role("link", name="Credentials").click()
+    c.page.locator("summary", has_text="Issue a credential").click()
+    c.page.get_by_label("reseller", exact=True).fill("res-1")
+    c.page.get_by_label("staff member (empty: the reseller's own credential)").fill("carol")
+    c.page.get_by_label("role (with a staff member)").fill("viewer")
+    c.page.get_by_role("button", name="Issue").click()
+    shown = c.page.get_by_role("status")
+    expect(shown).to_contain_text("shown only now")
+    ak = shown.locator("code").nth(0).inner_text()
+    sk = shown.locator("code").nth(1).inner_text()
+    c.shot("14-issued")
+    assert c.ask("call", ak=ak, sk=sk) == 200, "the new credential works"
+    c.goto("/console/credentials")
+    assert sk not in c.page.content(), "the secret is shown once"
+    c.page.get_by_role("button", name=f"Revoke {ak}").click()
+    expect(c.page.get_by_role("status")).to_contain_text(f"Revoked {ak}")
+    assert c.ask("call", ak=ak, sk=sk) == 401, "the next call with it is refused"
 
 
 def sign_out(c: Console):
@@ -208,7 +329,7 @@ def revoking_ends_the_session(c: Console):
 FLOWS = [
     sign_in_page,
     wrong_secret_is_refused,
-    reseller_is_refused,
+    reseller_sees_its_own_subtree,
     formula_access_key_is_refused,
     auditor_signs_in_by_keyboard,
     search_with_filters,
@@ -216,8 +337,14 @@ FLOWS = [
     export_csv_and_json_lines,
     verify_intact,
     verify_finds_tampering,
+    tampered_record_detail,
+    overview,
+    money,
+    tls_and_federation,
     credentials_without_secrets,
     changes_need_the_form_token,
+    distributor_grants,
+    issue_then_revoke_a_credential,
     sign_out,
     revoking_ends_the_session,
 ]

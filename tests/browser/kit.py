@@ -111,7 +111,12 @@ def run(flows):
             headless=True,
             chromium_sandbox=os.geteuid() != 0,
         )
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
+        # A viewer far from both UTC and the vendor's GMT+08:00: times must show in this zone.
+        context = browser.new_context(
+            accept_downloads=True,
+            viewport={"width": 1280, "height": 800},
+            timezone_id="America/New_York",
+        )
         # A failing step fails in seconds, not after Playwright's default half minute.
         context.set_default_timeout(5_000)
         c = Console(setup, context.new_page())

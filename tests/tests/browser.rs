@@ -1,8 +1,10 @@
 //! The security team's console in a real browser (Debian's headless chromium, driven by
 //! Playwright from `tests/browser/console.py`) against the real gateway on PostgreSQL: sign
 //! in by keyboard, refusals, search, paging, exports, verification before and after someone
-//! edits the audit table, credentials, CSRF, sign-out and revocation. Screenshots of each
-//! page land in `target/console-screens/`.
+//! edits the audit table, a record's chain position, the overview, money, TLS and federation
+//! pages, a reseller's own subtree and the pages it may not open, the distributor's grants the
+//! ledger accepts and refuses, a credential issued and revoked and the API refusing it next,
+//! CSRF, sign-out and revocation. Screenshots of each page land in `target/console-screens/`.
 
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
@@ -16,6 +18,8 @@ type R = Result<(), String>;
 const REFUSED_PATH: &str = "/v2/accounts/partner-accounts/adjust-amount";
 const REFUSED_OPERATION: &str = "update_customer_account_amount";
 const REFUSED_BODY: &str = r#"{"customer_id":"cust-r2-a","amount":1.23}"#;
+/// An allocation to res-1's own customer: money that moves.
+const MOVED_BODY: &str = r#"{"customer_id":"cust-r1-a","amount":5}"#;
 /// More than one console page (50) of outcomes.
 const REFUSED_CALLS: usize = 60;
 
@@ -56,6 +60,7 @@ async fn the_console_works_in_a_real_browser() -> R {
     let db = TempDb::create().await?;
     let gw = Gateway::start(sim.addr(), Db::Postgres(db.url.clone()))?;
     let reseller = gw.issue("res-1")?;
+    let distributor = gw.issue("dist-1")?;
     let auditor = gw.issue_with("dist-1", &["--auditor", "sec-ann"], &[])?;
     let unmasked = gw.issue_with(
         "dist-1",
@@ -78,12 +83,29 @@ async fn the_console_works_in_a_real_browser() -> R {
         }
     }
 
+    // Money that moved (the money page's totals), and a quota's root slice to delegate from.
+    let moved = signer.send("POST", REFUSED_PATH, "", MOVED_BODY.as_bytes())?;
+    if moved.status != 200 {
+        return Err(format!("an allocation failed: {}", moved.status));
+    }
+    let root = r#"{"quota_id":"q-dist-1","id":"dist","grantee":"dist-1","limits":{"total":"1000","per_day":"300"}}"#;
+    let granted = Signer {
+        addr: gw.admin,
+        ak: &distributor.ak,
+        sk: &distributor.sk,
+    }
+    .send("POST", "/delegations", "", root.as_bytes())?;
+    if granted.status != 200 {
+        return Err(format!("the root slice: {}", granted.status));
+    }
+
     let setup = json!({
         "origin": format!("http://{}", gw.admin),
         "credentials": {
             "reseller": cred(&reseller),
             "auditor": cred(&auditor),
             "unmasked": cred(&unmasked),
+            "distributor": cred(&distributor),
         },
         "refused": {"operation": REFUSED_OPERATION, "count": REFUSED_CALLS},
     });
@@ -94,6 +116,17 @@ async fn the_console_works_in_a_real_browser() -> R {
             Some("revoke") => match ask["access_key"].as_str() {
                 Some(ak) => gw.cli(&["revoke", ak]).map(|_| Value::Null),
                 None => Err("revoke: no access_key".into()),
+            },
+            // A signed admin API read with a credential the browser was shown: its status.
+            Some("call") => match (ask["ak"].as_str(), ask["sk"].as_str()) {
+                (Some(ak), Some(sk)) => Signer {
+                    addr: gw.admin,
+                    ak,
+                    sk,
+                }
+                .send("GET", "/credentials", "", b"")
+                .map(|r| json!(r.status)),
+                _ => Err("call: no ak/sk".into()),
             },
             _ => Err(format!("no such thing to do: {ask}")),
         };

@@ -343,9 +343,9 @@ async fn each_person_sees_and_changes_what_the_admin_api_lets_them() -> R {
         .collect();
     assert!(!rows.is_empty(), "{records}");
     for row in &rows {
-        // Columns: seq, at, kind, principal, tier, operation, acting, ...
+        // Columns: seq, at, kind, principal, credential, tier, operation, acting, ...
         assert!(
-            row.get(3) == Some(&"res-1") || row.get(6) == Some(&"res-1"),
+            row.get(3) == Some(&"res-1") || row.get(7) == Some(&"res-1"),
             "outside res-1's subtree: {row:?}"
         );
     }

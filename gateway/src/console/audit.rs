@@ -40,6 +40,7 @@ const SHOWN: &[&str] = &[
     "at",
     "kind",
     "principal",
+    "credential",
     "tier",
     "operation",
     "acting",

@@ -29,7 +29,8 @@ section.card{border:1px solid #999;padding:.5rem .8rem}svg{display:block;max-wid
 /// Shows times in the viewer's own zone (without script they stay in UTC, and say so).
 pub const SCRIPT: &str = "for(const t of document.querySelectorAll('time[datetime]')){\
 const d=new Date(t.dateTime);if(isNaN(d))continue;t.title=t.dateTime;\
-t.textContent=d.toLocaleString(undefined,{dateStyle:'medium',timeStyle:'medium',timeZoneName:'short'});}";
+t.textContent=d.toLocaleString(undefined,{year:'numeric',month:'short',day:'numeric',\
+hour:'2-digit',minute:'2-digit',second:'2-digit',timeZoneName:'short'});}";
 
 /// The console's pages, in navigation order: (path, name).
 pub const PAGES: &[(&str, &str)] = &[
@@ -112,7 +113,7 @@ pub fn sign_in(form_token: &str, error: Option<&str>) -> Markup {
             p { "Sign in with your own Tiergate credential: an auditor's, the distributor's platform team's, a cloud reseller's or a reseller staff member's access key and secret key." }
             form method="post" action="/console/sign-in" {
                 input type="hidden" name="form" value=(form_token);
-                label { "Access key" input name="access_key" autocomplete="username" required autofocus; }
+                label { "Access key" input name="access_key" autocomplete="username" required; }
                 label { "Secret key" input name="secret_key" type="password" autocomplete="current-password" required; }
                 button type="submit" { "Sign in" }
             }
