@@ -433,6 +433,18 @@ async fn each_person_sees_and_changes_what_the_admin_api_lets_them() -> R {
         !partners.is_empty() && partners.iter().all(|p| *p == "res-1"),
         "{listed}"
     );
+    // When each credential was last used: the distributor's just now, res-2's never.
+    let all = signed(&dist, "GET", "/credentials", "")?.json();
+    let last_used = |ak: &str| {
+        all["credentials"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["access_key"] == ak)
+            .map(|c| c["last_used_at"].clone())
+    };
+    assert!(last_used(&dist.ak).is_some_and(|t| t.is_string()), "{all}");
+    assert_eq!(last_used(&res2.ak), Some(serde_json::Value::Null), "{all}");
     let issued = signed(
         &dist,
         "POST",

@@ -18,6 +18,7 @@ const COLUMNS: &[&str] = &[
     "role",
     "issued to",
     "issued",
+    "last used",
     "status",
     "revoked",
 ];
@@ -61,6 +62,10 @@ pub async fn show(c: &Console, me: &Signed, q: &Form, done: Option<Done>) -> Res
                 Cell::text(h.role.clone().unwrap_or_default()),
                 Cell::text(h.issued_to.clone().unwrap_or_default()),
                 Cell::markup(h.issued_at.clone(), when(&h.issued_at)),
+                Cell::markup(
+                    h.last_used_at.clone().unwrap_or_default(),
+                    when(h.last_used_at.as_deref().unwrap_or_default()),
+                ),
                 Cell::text(h.status),
                 Cell::markup(
                     h.revoked_at.clone().unwrap_or_default(),

@@ -2,6 +2,7 @@
 
 mod seal;
 mod upstream_key;
+pub mod usage;
 
 pub use seal::{SealError, Sealer};
 pub use upstream_key::UpstreamKey;
@@ -119,6 +120,8 @@ pub struct Issued {
 struct Cached {
     found: Option<Arc<Credential>>,
     at: Instant,
+    /// Unix seconds of its last use not yet written to the store.
+    used: Option<i64>,
 }
 
 /// What the lookup cache knows of an access key.
@@ -255,6 +258,7 @@ impl Credentials {
             label,
             upstream_access_key,
             upstream_secret_ciphertext,
+            last_used_at: None,
         };
         self.store.credentials().insert(row).await?;
         self.forget(&access_key);
@@ -265,9 +269,26 @@ impl Credentials {
         })
     }
 
-    /// All credentials (SKs stay sealed).
+    /// All credentials (SKs stay sealed), with this gateway's latest uses written first.
     pub async fn list(&self) -> Result<Vec<CredentialRow>, CredentialError> {
+        self.flush_use().await?;
         Ok(self.store.credentials().list().await?)
+    }
+
+    /// Writes when credentials were last used, as this gateway's lookups marked them (a
+    /// background task calls it every minute; listings call it first).
+    pub async fn flush_use(&self) -> Result<(), CredentialError> {
+        let used: Vec<(String, i64)> = match self.cache.lock() {
+            Ok(mut c) => c
+                .iter_mut()
+                .filter_map(|(ak, hit)| hit.used.take().map(|at| (ak.clone(), at)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if !used.is_empty() {
+            self.store.credentials().touch(used).await?;
+        }
+        Ok(())
     }
 
     /// Revokes a credential; a running gateway stops accepting it within the cache TTL.
@@ -288,8 +309,14 @@ impl Credentials {
         let Ok(mut c) = self.cache.lock() else {
             return Known::Nothing;
         };
-        match c.get(ak) {
-            Some(hit) if hit.at.elapsed() < self.ttl => Known::Fresh(hit.found.clone()),
+        match c.get_mut(ak) {
+            Some(hit) if hit.at.elapsed() < self.ttl => {
+                // Marked under the lock this lookup takes anyway; written later by `flush_use`.
+                if hit.found.is_some() {
+                    hit.used = Some(now_unix());
+                }
+                Known::Fresh(hit.found.clone())
+            }
             Some(hit) if hit.found.is_some() => Known::Stale,
             _ => Known::Nothing,
         }
@@ -313,6 +340,7 @@ impl Credentials {
         if let Ok(mut c) = self.cache.lock() {
             let at = Instant::now();
             let cached = Cached {
+                used: found.as_ref().map(|_| now_unix()),
                 found: found.clone(),
                 at,
             };

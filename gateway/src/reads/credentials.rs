@@ -31,6 +31,9 @@ pub struct Holder {
     pub revoked_at: Option<String>,
     /// `active` or `revoked`.
     pub status: &'static str,
+    /// Last used, RFC 3339, as the gateways last wrote it (a minute behind at most, except
+    /// on the gateway answering, which writes its own first).
+    pub last_used_at: Option<String>,
 }
 
 /// A credential to issue.
@@ -97,6 +100,7 @@ pub async fn list(creds: &Credentials, reader: &Principal) -> Result<Vec<Holder>
             issued_to: r.label,
             issued_at: super::rfc3339(r.created_at),
             revoked_at: r.revoked_at.map(super::rfc3339),
+            last_used_at: r.last_used_at.map(super::rfc3339),
         })
         .collect())
 }

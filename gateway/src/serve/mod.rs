@@ -234,6 +234,8 @@ fn background(
         metrics: s.metrics.clone(),
     };
     server.add_service(background_service("graph sync", sync));
+    let usage = crate::credentials::usage::UsageWriter(s.credentials.clone());
+    server.add_service(background_service("credential use", usage));
     let sampler = crate::metrics::hour::Sampler(s.metrics.clone());
     server.add_service(background_service("metrics for the last hour", sampler));
     let in_flight = reconcile::in_flight(config.upstream.timeout);

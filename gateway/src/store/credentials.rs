@@ -32,6 +32,8 @@ pub struct CredentialRow {
     pub upstream_access_key: Option<String>,
     /// Its sealed upstream SK.
     pub upstream_secret_ciphertext: Option<String>,
+    /// Unix seconds it was last used, as the gateways last wrote it.
+    pub last_used_at: Option<i64>,
 }
 
 /// The credential table.
@@ -85,12 +87,35 @@ impl CredentialStore<'_> {
         self.0
             .run(move |pool| async move {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {CREDENTIAL_COLUMNS} FROM credentials \
+                    "SELECT {CREDENTIAL_COLUMNS}, last_used_at FROM credentials \
                      ORDER BY created_at DESC, access_key"
                 )))
                 .fetch_all(&pool)
                 .await?;
                 rows.iter().map(to_row).collect()
+            })
+            .await
+    }
+
+    /// Records when credentials were last used (a later time only: gateways writing out of
+    /// order never move it back).
+    pub async fn touch(&self, used: Vec<(String, i64)>) -> Result<(), StoreError> {
+        self.0
+            .run(move |pool| {
+                let used = used.clone();
+                async move {
+                    for (ak, at) in used {
+                        sqlx::query(
+                            "UPDATE credentials SET last_used_at = $1 WHERE access_key = $2 \
+                             AND (last_used_at IS NULL OR last_used_at < $1)",
+                        )
+                        .bind(at)
+                        .bind(ak)
+                        .execute(&pool)
+                        .await?;
+                    }
+                    Ok(())
+                }
             })
             .await
     }
@@ -127,5 +152,7 @@ fn to_row(r: &sqlx::any::AnyRow) -> Result<CredentialRow, sqlx::Error> {
         label: r.try_get("label")?,
         upstream_access_key: r.try_get("upstream_access_key")?,
         upstream_secret_ciphertext: r.try_get("upstream_secret_ciphertext")?,
+        // Only listings select it.
+        last_used_at: r.try_get("last_used_at").unwrap_or(None),
     })
 }

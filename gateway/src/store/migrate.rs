@@ -49,6 +49,10 @@ const MIGRATIONS: &[Migration] = &[
     portable(9, include_str!("../../migrations/0009_replay.sql")),
     portable(10, include_str!("../../migrations/0010_issuing.sql")),
     portable(11, include_str!("../../migrations/0011_graph_names.sql")),
+    portable(
+        12,
+        include_str!("../../migrations/0012_credential_last_used.sql"),
+    ),
 ];
 
 /// The session advisory lock migrations run under (PostgreSQL).
