@@ -329,6 +329,9 @@ async fn auditors_query_records_over_the_admin_api_and_unmasking_is_audited() ->
     let r = export(&auditor, "format=csv&kind=intent")?;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+    // Written while it is read: chunked, never assembled whole first.
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.header("content-length"), None);
     let mut csv = csv::Reader::from_reader(&r.body[..]);
     let headers = csv.headers().map_err(|e| e.to_string())?.clone();
     let amount = headers

@@ -6,13 +6,12 @@
 
 use crate::answer::Listener;
 use crate::audit::Audit;
-use crate::audit::export::{Format, download, export};
+use crate::audit::export::{Export, Format};
 use crate::audit::mask::UNMASKED_ROLE;
 use crate::audit::read::{Query, matching, records, scoped};
 use crate::credentials::Credentials;
 use crate::rejection::Rejection;
 use crate::web::form::Form;
-use http::Response;
 use pingora::protocols::http::ServerSession;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -97,11 +96,8 @@ impl AuditApi {
     }
 
     /// `GET /audit/export?format=csv|jsonl`: every record the filters select (`limit` caps
-    /// it), newest first, as a download.
-    pub async fn export(
-        &self,
-        session: &mut ServerSession,
-    ) -> Result<Response<Vec<u8>>, Rejection> {
+    /// it), newest first, as a download written while it is read ([`super::stream`]).
+    pub async fn export(&self, session: &mut ServerSession) -> Result<Export, Rejection> {
         let r = self.reading(session).await?;
         let format: Format = r
             .form
@@ -109,19 +105,12 @@ impl AuditApi {
             .unwrap_or("jsonl")
             .parse()
             .map_err(Rejection::InvalidBody)?;
-        let limit = r.limit.map(|l| u64::try_from(l).unwrap_or(0));
-        let mut out = Vec::new();
-        export(
-            &self.audit,
-            r.filter,
-            limit,
-            r.unmasked,
-            &r.who,
+        Ok(Export {
+            filter: r.filter,
+            limit: r.limit.map(|l| u64::try_from(l).unwrap_or(0)),
+            unmasked: r.unmasked,
+            who: r.who,
             format,
-            &mut out,
-        )
-        .await
-        .map_err(|_| Rejection::AuditUnavailable)?;
-        Ok(download(format, out))
+        })
     }
 }

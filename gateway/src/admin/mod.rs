@@ -17,9 +17,11 @@ pub mod delegations;
 pub mod issue;
 mod once;
 pub mod reads;
+pub mod stream;
 pub mod tokens;
 
 use crate::answer::{self, JSON, Listener};
+use crate::console::Answer;
 use crate::graph::LiveGraph;
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
@@ -73,12 +75,35 @@ fn text(content_type: &str, body: &[u8]) -> Response<Vec<u8>> {
 }
 
 impl Admin {
+    /// The answer to one request: whole, or an export to stream ([`stream`]); a refusal
+    /// that costs its address waits behind the rest first.
+    async fn answer(&self, session: &mut ServerSession) -> Answer {
+        let path = session.req_header().uri.path();
+        if path == "/console" || path.starts_with("/console/") {
+            return self.console.serve(session, &self.delegations).await;
+        }
+        if session.req_header().method == http::Method::GET && path == "/audit/export" {
+            return match self.audit.export(session).await {
+                Ok(e) => Answer::Export(e),
+                Err(r) => Answer::Whole(self.refused(r).await),
+            };
+        }
+        match self.route(session).await {
+            Ok(r) => Answer::Whole(r),
+            Err(r) => Answer::Whole(self.refused(r).await),
+        }
+    }
+
+    async fn refused(&self, r: Rejection) -> Response<Vec<u8>> {
+        if matches!(r.answer().status, 401 | 429) {
+            crate::guard::behind_the_rest().await;
+        }
+        answer::app(Listener::Admin, Err(r))
+    }
+
     async fn route(&self, session: &mut ServerSession) -> Result<Response<Vec<u8>>, Rejection> {
         let method = session.req_header().method.as_str().to_owned();
         let path = session.req_header().uri.path().to_owned();
-        if path == "/console" || path.starts_with("/console/") {
-            return Ok(self.console.serve(session, &self.delegations).await);
-        }
         let v: Value = match (method.as_str(), path.as_str()) {
             ("GET", "/metrics") => {
                 return Ok(text("text/plain; version=0.0.4", &self.metrics.render()));
@@ -86,7 +111,6 @@ impl Admin {
             ("GET", "/healthz") => return Ok(text(PLAIN, b"ok\n")),
             ("GET", "/readyz") => return self.ready().await.map(|()| text(PLAIN, b"ready\n")),
             ("GET", "/audit/records") => self.audit.records(session).await?,
-            ("GET", "/audit/export") => return self.audit.export(session).await,
             ("POST", "/tokens") => self.tokens.issue(session).await?,
             ("GET", "/.well-known/jwks.json") => self.tokens.jwks()?,
             ("GET", "/overview") => self.reads.overview(&self.console, session).await?,
@@ -142,19 +166,6 @@ impl ServeHttp for MetricsOnly {
                 path: path.to_owned(),
             }),
         };
-        answer::app(Listener::Admin, answered)
-    }
-}
-
-#[async_trait]
-impl ServeHttp for Admin {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let answered = self.route(session).await;
-        if let Err(r) = &answered
-            && matches!(r.answer().status, 401 | 429)
-        {
-            crate::guard::behind_the_rest().await;
-        }
         answer::app(Listener::Admin, answered)
     }
 }

@@ -55,30 +55,77 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// Writes every record `f` selects (at most `f.limit` when `limit` is `Some`, else all) to
-/// `out`, newest first; returns how many.
+/// What an export selects, and for whom.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// Which records (newest first).
+    pub filter: Filter,
+    /// At most this many (none: all).
+    pub limit: Option<u64>,
+    /// Personal data unmasked (the caller was allowed and asked).
+    pub unmasked: bool,
+    /// Who reads, for the audit record of unmasked access.
+    pub who: String,
+    /// CSV or JSON Lines.
+    pub format: Format,
+}
+
+/// Writes every record `f` selects (at most `limit`, else all) to `out`, newest first;
+/// returns how many.
 pub async fn export(
     audit: &Audit,
-    mut f: Filter,
+    f: Filter,
     limit: Option<u64>,
     unmasked: bool,
     who: &str,
     format: Format,
-    out: impl Write,
+    mut out: impl Write + Send,
 ) -> Result<u64, String> {
-    let masker = reader(audit, &f, unmasked, who).await?;
-    let mut sink = match format {
+    let e = Export {
+        filter: f,
+        limit,
+        unmasked,
+        who: who.to_owned(),
+        format,
+    };
+    stream(audit, e, &mut Collect(&mut out)).await
+}
+
+/// Where an export's pages go as they are read.
+#[async_trait::async_trait]
+pub trait Emit: Send {
+    /// Takes the next piece of the file.
+    async fn emit(&mut self, chunk: Vec<u8>) -> Result<(), String>;
+}
+
+/// Pages written into something that writes.
+struct Collect<'a, W>(&'a mut W);
+
+#[async_trait::async_trait]
+impl<W: Write + Send> Emit for Collect<'_, W> {
+    async fn emit(&mut self, chunk: Vec<u8>) -> Result<(), String> {
+        self.0.write_all(&chunk).map_err(|e| e.to_string())
+    }
+}
+
+/// The export, handed to `emit` a page at a time as it is read (a large range is never held
+/// whole: the admin listener sends each page on as the next is read); returns how many.
+pub async fn stream(audit: &Audit, e: Export, out: &mut dyn Emit) -> Result<u64, String> {
+    let mut f = e.filter;
+    let masker = reader(audit, &f, e.unmasked, &e.who).await?;
+    let buf = Pending::default();
+    let mut sink = match e.format {
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
+            let mut w = csv::Writer::from_writer(buf.clone());
             w.write_record(COLUMNS).map_err(|e| e.to_string())?;
             Sink::Csv(Box::new(w))
         }
-        Format::JsonLines => Sink::Lines(out),
+        Format::JsonLines => Sink::Lines(buf.clone()),
     };
     let mut written = 0u64;
     f.offset = 0;
     loop {
-        let left = limit.map_or(PAGE, |l| {
+        let left = e.limit.map_or(PAGE, |l| {
             i64::try_from(l - written).unwrap_or(PAGE).min(PAGE)
         });
         if left <= 0 {
@@ -94,10 +141,39 @@ pub async fn export(
             written += 1;
         }
         sink.flush()?;
+        out.emit(buf.take()).await?;
         f.before_seq = Some(last);
     }
     sink.flush()?;
+    let rest = buf.take();
+    if !rest.is_empty() {
+        out.emit(rest).await?;
+    }
     Ok(written)
+}
+
+/// Bytes written and not yet emitted (the writers own a handle; the loop takes them).
+#[derive(Clone, Default)]
+struct Pending(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Pending {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Write for Pending {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where records go.
@@ -145,25 +221,20 @@ fn cell(v: &Value) -> String {
     defused(text(v))
 }
 
-/// An export as a download on the admin listener (the console's and the admin API's).
-pub fn download(format: Format, body: Vec<u8>) -> http::Response<Vec<u8>> {
+/// An export's download headers: its type, its file name, never cached.
+pub fn download_headers(format: Format) -> (&'static str, Vec<(&'static str, String)>) {
     let (content_type, name) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "audit.csv"),
         Format::JsonLines => ("application/x-ndjson", "audit.jsonl"),
     };
-    crate::answer::reply(
-        crate::answer::Listener::Admin,
-        http::StatusCode::OK,
-        content_type,
-        body,
-        &[
-            (
-                "content-disposition",
-                format!("attachment; filename=\"{name}\""),
-            ),
-            ("cache-control", "no-store".into()),
-        ],
-    )
+    let headers = vec![
+        (
+            "content-disposition",
+            format!("attachment; filename=\"{name}\""),
+        ),
+        ("cache-control", "no-store".into()),
+    ];
+    (content_type, headers)
 }
 
 /// A text cell a spreadsheet would read as a formula, made plain text.

@@ -200,7 +200,8 @@ pub fn run(action: Action) -> Result<(), String> {
                 let c = super::load(&q.config)?;
                 let audit = Audit::open(&c).await?;
                 let limit = q.limit.map(|l| u64::try_from(l).unwrap_or(0));
-                let out = std::io::stdout().lock();
+                // Buffered, unlocked: the export awaits between pages.
+                let out = std::io::BufWriter::new(std::io::stdout());
                 export(&audit, filter(&q, &c)?, limit, q.unmasked, &q.auditor, format, out).await?;
                 Ok(())
             }

@@ -58,6 +58,15 @@ pub struct Console {
     pub idps: Option<Vec<crate::reads::federation::Idp>>,
 }
 
+/// What the admin listener sends: a whole answer, or an export written while it is read
+/// ([`crate::admin::stream`]).
+pub enum Answer {
+    /// An answer ready in full.
+    Whole(Response<Vec<u8>>),
+    /// Audit records to stream.
+    Export(crate::audit::export::Export),
+}
+
 /// A signed-in person making a request.
 pub struct Signed {
     /// The session's id.
@@ -156,8 +165,23 @@ fn asset(content_type: &str, body: &'static str) -> Response<Vec<u8>> {
 }
 
 impl Console {
-    /// Answers a request under `/console/`.
-    pub async fn serve(
+    /// Answers a request under `/console/`: a page, or an export to stream.
+    pub async fn serve(&self, session: &mut ServerSession, delegations: &DelegationApi) -> Answer {
+        let req = session.req_header();
+        if req.method == http::Method::GET && req.uri.path() == "/console/audit/export" {
+            let q = Form::parse(req.uri.query().unwrap_or("").as_bytes());
+            let Some(me) = self.signed_in(session).await else {
+                return Answer::Whole(redirect("/console/", &[]));
+            };
+            return match audit::export(self, &me, &q) {
+                Ok(e) => Answer::Export(e),
+                Err(r) => Answer::Whole(r),
+            };
+        }
+        Answer::Whole(self.page(session, delegations).await)
+    }
+
+    async fn page(
         &self,
         session: &mut ServerSession,
         delegations: &DelegationApi,
@@ -215,7 +239,6 @@ impl Console {
             "/console/overview" => overview::show(self, &me).await,
             "/console/audit" => audit::search(self, &me, &q, None).await,
             "/console/audit/record" => audit::record(self, &me, &q).await,
-            "/console/audit/export" => audit::export(self, &me, &q).await,
             "/console/money" => money::show(self, &me, &q).await,
             "/console/credentials" => credentials::show(self, &me, &q, None).await,
             "/console/delegations" => delegations::show(self, delegations, &me, &q, None).await,
