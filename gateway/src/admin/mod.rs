@@ -84,7 +84,7 @@ impl Admin {
         }
         if session.req_header().method == http::Method::GET && path == "/audit/export" {
             return match self.audit.export(session).await {
-                Ok(e) => Answer::Export(e),
+                Ok(e) => Answer::Export(Box::new(e)),
                 Err(r) => Answer::Whole(self.refused(r).await),
             };
         }

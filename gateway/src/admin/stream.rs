@@ -100,7 +100,7 @@ impl HttpServerApp for Admin {
         http.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
         let done = match self.answer(&mut http).await {
             Answer::Whole(r) => write_whole(&mut http, r).await,
-            Answer::Export(e) => write_export(self, &mut http, e).await,
+            Answer::Export(e) => write_export(self, &mut http, *e).await,
         };
         if !done {
             return None;

@@ -4,7 +4,7 @@
 //! the `unmasked` role sees personal data.
 
 use super::layout::{self, Cell, enc, when};
-use super::{Console, Signed, page, refusal};
+use super::{Answer, Console, Signed, page, refusal};
 use crate::audit::export::{Export, Format, text};
 use crate::audit::mask::UNMASKED_ROLE;
 use crate::audit::read::{Query, masker, matching, records, scoped};
@@ -329,28 +329,28 @@ pub async fn record(c: &Console, me: &Signed, q: &Form) -> Response<Vec<u8>> {
 
 /// `GET /console/audit/export`: the search as CSV or JSON Lines, written while it is read
 /// (the admin listener streams it), or the refusal.
-pub fn export(c: &Console, me: &Signed, q: &Form) -> Result<Export, Response<Vec<u8>>> {
+pub fn export(c: &Console, me: &Signed, q: &Form) -> Answer {
     let format: Format = match q.get("format").unwrap_or("csv").parse() {
         Ok(f) => f,
-        Err(e) => return Err(refusal("Export", &Rejection::InvalidBody(e))),
+        Err(e) => return Answer::Whole(refusal("Export", &Rejection::InvalidBody(e))),
     };
     let scope = match admin::reads(&me.credential.principal, Area::Audit) {
         Ok(s) => s,
-        Err(d) => return Err(refusal("Export", &d.into())),
+        Err(d) => return Answer::Whole(refusal("Export", &d.into())),
     };
     let (filter, _) = match search_of(c, q, &scope) {
         Ok(x) => x,
-        Err(e) => return Err(refusal("Export", &Rejection::InvalidBody(e))),
+        Err(e) => return Answer::Whole(refusal("Export", &Rejection::InvalidBody(e))),
     };
     // Unmasked only for the role that grants it, and only when asked.
     let unmasked = q.get("unmasked") == Some("true")
         && me.credential.principal.tier == Tier::Auditor
         && me.credential.principal.role.as_deref() == Some(UNMASKED_ROLE);
-    Ok(Export {
+    Answer::Export(Box::new(Export {
         filter,
         limit: None,
         unmasked,
         who: who(me),
         format,
-    })
+    }))
 }

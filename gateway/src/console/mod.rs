@@ -64,7 +64,7 @@ pub enum Answer {
     /// An answer ready in full.
     Whole(Response<Vec<u8>>),
     /// Audit records to stream.
-    Export(crate::audit::export::Export),
+    Export(Box<crate::audit::export::Export>),
 }
 
 /// A signed-in person making a request.
@@ -173,10 +173,7 @@ impl Console {
             let Some(me) = self.signed_in(session).await else {
                 return Answer::Whole(redirect("/console/", &[]));
             };
-            return match audit::export(self, &me, &q) {
-                Ok(e) => Answer::Export(e),
-                Err(r) => Answer::Whole(r),
-            };
+            return audit::export(self, &me, &q);
         }
         Answer::Whole(self.page(session, delegations).await)
     }
