@@ -3,6 +3,7 @@
 //! unless the credential's role is `unmasked` and the request asks (`unmasked=true`), which is
 //! itself audited.
 
+use super::answers::Records;
 use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::audit::export::{Format, download, export};
@@ -13,7 +14,6 @@ use crate::rejection::Rejection;
 use crate::web::form::Form;
 use http::Response;
 use pingora::protocols::http::ServerSession;
-use serde_json::{Value, json};
 use std::time::Duration;
 use tiergate_policy::{Denied, Tier};
 
@@ -90,12 +90,15 @@ impl AuditApi {
     }
 
     /// `GET /audit/records`.
-    pub async fn records(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+    pub async fn records(&self, session: &mut ServerSession) -> Result<Records, Rejection> {
         let r = self.reading(session).await?;
         let recs = records(&self.audit, r.filter, r.unmasked, &r.who)
             .await
             .map_err(|_| Rejection::AuditUnavailable)?;
-        Ok(json!({"count": recs.len(), "records": recs}))
+        Ok(Records {
+            count: recs.len(),
+            records: recs,
+        })
     }
 
     /// `GET /audit/export?format=csv|jsonl`: every record the filters select (`limit` caps

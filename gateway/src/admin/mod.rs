@@ -6,16 +6,23 @@
 //!   ([`audit`]);
 //! - `/delegations` for distributors and resellers ([`delegations`]);
 //! - `POST /tokens` and `GET /.well-known/jwks.json`, token mode ([`tokens`]);
-//! - `/console/`, the security team's console ([`crate::console`]).
+//! - `/console/`, the security team's console ([`crate::console`]);
+//! - `GET /openapi.json`, the API's own description ([`openapi`]).
+//!
+//! Every endpoint but the console is an entry of the table in [`api`], which routing goes
+//! through and the document is built from.
 //!
 //! Callers authenticate as on the partner API, or with a bearer token ([`auth`]). Every
 //! answer is written by [`crate::answer`]: JSON, refusals in the vendor's envelope.
 
+pub mod answers;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod delegations;
 pub mod issue;
 mod once;
+pub mod openapi;
 pub mod tokens;
 
 use crate::answer::{self, JSON, Listener};
@@ -23,11 +30,12 @@ use crate::graph::LiveGraph;
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
 use crate::store::Store;
+use api::Op;
 use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use serde_json::Value;
+use serde::Serialize;
 use std::sync::Arc;
 
 /// The most the admin listener reads of a request body.
@@ -52,8 +60,8 @@ pub struct Admin {
 }
 
 /// A JSON answer.
-fn json(v: &Value) -> Response<Vec<u8>> {
-    let body = v.to_string().into_bytes();
+fn json(v: &impl Serialize) -> Response<Vec<u8>> {
+    let body = serde_json::to_vec(v).unwrap_or_default();
     answer::reply(Listener::Admin, StatusCode::OK, JSON, body, &[])
 }
 
@@ -76,22 +84,25 @@ impl Admin {
         if path == "/console" || path.starts_with("/console/") {
             return Ok(self.console.serve(session).await);
         }
-        let v: Value = match (method.as_str(), path.as_str()) {
-            ("GET", "/metrics") => {
-                return Ok(text("text/plain; version=0.0.4", &self.metrics.render()));
-            }
-            ("GET", "/healthz") => return Ok(text(PLAIN, b"ok\n")),
-            ("GET", "/readyz") => return self.ready().await.map(|()| text(PLAIN, b"ready\n")),
-            ("GET", "/audit/records") => self.audit.records(session).await?,
-            ("GET", "/audit/export") => return self.audit.export(session).await,
-            ("POST", "/tokens") => self.tokens.issue(session).await?,
-            ("GET", "/.well-known/jwks.json") => self.tokens.jwks()?,
-            (_, p) if p == "/delegations" || p.starts_with("/delegations/") => {
-                return self.delegations.handle(session).await;
-            }
-            _ => return Err(Rejection::NoSuchEndpoint { method, path }),
+        let Some(found) = api::find(&method, &path) else {
+            return Err(Rejection::NoSuchEndpoint { method, path });
         };
-        Ok(json(&v))
+        match found.op {
+            Op::Metrics => Ok(text("text/plain; version=0.0.4", &self.metrics.render())),
+            Op::Health => Ok(text(PLAIN, b"ok\n")),
+            Op::Ready => self.ready().await.map(|()| text(PLAIN, b"ready\n")),
+            Op::Document => Ok(text(JSON, openapi::DOCUMENT.as_bytes())),
+            Op::AuditRecords => Ok(json(&self.audit.records(session).await?)),
+            Op::AuditExport => self.audit.export(session).await,
+            Op::IssueToken => Ok(json(&self.tokens.issue(session).await?)),
+            Op::Jwks => Ok(json(&self.tokens.jwks()?)),
+            Op::DelegationTree
+            | Op::DelegationGrant
+            | Op::DelegationAdjust
+            | Op::DelegationSuspend
+            | Op::DelegationResume
+            | Op::DelegationRevoke => self.delegations.handle(session, &found).await,
+        }
     }
 
     /// Ready: storage answers and a graph is loaded.

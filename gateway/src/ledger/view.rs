@@ -1,30 +1,77 @@
 //! A quota's delegation tree as people read it (the admin API and `tiergate delegation show`).
+//!
+//! The answers are typed so that the admin API's document describes exactly what is sent:
+//! fields are declared in alphabetical order, the order the earlier `json!` answers had.
 
 use crate::store::{Store, StoreError};
-use serde_json::{Value, json};
-use tiergate_policy::ledger::Ledger;
+use schemars::JsonSchema;
+use serde::Serialize;
+use tiergate_policy::ledger::{Ledger, Limits, Status};
 
-/// A quota's tree as JSON (granted, reserved, used, remaining per slice, and the vendor quota
-/// a slice was issued as), keeping the slices `show` selects.
+/// A quota's slices, as far as the caller may see them.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Tree {
+    /// The vendor quota the slices divide.
+    pub quota_id: String,
+    /// The slices shown.
+    pub slices: Vec<Slice>,
+}
+
+/// One slice of a quota.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Slice {
+    /// Its limit on what is outstanding (`limits.total`), as a decimal string.
+    pub granted: String,
+    /// The partner or staff member it is granted to.
+    pub grantee: String,
+    /// The slice's id, unique within the quota.
+    pub id: String,
+    /// Everything it is limited to.
+    pub limits: Limits,
+    /// The slice it was cut from; none for a slice of the whole quota.
+    pub parent: Option<String>,
+    /// What can still be reserved or granted on, as a decimal string.
+    pub remaining: String,
+    /// Held for calls in flight, as a decimal string.
+    pub reserved: String,
+    /// In force, suspended, revoked or being issued.
+    pub status: Status,
+    /// The vendor quota the slice was issued as, when it was.
+    pub upstream_quota: Option<String>,
+    /// Spent, as a decimal string.
+    pub used: String,
+}
+
+/// A quota's tree (granted, reserved, used, remaining per slice, and the vendor quota a slice
+/// was issued as), keeping the slices `show` selects.
 pub async fn tree(
     store: &Store,
     quota: &str,
     show: impl Fn(&Ledger, &str) -> bool,
-) -> Result<Value, StoreError> {
+) -> Result<Tree, StoreError> {
     let l = store.ledger().view(quota).await?;
     let links = store.ledger().links(quota).await?;
-    let slices: Vec<Value> = l
+    let slices = l
         .nodes()
         .filter(|(id, _)| show(&l, id))
         .map(|(id, n)| {
             let upstream = links.iter().find(|(_, node)| node == id).map(|(u, _)| u);
-            json!({
-                "id": id, "parent": n.parent, "grantee": n.grantee, "status": n.status,
-                "granted": n.limits.total.to_string(), "reserved": n.reserved.to_string(),
-                "used": n.used.to_string(), "remaining": l.remaining(id).to_string(),
-                "limits": n.limits, "upstream_quota": upstream,
-            })
+            Slice {
+                granted: n.limits.total.to_string(),
+                grantee: n.grantee.clone(),
+                id: id.clone(),
+                limits: n.limits.clone(),
+                parent: n.parent.clone(),
+                remaining: l.remaining(id).to_string(),
+                reserved: n.reserved.to_string(),
+                status: n.status,
+                upstream_quota: upstream.cloned(),
+                used: n.used.to_string(),
+            }
         })
         .collect();
-    Ok(json!({"quota_id": quota, "slices": slices}))
+    Ok(Tree {
+        quota_id: quota.to_owned(),
+        slices,
+    })
 }

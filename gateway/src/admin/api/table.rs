@@ -1,0 +1,302 @@
+//! The admin API's operations, one entry each. The listener routes by this table and the
+//! OpenAPI document is built from it: an entry here is the whole description of an endpoint.
+
+use super::{Body, Caller, Op, Operation, Param, schema};
+use crate::admin::answers::{Changed, Records, TokenIssued};
+use crate::admin::delegations::{ChangeBody, GrantBody};
+use crate::chain::record::Kind;
+use crate::ledger::view::Tree;
+use schemars::{Schema, SchemaGenerator, json_schema};
+use tiergate_broker::tokens::KeySet;
+
+/// Refusals a caller's request may meet: bad input, authentication, authorization, limits,
+/// and the stores or the vendor being unavailable.
+const ANY_REFUSAL: &[&str] = &["4XX", "5XX"];
+
+/// An RFC 3339 time.
+fn date_time(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "format": "date-time"})
+}
+
+/// An exact decimal amount (`12.50`).
+fn decimal(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})
+}
+
+/// The export's formats ([`crate::audit::export::Format`]).
+fn export_format(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "enum": ["csv", "jsonl"], "default": "jsonl"})
+}
+
+const fn text(name: &'static str, description: &'static str) -> Param {
+    Param {
+        name,
+        schema: schema::<String>(),
+        required: false,
+        description,
+    }
+}
+
+/// The filters `GET /audit/records` and `GET /audit/export` share
+/// ([`crate::audit::read::matching`]).
+macro_rules! audit_filters {
+    ($($extra:expr),*) => {
+        &[
+            Param { name: "from", schema: date_time, required: false,
+                description: "Records at or after this time (default: the retention window)." },
+            Param { name: "until", schema: date_time, required: false,
+                description: "Records before this time." },
+            Param { name: "kind", schema: schema::<Kind>(), required: false,
+                description: "What the records are about." },
+            text("principal", "The partner (or auditor) that acted."),
+            text("tier", "The acting principal's tier."),
+            text("reseller", "The reseller acted for."),
+            text("customer", "A customer the record names."),
+            text("operation", "The operation (`voucher_issue`, `grant`, `token_issued`...)."),
+            text("outcome", "The outcome (`ok`, `refused`...)."),
+            Param { name: "amount_min", schema: decimal, required: false,
+                description: "Records moving at least this amount." },
+            Param { name: "amount_max", schema: decimal, required: false,
+                description: "Records moving at most this amount." },
+            Param { name: "offset", schema: schema::<u32>(), required: false,
+                description: "Records to skip, newest first." },
+            Param { name: "limit", schema: schema::<u32>(), required: false,
+                description: "Records to return (1 to 10000; 100 when not given)." },
+            Param { name: "unmasked", schema: schema::<bool>(), required: false,
+                description: "Personal data in clear: only for the `unmasked` role, and audited." },
+            $($extra),*
+        ]
+    };
+}
+
+/// The body of `adjust`, `suspend`, `resume` and `revoke`.
+const CHANGE: Option<super::SchemaFn> = Some(schema::<ChangeBody>());
+
+/// Every admin API operation.
+pub static OPERATIONS: &[Operation] = &[
+    Operation {
+        op: Op::Metrics,
+        method: "GET",
+        path: "/metrics",
+        id: "metrics",
+        summary: "Prometheus metrics",
+        description: "Every metric, in the Prometheus text format.",
+        caller: Caller::Anyone,
+        query: &[],
+        request: None,
+        ok: &[Body::Other {
+            media: "text/plain",
+            description: "The Prometheus text exposition format, version 0.0.4.",
+        }],
+        refusals: &[],
+    },
+    Operation {
+        op: Op::Health,
+        method: "GET",
+        path: "/healthz",
+        id: "health",
+        summary: "Liveness",
+        description: "The process answers.",
+        caller: Caller::Anyone,
+        query: &[],
+        request: None,
+        ok: &[Body::Other {
+            media: "text/plain",
+            description: "`ok`.",
+        }],
+        refusals: &[],
+    },
+    Operation {
+        op: Op::Ready,
+        method: "GET",
+        path: "/readyz",
+        id: "ready",
+        summary: "Readiness",
+        description: "Storage answers and the relationship graph is loaded from the partner API.",
+        caller: Caller::Anyone,
+        query: &[],
+        request: None,
+        ok: &[Body::Other {
+            media: "text/plain",
+            description: "`ready`.",
+        }],
+        refusals: &["503"],
+    },
+    Operation {
+        op: Op::Document,
+        method: "GET",
+        path: "/openapi.json",
+        id: "openapi",
+        summary: "This document",
+        description: "The admin API's OpenAPI 3.1 document, generated from the gateway's own \
+                      endpoint table and types.",
+        caller: Caller::Anyone,
+        query: &[],
+        request: None,
+        ok: &[Body::Other {
+            media: "application/json",
+            description: "An OpenAPI 3.1 document.",
+        }],
+        refusals: &[],
+    },
+    Operation {
+        op: Op::AuditRecords,
+        method: "GET",
+        path: "/audit/records",
+        id: "auditRecords",
+        summary: "Audit records",
+        description: "Auditors only. The records the filters select, newest first, masked \
+                      unless the credential's role is `unmasked` and `unmasked=true` is asked.",
+        caller: Caller::SignedOrBearer,
+        query: audit_filters!(),
+        request: None,
+        ok: &[Body::Json(schema::<Records>())],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::AuditExport,
+        method: "GET",
+        path: "/audit/export",
+        id: "auditExport",
+        summary: "Audit export",
+        description: "Auditors only. Every record the filters select (`limit` caps it), newest \
+                      first, as a download: CSV or JSON Lines.",
+        caller: Caller::SignedOrBearer,
+        query: audit_filters!(Param {
+            name: "format",
+            schema: export_format,
+            required: false,
+            description: "`csv` or `jsonl` (the default).",
+        }),
+        request: None,
+        ok: &[
+            Body::Other {
+                media: "application/x-ndjson",
+                description: "One audit record per line (`format=jsonl`).",
+            },
+            Body::Other {
+                media: "text/csv",
+                description: "A header row, then one record per row (`format=csv`); cells a \
+                              spreadsheet would read as formulas are made plain text.",
+            },
+        ],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::IssueToken,
+        method: "POST",
+        path: "/tokens",
+        id: "issueToken",
+        summary: "Issue a bearer token",
+        description: "Token mode: partner staff and auditors trade a signed request for a \
+                      short-lived bearer token for the same credential. Each signed request \
+                      yields one token; the body is ignored. 404 when token mode is off.",
+        caller: Caller::Signed,
+        query: &[],
+        request: None,
+        ok: &[Body::Json(schema::<TokenIssued>())],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::Jwks,
+        method: "GET",
+        path: "/.well-known/jwks.json",
+        id: "jwks",
+        summary: "Token verification keys",
+        description: "Token mode: the public keys that verify Tiergate's tokens (the current \
+                      one and, during a rotation, the previous). 404 when token mode is off.",
+        caller: Caller::Anyone,
+        query: &[],
+        request: None,
+        ok: &[Body::Json(schema::<KeySet>())],
+        refusals: &["404"],
+    },
+    Operation {
+        op: Op::DelegationTree,
+        method: "GET",
+        path: "/delegations",
+        id: "delegationTree",
+        summary: "A quota's delegation tree",
+        description: "Distributors see every slice of the quota, resellers their own slices \
+                      and what lies below them.",
+        caller: Caller::SignedOrBearer,
+        query: &[Param {
+            name: "quota_id",
+            schema: schema::<String>(),
+            required: true,
+            description: "The vendor quota.",
+        }],
+        request: None,
+        ok: &[Body::Json(schema::<Tree>())],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::DelegationGrant,
+        method: "POST",
+        path: "/delegations",
+        id: "delegationGrant",
+        summary: "Grant a slice",
+        description: "Cut a slice from the quota (or from `parent`) for a grantee. A reseller \
+                      grants only below its own slice, to its own staff. With `issue_upstream` \
+                      the distributor also issues the slice to the reseller at the vendor, in \
+                      the same step.",
+        caller: Caller::SignedOrBearer,
+        query: &[],
+        request: Some(schema::<GrantBody>()),
+        ok: &[Body::Json(schema::<Changed>())],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::DelegationAdjust,
+        method: "POST",
+        path: "/delegations/{id}/adjust",
+        id: "delegationAdjust",
+        summary: "Change a slice's total",
+        description: "`total` is required. A reseller changes only slices strictly below its \
+                      own.",
+        caller: Caller::SignedOrBearer,
+        query: &[],
+        request: CHANGE,
+        ok: &[Body::Json(schema::<Changed>())],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::DelegationSuspend,
+        method: "POST",
+        path: "/delegations/{id}/suspend",
+        id: "delegationSuspend",
+        summary: "Suspend a slice",
+        description: "Nothing new is reserved below it until it is resumed.",
+        caller: Caller::SignedOrBearer,
+        query: &[],
+        request: CHANGE,
+        ok: &[Body::Json(schema::<Changed>())],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::DelegationResume,
+        method: "POST",
+        path: "/delegations/{id}/resume",
+        id: "delegationResume",
+        summary: "Resume a suspended slice",
+        description: "The slice is in force again.",
+        caller: Caller::SignedOrBearer,
+        query: &[],
+        request: CHANGE,
+        ok: &[Body::Json(schema::<Changed>())],
+        refusals: ANY_REFUSAL,
+    },
+    Operation {
+        op: Op::DelegationRevoke,
+        method: "POST",
+        path: "/delegations/{id}/revoke",
+        id: "delegationRevoke",
+        summary: "Revoke a slice",
+        description: "Closed for good; what it had not spent goes back to its parent.",
+        caller: Caller::SignedOrBearer,
+        query: &[],
+        request: CHANGE,
+        ok: &[Body::Json(schema::<Changed>())],
+        refusals: ANY_REFUSAL,
+    },
+];
