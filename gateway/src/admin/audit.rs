@@ -68,13 +68,20 @@ impl AuditApi {
                 operation: "audit_records_unmasked",
             }));
         }
-        let int = |name: &str| q.get(name).and_then(|v| v.parse::<i64>().ok());
-        let limit = int("limit");
+        // A count that is not one is refused rather than ignored: the caller would otherwise
+        // get a page other than the one asked for.
+        let int = |name: &str| {
+            q.get(name)
+                .map(|v| v.parse::<u32>().map(i64::from))
+                .transpose()
+                .map_err(|_| Rejection::InvalidBody(format!("`{name}` must be a whole number")))
+        };
+        let limit = int("limit")?;
         let query = Query {
             from: q.string("from"),
             until: q.string("until"),
             matching: matching(|n| q.string(n)),
-            offset: int("offset").unwrap_or(0),
+            offset: int("offset")?.unwrap_or(0),
             limit: limit.unwrap_or(100),
         };
         let filter = query

@@ -25,8 +25,20 @@ pub struct Query {
 }
 
 impl Query {
-    /// The store's filter: times read as RFC 3339, `from` defaulting to `retention` back.
+    /// The store's filter: times read as RFC 3339, `from` defaulting to `retention` back,
+    /// amounts as decimals.
     pub fn filter(self, retention: Duration) -> Result<Filter, String> {
+        // The store compares amounts as numbers: PostgreSQL refuses to cast anything else.
+        for (name, v) in [
+            ("amount_min", &self.matching.amount_min),
+            ("amount_max", &self.matching.amount_max),
+        ] {
+            if let Some(v) = v
+                && v.parse::<rust_decimal::Decimal>().is_err()
+            {
+                return Err(format!("`{name}` must be a decimal amount"));
+            }
+        }
         let from = match self.from.as_deref() {
             Some(f) => parse_time_ms(f)?,
             None => window_start(retention),
@@ -124,4 +136,33 @@ pub(super) async fn page(
             (seq, v)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_amounts(min: Option<&str>, max: Option<&str>) -> Result<Filter, String> {
+        let q = Query {
+            matching: Match {
+                amount_min: min.map(str::to_owned),
+                amount_max: max.map(str::to_owned),
+                ..Match::default()
+            },
+            limit: 10,
+            ..Query::default()
+        };
+        q.filter(Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn an_amount_filter_is_a_decimal_or_refused() {
+        assert!(with_amounts(Some("12.50"), Some("100")).is_ok());
+        for bad in ["null", "", "12,50", "1e400"] {
+            let min = with_amounts(Some(bad), None).err().unwrap_or_default();
+            assert!(min.contains("amount_min"), "{bad}: {min}");
+            let max = with_amounts(None, Some(bad)).err().unwrap_or_default();
+            assert!(max.contains("amount_max"), "{bad}: {max}");
+        }
+    }
 }
