@@ -80,14 +80,25 @@ pub struct GrantBody {
     issue_upstream: bool,
 }
 
-/// `POST /delegations/{id}/adjust|suspend|resume|revoke`.
+/// `POST /delegations/{id}/adjust`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustBody {
+    /// The vendor quota the slice belongs to.
+    quota_id: String,
+    /// The slice's new total.
+    total: Decimal,
+}
+
+/// `POST /delegations/{id}/suspend|resume|revoke`.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBody {
     /// The vendor quota the slice belongs to.
     quota_id: String,
-    /// The slice's new total (`adjust` only, where it is required).
+    /// Not read: accepted, as it always was, so that one body fits every change of a slice.
     #[serde(default)]
+    #[expect(dead_code, reason = "accepted for compatibility, never read")]
     total: Option<Decimal>,
 }
 
@@ -322,16 +333,17 @@ fn read(found: &Found, body: &[u8]) -> Result<Asked, Rejection> {
         let g: GrantBody = serde_json::from_slice(body).map_err(invalid)?;
         return Ok(Asked::Grant(Box::new(g)));
     }
-    let c: ChangeBody = serde_json::from_slice(body).map_err(invalid)?;
     let id = found.param("id").unwrap_or_default().to_owned();
-    let status = match (found.op, c.total) {
-        (Op::DelegationAdjust, Some(total)) => {
-            return Ok(Asked::Change(c.quota_id, Change::Adjust { id, total }));
-        }
-        (Op::DelegationAdjust, None) => return Err(invalid("`total` is required")),
-        (Op::DelegationSuspend, _) => Status::Suspended,
-        (Op::DelegationResume, _) => Status::Active,
-        (Op::DelegationRevoke, _) => Status::Revoked,
+    if found.op == Op::DelegationAdjust {
+        let a: AdjustBody = serde_json::from_slice(body).map_err(invalid)?;
+        let total = a.total;
+        return Ok(Asked::Change(a.quota_id, Change::Adjust { id, total }));
+    }
+    let c: ChangeBody = serde_json::from_slice(body).map_err(invalid)?;
+    let status = match found.op {
+        Op::DelegationSuspend => Status::Suspended,
+        Op::DelegationResume => Status::Active,
+        Op::DelegationRevoke => Status::Revoked,
         _ => return Err(Rejection::Internal("not a delegation operation")),
     };
     Ok(Asked::Change(c.quota_id, Change::Status { id, status }))

@@ -73,8 +73,42 @@ pub fn document() -> Value {
     let (schemas, renamed) = merge(answers, requests);
     relink(&mut doc, &renamed);
     doc["components"]["schemas"] = Value::Object(schemas);
+    decimals_as_strings(&mut doc);
     doc
 }
+
+/// A decimal is read from a string only: serde_json's `arbitrary_precision`, on in this
+/// workspace so that amounts stay exact, hands rust_decimal a JSON number in a form it does
+/// not take. schemars' deserialize schema for a decimal also allows a number and an
+/// exponent, which every request would refuse; it is replaced with what is read.
+fn decimals_as_strings(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let read = m.get("pattern").and_then(Value::as_str) == Some(DECIMAL_READ);
+            if read {
+                let nullable = m
+                    .get("type")
+                    .and_then(Value::as_array)
+                    .is_some_and(|t| t.iter().any(|t| t == "null"));
+                let ty = if nullable {
+                    json!(["string", "null"])
+                } else {
+                    json!("string")
+                };
+                m.insert("type".into(), ty);
+                m.insert("pattern".into(), DECIMAL.into());
+            }
+            m.values_mut().for_each(decimals_as_strings);
+        }
+        Value::Array(a) => a.iter_mut().for_each(decimals_as_strings),
+        _ => {}
+    }
+}
+
+/// schemars' pattern for a decimal being read ...
+const DECIMAL_READ: &str = r"^-?\d+(\.\d+)?([eE]\d+)?$";
+/// ... and for one being written, which is also what is read here.
+const DECIMAL: &str = r"^-?\d+(\.\d+)?$";
 
 fn operation(o: &Operation, g: &mut Generators, envelope: &Value) -> Value {
     let mut params: Vec<Value> = path_params(o.path)

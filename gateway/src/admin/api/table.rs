@@ -3,7 +3,7 @@
 
 use super::{Body, Caller, Op, Operation, Param, schema};
 use crate::admin::answers::{Changed, Records, TokenIssued};
-use crate::admin::delegations::{ChangeBody, GrantBody};
+use crate::admin::delegations::{AdjustBody, ChangeBody, GrantBody};
 use crate::chain::record::Kind;
 use crate::ledger::view::Tree;
 use schemars::{Schema, SchemaGenerator, json_schema};
@@ -69,7 +69,7 @@ macro_rules! audit_filters {
     };
 }
 
-/// The body of `adjust`, `suspend`, `resume` and `revoke`.
+/// The body of `suspend`, `resume` and `revoke`.
 const CHANGE: Option<super::SchemaFn> = Some(schema::<ChangeBody>());
 
 /// Every admin API operation.
@@ -252,11 +252,10 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/delegations/{id}/adjust",
         id: "delegationAdjust",
         summary: "Change a slice's total",
-        description: "`total` is required. A reseller changes only slices strictly below its \
-                      own.",
+        description: "A reseller changes only slices strictly below its own.",
         caller: Caller::SignedOrBearer,
         query: &[],
-        request: CHANGE,
+        request: Some(schema::<AdjustBody>()),
         ok: &[Body::Json(schema::<Changed>())],
         refusals: ANY_REFUSAL,
     },

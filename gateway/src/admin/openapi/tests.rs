@@ -69,3 +69,19 @@ fn refusals_are_the_envelope_and_callers_are_named() {
     assert_eq!(adjust["in"], "path");
     assert_eq!(adjust["name"], "id");
 }
+
+#[test]
+fn a_decimal_is_read_as_a_string_only() {
+    let d = document();
+    let total = &d["components"]["schemas"]["ChangeBody"]["properties"]["total"];
+    assert_eq!(
+        total["type"],
+        serde_json::json!(["string", "null"]),
+        "{total}"
+    );
+    assert_eq!(total["pattern"], DECIMAL);
+    let adjust = &d["components"]["schemas"]["AdjustBody"];
+    assert_eq!(adjust["properties"]["total"]["type"], "string");
+    assert_eq!(adjust["required"], serde_json::json!(["quota_id", "total"]));
+    assert!(!d.to_string().contains("[eE]"));
+}
