@@ -23,6 +23,12 @@ fn decimal(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})
 }
 
+/// An OpenAPI document (described by the OpenAPI specification's own schema, not here).
+fn openapi_document(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "object", "required": ["openapi", "info", "paths"],
+                  "description": "An OpenAPI 3.1 document."})
+}
+
 /// The export's formats ([`crate::audit::export::Format`]).
 fn export_format(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "string", "enum": ["csv", "jsonl"], "default": "jsonl"})
@@ -133,10 +139,7 @@ pub static OPERATIONS: &[Operation] = &[
         caller: Caller::Anyone,
         query: &[],
         request: None,
-        ok: &[Body::Other {
-            media: "application/json",
-            description: "An OpenAPI 3.1 document.",
-        }],
+        ok: &[Body::Json(openapi_document)],
         refusals: &[],
     },
     Operation {

@@ -85,3 +85,14 @@ fn a_decimal_is_read_as_a_string_only() {
     assert_eq!(adjust["required"], serde_json::json!(["quota_id", "total"]));
     assert!(!d.to_string().contains("[eE]"));
 }
+
+#[test]
+fn a_json_answer_has_an_object_schema_and_a_text_one_a_string() {
+    let d = document();
+    let ok = |path: &str, media: &str| {
+        d["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"].clone()
+    };
+    assert_eq!(ok("/openapi.json", "application/json")["type"], "object");
+    assert_eq!(ok("/healthz", "text/plain")["type"], "string");
+    assert_eq!(ok("/audit/export", "text/csv")["type"], "string");
+}
