@@ -75,8 +75,32 @@ macro_rules! audit_filters {
     };
 }
 
-/// The body of `suspend`, `resume` and `revoke`.
-const CHANGE: Option<super::SchemaFn> = Some(schema::<ChangeBody>());
+/// The answer to every change of a delegation.
+const CHANGED: &[Body] = &[Body::Json(schema::<Changed>())];
+
+/// A change to one slice, `POST /delegations/{id}/<action>`.
+const fn slice_change(
+    op: Op,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    description: &'static str,
+    request: super::SchemaFn,
+) -> Operation {
+    Operation {
+        op,
+        method: "POST",
+        path,
+        id,
+        summary,
+        description,
+        caller: Caller::SignedOrBearer,
+        query: &[],
+        request: Some(request),
+        ok: CHANGED,
+        refusals: ANY_REFUSAL,
+    }
+}
 
 /// Every admin API operation.
 pub static OPERATIONS: &[Operation] = &[
@@ -246,59 +270,39 @@ pub static OPERATIONS: &[Operation] = &[
         caller: Caller::SignedOrBearer,
         query: &[],
         request: Some(schema::<GrantBody>()),
-        ok: &[Body::Json(schema::<Changed>())],
+        ok: CHANGED,
         refusals: ANY_REFUSAL,
     },
-    Operation {
-        op: Op::DelegationAdjust,
-        method: "POST",
-        path: "/delegations/{id}/adjust",
-        id: "delegationAdjust",
-        summary: "Change a slice's total",
-        description: "A reseller changes only slices strictly below its own.",
-        caller: Caller::SignedOrBearer,
-        query: &[],
-        request: Some(schema::<AdjustBody>()),
-        ok: &[Body::Json(schema::<Changed>())],
-        refusals: ANY_REFUSAL,
-    },
-    Operation {
-        op: Op::DelegationSuspend,
-        method: "POST",
-        path: "/delegations/{id}/suspend",
-        id: "delegationSuspend",
-        summary: "Suspend a slice",
-        description: "Nothing new is reserved below it until it is resumed.",
-        caller: Caller::SignedOrBearer,
-        query: &[],
-        request: CHANGE,
-        ok: &[Body::Json(schema::<Changed>())],
-        refusals: ANY_REFUSAL,
-    },
-    Operation {
-        op: Op::DelegationResume,
-        method: "POST",
-        path: "/delegations/{id}/resume",
-        id: "delegationResume",
-        summary: "Resume a suspended slice",
-        description: "The slice is in force again.",
-        caller: Caller::SignedOrBearer,
-        query: &[],
-        request: CHANGE,
-        ok: &[Body::Json(schema::<Changed>())],
-        refusals: ANY_REFUSAL,
-    },
-    Operation {
-        op: Op::DelegationRevoke,
-        method: "POST",
-        path: "/delegations/{id}/revoke",
-        id: "delegationRevoke",
-        summary: "Revoke a slice",
-        description: "Closed for good; what it had not spent goes back to its parent.",
-        caller: Caller::SignedOrBearer,
-        query: &[],
-        request: CHANGE,
-        ok: &[Body::Json(schema::<Changed>())],
-        refusals: ANY_REFUSAL,
-    },
+    slice_change(
+        Op::DelegationAdjust,
+        "/delegations/{id}/adjust",
+        "delegationAdjust",
+        "Change a slice's total",
+        "A reseller changes only slices strictly below its own.",
+        schema::<AdjustBody>(),
+    ),
+    slice_change(
+        Op::DelegationSuspend,
+        "/delegations/{id}/suspend",
+        "delegationSuspend",
+        "Suspend a slice",
+        "Nothing new is reserved below it until it is resumed.",
+        schema::<ChangeBody>(),
+    ),
+    slice_change(
+        Op::DelegationResume,
+        "/delegations/{id}/resume",
+        "delegationResume",
+        "Resume a suspended slice",
+        "The slice is in force again.",
+        schema::<ChangeBody>(),
+    ),
+    slice_change(
+        Op::DelegationRevoke,
+        "/delegations/{id}/revoke",
+        "delegationRevoke",
+        "Revoke a slice",
+        "Closed for good; what it had not spent goes back to its parent.",
+        schema::<ChangeBody>(),
+    ),
 ];
