@@ -1,6 +1,7 @@
 //! The admin API's JSON answers as types, so that the document ([`super::openapi`]) is derived
-//! from what the handlers send. Fields are in alphabetical order: the order of the earlier
-//! `json!` answers, so the bytes on the wire did not change.
+//! from what the handlers send. Fields are in alphabetical order, the order of the earlier
+//! `json!` answers, so the JSON is the same; only a slice's `limits` ([`Tree`]) now keeps
+//! its struct's order (JSON objects are unordered, and no client may rely on it).
 
 use crate::chain::record::Record;
 use crate::ledger::view::Tree;

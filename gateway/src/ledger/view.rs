@@ -1,7 +1,8 @@
 //! A quota's delegation tree as people read it (the admin API and `tiergate delegation show`).
 //!
 //! The answers are typed so that the admin API's document describes exactly what is sent:
-//! fields are declared in alphabetical order, the order the earlier `json!` answers had.
+//! fields are declared in alphabetical order, the order the earlier `json!` answers had
+//! (`limits` is written in [`Limits`]' own field order now, where `json!` had sorted it).
 
 use crate::store::{Store, StoreError};
 use schemars::JsonSchema;
