@@ -13,7 +13,6 @@ use jsonwebtoken::{
 };
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A token failure.
@@ -236,16 +235,46 @@ impl Issuer {
     }
 
     /// The JWKS verifiers fetch (every key still verifying).
-    pub fn jwks(&self) -> Value {
-        let keys: Vec<Value> = self
+    pub fn jwks(&self) -> KeySet {
+        let keys = self
             .verifying()
-            .map(|k| {
-                json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(&k.public),
-                       "kid": k.kid, "alg": "EdDSA", "use": "sig"})
+            .map(|k| Jwk {
+                alg: "EdDSA".into(),
+                crv: "Ed25519".into(),
+                kid: k.kid.clone(),
+                kty: "OKP".into(),
+                usage: "sig".into(),
+                x: URL_SAFE_NO_PAD.encode(&k.public),
             })
             .collect();
-        json!({"keys": keys})
+        KeySet { keys }
     }
+}
+
+/// A JSON Web Key Set (RFC 7517) of Ed25519 public keys.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct KeySet {
+    /// The current key first, then any previous key still verifying during a rotation.
+    pub keys: Vec<Jwk>,
+}
+
+/// One public key (RFC 8037, `OKP` with `Ed25519`). Fields in alphabetical order, as the
+/// earlier untyped answer had them.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Jwk {
+    /// Always `EdDSA`.
+    pub alg: String,
+    /// Always `Ed25519`.
+    pub crv: String,
+    /// The key id tokens name in their header.
+    pub kid: String,
+    /// Always `OKP`.
+    pub kty: String,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    pub usage: String,
+    /// The public key, base64url without padding.
+    pub x: String,
 }
 
 #[cfg(test)]

@@ -46,9 +46,22 @@ pub fn refusal(
     reply(on, status, JSON, body, &headers)
 }
 
+/// The vendor's error envelope: the body of every refusal.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct Envelope {
+    /// Tiergate's code (`TG.` and four digits), or the vendor's when it refused.
+    pub error_code: String,
+    /// What was wrong, for a person.
+    pub error_msg: String,
+}
+
 /// A refusal's body: the vendor's envelope.
 pub fn envelope(r: &Rejection) -> String {
-    serde_json::json!({"error_code": r.answer().code, "error_msg": r.to_string()}).to_string()
+    let e = Envelope {
+        error_code: r.answer().code.to_owned(),
+        error_msg: r.to_string(),
+    };
+    serde_json::to_string(&e).unwrap_or_default()
 }
 
 /// The first answer to an idempotent request, given again to its retry.

@@ -155,6 +155,11 @@ impl Gateway {
         Self::launch(upstream, Launch::new(Db::Sqlite, "/readyz", extra))
     }
 
+    /// Like [`Gateway::start_with`], on the given storage.
+    pub fn start_on(upstream: SocketAddr, db: Db, extra: &str) -> Result<Gateway> {
+        Self::launch(upstream, Launch::new(db, "/readyz", extra))
+    }
+
     /// Like [`Gateway::start_with`], with environment variables for the process (e.g.
     /// `SSL_CERT_FILE` for a test CA).
     pub fn start_with_env(

@@ -4,6 +4,7 @@
 //! credential (the same AK/SK scheme) or a bearer token, masked unless the credential's role
 //! is `unmasked` and the request asks (`unmasked=true`), which is itself audited.
 
+use super::answers::Records;
 use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::audit::export::{Export, Format};
@@ -13,7 +14,6 @@ use crate::credentials::Credentials;
 use crate::rejection::Rejection;
 use crate::web::form::Form;
 use pingora::protocols::http::ServerSession;
-use serde_json::{Value, json};
 use std::time::Duration;
 use tiergate_policy::Denied;
 use tiergate_policy::admin::{self, Area};
@@ -64,13 +64,20 @@ impl AuditApi {
                 operation: "audit_records_unmasked",
             }));
         }
-        let int = |name: &str| q.get(name).and_then(|v| v.parse::<i64>().ok());
-        let limit = int("limit");
+        // A count that is not one is refused rather than ignored: the caller would otherwise
+        // get a page other than the one asked for.
+        let int = |name: &str| {
+            q.get(name)
+                .map(|v| v.parse::<u32>().map(i64::from))
+                .transpose()
+                .map_err(|_| Rejection::InvalidBody(format!("`{name}` must be a whole number")))
+        };
+        let limit = int("limit")?;
         let query = Query {
             from: q.string("from"),
             until: q.string("until"),
             matching: matching(|n| q.string(n)),
-            offset: int("offset").unwrap_or(0),
+            offset: int("offset")?.unwrap_or(0),
             limit: limit.unwrap_or(100),
         };
         let filter = query
@@ -87,12 +94,15 @@ impl AuditApi {
     }
 
     /// `GET /audit/records`.
-    pub async fn records(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+    pub async fn records(&self, session: &mut ServerSession) -> Result<Records, Rejection> {
         let r = self.reading(session).await?;
         let recs = records(&self.audit, r.filter, r.unmasked, &r.who)
             .await
             .map_err(|_| Rejection::AuditUnavailable)?;
-        Ok(json!({"count": recs.len(), "records": recs}))
+        Ok(Records {
+            count: recs.len(),
+            records: recs,
+        })
     }
 
     /// `GET /audit/export?format=csv|jsonl`: every record the filters select (`limit` caps

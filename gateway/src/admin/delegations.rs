@@ -14,12 +14,14 @@
 //! call is carried out once ([`super::once`]): a captured request sent again changes nothing,
 //! and `X-Idempotency-Key` makes a re-signed retry get the first answer.
 
+use super::answers::Changed;
+use super::api::{Found, Op};
 use super::once::Claimed;
 use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::credentials::UpstreamKey;
 use crate::credentials::{Credential, Credentials};
-use crate::ledger::view::tree;
+use crate::ledger::view::{Tree, tree};
 use crate::rejection::Rejection;
 use crate::store::ledger::requests::{Author, Change};
 use crate::upstream::UpstreamClient;
@@ -27,8 +29,8 @@ use crate::web::form::Form;
 use http::Response;
 use pingora::protocols::http::ServerSession;
 use rust_decimal::Decimal;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::sync::Arc;
 use tiergate_policy::ledger::{Ledger, Limits, Status};
 use tiergate_policy::{Denied, Tier};
@@ -55,34 +57,48 @@ pub struct DelegationApi {
     pub store: crate::store::Store,
 }
 
-/// A grant, as asked for.
-#[derive(Deserialize)]
+/// `POST /delegations`: a new slice.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
-    /// The quota.
+    /// The vendor quota the slice is cut from.
     pub quota_id: String,
-    /// The new slice's id.
+    /// The new slice's id, unique within the quota.
     pub id: String,
-    /// The slice it is carved from (none: a root slice of the quota).
+    /// The slice it is cut from; none for a slice of the whole quota (distributors only).
     #[serde(default)]
     pub parent: Option<String>,
-    /// Who it is granted to.
+    /// Who it is granted to: a reseller, or a reseller's staff member.
     pub grantee: String,
-    /// Its limits.
+    /// What it allows.
     pub limits: Limits,
-    /// The reseller's own vendor quota it stands for.
+    /// A vendor quota the slice already is at the vendor (distributors only).
     #[serde(default)]
     pub upstream_quota: Option<String>,
-    /// Issue it to the reseller at the vendor too.
+    /// Also issue the slice's total to the grantee at the vendor (distributors only).
     #[serde(default)]
     pub issue_upstream: bool,
 }
 
-#[derive(Deserialize)]
+/// `POST /delegations/{id}/adjust`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ChangeBody {
+pub struct AdjustBody {
+    /// The vendor quota the slice belongs to.
     quota_id: String,
+    /// The slice's new total.
+    total: Decimal,
+}
+
+/// `POST /delegations/{id}/suspend|resume|revoke`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBody {
+    /// The vendor quota the slice belongs to.
+    quota_id: String,
+    /// Not read: accepted, as it always was, so that one body fits every change of a slice.
     #[serde(default)]
+    #[expect(dead_code, reason = "accepted for compatibility, never read")]
     total: Option<Decimal>,
 }
 
@@ -111,10 +127,11 @@ enum Asked {
 }
 
 impl DelegationApi {
-    /// Answers a request to `/delegations`.
+    /// Answers a request to one of the `/delegations` operations.
     pub async fn handle(
         &self,
         session: &mut ServerSession,
+        found: &Found,
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let req = session.req_header();
@@ -131,14 +148,12 @@ impl DelegationApi {
                 operation: "delegations",
             }));
         }
-        let path = req.uri.path().to_owned();
-        let method = req.method.as_str().to_owned();
         let source = session.client_addr().map(|a| a.to_string());
-        if method == "GET" && path == "/delegations" {
-            let v = self.show(cred, req.uri.query().unwrap_or("")).await?;
-            return Ok(super::json(&v));
+        if found.op == Op::DelegationTree {
+            let t = self.show(cred, req.uri.query().unwrap_or("")).await?;
+            return Ok(super::json(&t));
         }
-        let asked = read(&method, &path, &body)?;
+        let asked = read(found, &body)?;
         // A state-changing call is carried out once ([`super::once`]).
         let request_id = crate::answer::request_id();
         let window = self.skew * 2;
@@ -168,11 +183,11 @@ impl DelegationApi {
             Asked::Change(quota, change) => self.change(cred, &quota, change, None, source).await,
         };
         once.finish(self.audit.store(), &answered).await;
-        answered.map(|v| super::json(&v))
+        answered.map(|c| super::json(&c))
     }
 
     /// The tree of `quota_id` (in `query`) as `cred` may see it.
-    pub async fn show(&self, cred: &Credential, query: &str) -> Result<Value, Rejection> {
+    pub async fn show(&self, cred: &Credential, query: &str) -> Result<Tree, Rejection> {
         let quota = Form::parse(query.as_bytes())
             .string("quota_id")
             .ok_or_else(|| invalid("`quota_id` is required"))?;
@@ -192,7 +207,7 @@ impl DelegationApi {
         g: GrantBody,
         source: Option<String>,
         request_id: &str,
-    ) -> Result<Value, Rejection> {
+    ) -> Result<Changed, Rejection> {
         let p = &cred.principal;
         tiergate_policy::admin::may_delegate(p)?;
         let distributor = p.tier == Tier::Distributor;
@@ -245,7 +260,12 @@ impl DelegationApi {
         })
         .await
         .map_err(|_| Rejection::AuditUnavailable)?;
-        Ok(json!({"operation": "grant", "delegation": id, "upstream_quota": upstream, "tree": t}))
+        Ok(Changed {
+            delegation: id,
+            operation: "grant".into(),
+            tree: t,
+            upstream_quota: Some(upstream),
+        })
     }
 
     fn issue(&self) -> super::issue::Issue<'_> {
@@ -275,7 +295,7 @@ impl DelegationApi {
         change: Change,
         upstream_quota: Option<String>,
         source: Option<String>,
-    ) -> Result<Value, Rejection> {
+    ) -> Result<Changed, Rejection> {
         let p = &cred.principal;
         tiergate_policy::admin::may_delegate(p)?;
         if p.tier != Tier::Distributor && !matches!(change, Change::Grant { .. }) {
@@ -303,43 +323,33 @@ impl DelegationApi {
         })
         .await
         .map_err(|_| Rejection::AuditUnavailable)?;
-        Ok(json!({"operation": operation, "delegation": id, "tree": t}))
+        Ok(Changed {
+            delegation: id,
+            operation: operation.into(),
+            tree: t,
+            upstream_quota: None,
+        })
     }
 }
 
 /// Reads a state-changing delegation request.
-fn read(method: &str, path: &str, body: &[u8]) -> Result<Asked, Rejection> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method, parts.as_slice()) {
-        ("POST", ["delegations"]) => {
-            let g: GrantBody = serde_json::from_slice(body).map_err(invalid)?;
-            Ok(Asked::Grant(Box::new(g)))
-        }
-        ("POST", ["delegations", id, action]) => {
-            let c: ChangeBody = serde_json::from_slice(body).map_err(invalid)?;
-            let id = (*id).to_owned();
-            let change = match (*action, c.total) {
-                ("adjust", Some(total)) => Change::Adjust { id, total },
-                ("adjust", None) => return Err(invalid("`total` is required")),
-                (a, _) => {
-                    let status = match a {
-                        "suspend" => Status::Suspended,
-                        "resume" => Status::Active,
-                        "revoke" => Status::Revoked,
-                        _ => return Err(no_route(method, path)),
-                    };
-                    Change::Status { id, status }
-                }
-            };
-            Ok(Asked::Change(c.quota_id, change))
-        }
-        _ => Err(no_route(method, path)),
+fn read(found: &Found, body: &[u8]) -> Result<Asked, Rejection> {
+    if found.op == Op::DelegationGrant {
+        let g: GrantBody = serde_json::from_slice(body).map_err(invalid)?;
+        return Ok(Asked::Grant(Box::new(g)));
     }
-}
-
-fn no_route(method: &str, path: &str) -> Rejection {
-    Rejection::NoSuchEndpoint {
-        method: method.to_owned(),
-        path: path.to_owned(),
+    let id = found.param("id").unwrap_or_default().to_owned();
+    if found.op == Op::DelegationAdjust {
+        let a: AdjustBody = serde_json::from_slice(body).map_err(invalid)?;
+        let total = a.total;
+        return Ok(Asked::Change(a.quota_id, Change::Adjust { id, total }));
     }
+    let c: ChangeBody = serde_json::from_slice(body).map_err(invalid)?;
+    let status = match found.op {
+        Op::DelegationSuspend => Status::Suspended,
+        Op::DelegationResume => Status::Active,
+        Op::DelegationRevoke => Status::Revoked,
+        _ => return Err(Rejection::Internal("not a delegation operation")),
+    };
+    Ok(Asked::Change(c.quota_id, Change::Status { id, status }))
 }

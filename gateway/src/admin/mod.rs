@@ -6,16 +6,23 @@
 //!   ([`audit`]);
 //! - `/delegations` for distributors and resellers ([`delegations`]);
 //! - `POST /tokens` and `GET /.well-known/jwks.json`, token mode ([`tokens`]);
-//! - `/console/`, the security team's console ([`crate::console`]).
+//! - `/console/`, the security team's console ([`crate::console`]);
+//! - `GET /openapi.json`, the API's own description ([`openapi`]).
+//!
+//! Every endpoint but the console is an entry of the table in [`api`], which routing goes
+//! through and the document is built from.
 //!
 //! Callers authenticate as on the partner API, or with a bearer token ([`auth`]). Every
 //! answer is written by [`crate::answer`]: JSON, refusals in the vendor's envelope.
 
+pub mod answers;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod delegations;
 pub mod issue;
 mod once;
+pub mod openapi;
 pub mod reads;
 pub mod stream;
 pub mod tokens;
@@ -26,11 +33,12 @@ use crate::graph::LiveGraph;
 use crate::metrics::Metrics;
 use crate::rejection::Rejection;
 use crate::store::Store;
+use api::Op;
 use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use serde_json::Value;
+use serde::Serialize;
 use std::sync::Arc;
 
 /// The most the admin listener reads of a request body.
@@ -57,8 +65,8 @@ pub struct Admin {
 }
 
 /// A JSON answer.
-fn json(v: &Value) -> Response<Vec<u8>> {
-    let body = v.to_string().into_bytes();
+fn json(v: &impl Serialize) -> Response<Vec<u8>> {
+    let body = serde_json::to_vec(v).unwrap_or_default();
     answer::reply(Listener::Admin, StatusCode::OK, JSON, body, &[])
 }
 
@@ -82,14 +90,8 @@ impl Admin {
         if path == "/console" || path.starts_with("/console/") {
             return self.console.serve(session, &self.delegations).await;
         }
-        if session.req_header().method == http::Method::GET && path == "/audit/export" {
-            return match self.audit.export(session).await {
-                Ok(e) => Answer::Export(Box::new(e)),
-                Err(r) => Answer::Whole(self.refused(r).await),
-            };
-        }
         match self.route(session).await {
-            Ok(r) => Answer::Whole(r),
+            Ok(a) => a,
             Err(r) => Answer::Whole(self.refused(r).await),
         }
     }
@@ -101,32 +103,40 @@ impl Admin {
         answer::app(Listener::Admin, Err(r))
     }
 
-    async fn route(&self, session: &mut ServerSession) -> Result<Response<Vec<u8>>, Rejection> {
+    async fn route(&self, session: &mut ServerSession) -> Result<Answer, Rejection> {
         let method = session.req_header().method.as_str().to_owned();
         let path = session.req_header().uri.path().to_owned();
-        let v: Value = match (method.as_str(), path.as_str()) {
-            ("GET", "/metrics") => {
-                return Ok(text("text/plain; version=0.0.4", &self.metrics.render()));
-            }
-            ("GET", "/healthz") => return Ok(text(PLAIN, b"ok\n")),
-            ("GET", "/readyz") => return self.ready().await.map(|()| text(PLAIN, b"ready\n")),
-            ("GET", "/audit/records") => self.audit.records(session).await?,
-            ("POST", "/tokens") => self.tokens.issue(session).await?,
-            ("GET", "/.well-known/jwks.json") => self.tokens.jwks()?,
-            ("GET", "/overview") => self.reads.overview(&self.console, session).await?,
-            ("GET", "/tls") => self.reads.tls(&self.console, session).await?,
-            ("GET", "/federation") => self.reads.federation(&self.console, session).await?,
-            ("GET", "/money") => self.reads.money(&self.console, session).await?,
-            ("GET", "/credentials") => self.reads.credentials(&self.console, session).await?,
-            ("POST", p) if p == "/credentials" || p == "/audit/verify" || revoking(p) => {
-                return self.reads.change(&self.console, session).await;
-            }
-            (_, p) if p == "/delegations" || p.starts_with("/delegations/") => {
-                return self.delegations.handle(session).await;
-            }
-            _ => return Err(Rejection::NoSuchEndpoint { method, path }),
+        let Some(found) = api::find(&method, &path) else {
+            return Err(Rejection::NoSuchEndpoint { method, path });
         };
-        Ok(json(&v))
+        let c = &self.console;
+        let whole = match found.op {
+            Op::Metrics => text("text/plain; version=0.0.4", &self.metrics.render()),
+            Op::Health => text(PLAIN, b"ok\n"),
+            Op::Ready => self.ready().await.map(|()| text(PLAIN, b"ready\n"))?,
+            Op::Document => text(JSON, openapi::DOCUMENT.as_bytes()),
+            Op::AuditRecords => json(&self.audit.records(session).await?),
+            Op::AuditExport => {
+                return Ok(Answer::Export(Box::new(self.audit.export(session).await?)));
+            }
+            Op::IssueToken => json(&self.tokens.issue(session).await?),
+            Op::Jwks => json(&self.tokens.jwks()?),
+            Op::DelegationTree
+            | Op::DelegationGrant
+            | Op::DelegationAdjust
+            | Op::DelegationSuspend
+            | Op::DelegationResume
+            | Op::DelegationRevoke => self.delegations.handle(session, &found).await?,
+            Op::Overview => json(&self.reads.overview(c, session).await?),
+            Op::Tls => json(&self.reads.tls(c, session).await?),
+            Op::Federation => json(&self.reads.federation(c, session).await?),
+            Op::Money => json(&self.reads.money(c, session).await?),
+            Op::Credentials => json(&self.reads.credentials(c, session).await?),
+            Op::IssueCredential | Op::RevokeCredential | Op::VerifyAudit => {
+                self.reads.change(c, session, &found).await?
+            }
+        };
+        Ok(Answer::Whole(whole))
     }
 
     /// Ready: storage answers and a graph is loaded.
@@ -141,13 +151,6 @@ impl Admin {
             Err(Rejection::GraphNotReady)
         }
     }
-}
-
-/// `/credentials/{access_key}/revoke`.
-fn revoking(path: &str) -> bool {
-    path.strip_prefix("/credentials/")
-        .and_then(|rest| rest.strip_suffix("/revoke"))
-        .is_some_and(|ak| !ak.is_empty() && !ak.contains('/'))
 }
 
 /// The `metrics_listen` listener: `/metrics` and nothing else, for a scraper that cannot

@@ -10,7 +10,7 @@ use crate::rejection::Rejection;
 use crate::store::Store;
 use crate::store::idempotency::Claim;
 use pingora::http::RequestHeader;
-use serde_json::Value;
+use serde::Serialize;
 
 /// The keys a first request claimed, answered when it ends.
 pub struct Once {
@@ -83,10 +83,10 @@ impl Once {
     /// Records how the request ended: its answer (or Tiergate's refusal) under its keys; an
     /// unavailable store frees them; an unknown vendor outcome keeps them until
     /// reconciliation answers them.
-    pub async fn finish(self, store: &Store, answered: &Result<Value, Rejection>) {
+    pub async fn finish(self, store: &Store, answered: &Result<impl Serialize, Rejection>) {
         let keys = store.idempotency();
         let (status, body) = match answered {
-            Ok(v) => (200, v.to_string()),
+            Ok(v) => (200, serde_json::to_string(v).unwrap_or_default()),
             Err(Rejection::OutcomeUnknown(_)) => return,
             Err(r) => match r.answer().status {
                 s @ 400..=499 => (s, crate::answer::envelope(r)),

@@ -9,17 +9,23 @@
 //!
 //! A change is carried out once ([`super::once`]), as delegation changes are.
 
+use super::api::{Found, Op};
 use super::once::Claimed;
 use crate::answer::Listener;
 use crate::console::Console;
 use crate::credentials::Credential;
-use crate::reads::credentials::{By, IssueRequest};
+use crate::reads::credentials::{By, IssueRequest, Listed, Revoked};
+use crate::reads::federation::Federation;
+use crate::reads::money::Money;
+use crate::reads::overview::Overview;
+use crate::reads::tls::Report;
 use crate::rejection::Rejection;
 use crate::web::form::Form;
 use http::Response;
 use pingora::protocols::http::ServerSession;
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 use tiergate_policy::{Denied, Tier};
 
@@ -31,10 +37,6 @@ pub struct ReadApi {
     pub skew: time::Duration,
     /// Bearer tokens (token mode), if configured.
     pub tokens: Option<Arc<tiergate_broker::tokens::Issuer>>,
-}
-
-fn to_json(v: impl Serialize) -> Result<Value, Rejection> {
-    serde_json::to_value(v).map_err(|_| Rejection::Internal("an answer could not be written"))
 }
 
 impl ReadApi {
@@ -56,85 +58,68 @@ impl ReadApi {
         .await
     }
 
-    /// A read: who asks, then `read` for them.
-    pub async fn get<F, Fut>(
+    /// Who asks, and the query they asked with.
+    async fn reader(
         &self,
         c: &Console,
-        session: &mut ServerSession,
-        read: F,
-    ) -> Result<Value, Rejection>
-    where
-        F: FnOnce(Arc<Credential>, Form) -> Fut,
-        Fut: std::future::Future<Output = Result<Value, Rejection>>,
-    {
+        session: &ServerSession,
+    ) -> Result<(Arc<Credential>, Form), Rejection> {
         let q = Form::parse(session.req_header().uri.query().unwrap_or("").as_bytes());
-        let who = self.caller(c, session, b"").await?;
-        read(who.credential, q).await
+        Ok((self.caller(c, session, b"").await?.credential, q))
     }
 
     /// `GET /overview`.
-    pub async fn overview(&self, c: &Console, s: &mut ServerSession) -> Result<Value, Rejection> {
-        self.get(c, s, |cr, _| async move {
-            to_json(crate::reads::overview::overview(&c.overview, &cr.principal).await?)
-        })
-        .await
+    pub async fn overview(&self, c: &Console, s: &ServerSession) -> Result<Overview, Rejection> {
+        let (cr, _) = self.reader(c, s).await?;
+        crate::reads::overview::overview(&c.overview, &cr.principal).await
     }
 
     /// `GET /tls`.
-    pub async fn tls(&self, c: &Console, s: &mut ServerSession) -> Result<Value, Rejection> {
-        self.get(c, s, |cr, _| async move {
-            tiergate_policy::admin::reads(&cr.principal, tiergate_policy::admin::Area::Tls)?;
-            let served = c
-                .overview
-                .certs
-                .as_ref()
-                .map(|s| s.current())
-                .unwrap_or_default();
-            let certs: Vec<_> = served.iter().map(|x| &**x).collect();
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            Ok(crate::reads::tls::report(&c.tls, &certs, now))
-        })
-        .await
+    pub async fn tls(&self, c: &Console, s: &ServerSession) -> Result<Report, Rejection> {
+        let (cr, _) = self.reader(c, s).await?;
+        tiergate_policy::admin::reads(&cr.principal, tiergate_policy::admin::Area::Tls)?;
+        let served = c
+            .overview
+            .certs
+            .as_ref()
+            .map(|s| s.current())
+            .unwrap_or_default();
+        let certs: Vec<_> = served.iter().map(|x| &**x).collect();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        Ok(crate::reads::tls::report(&c.tls, &certs, now))
     }
 
     /// `GET /federation`.
-    pub async fn federation(&self, c: &Console, s: &mut ServerSession) -> Result<Value, Rejection> {
-        self.get(c, s, |cr, _| async move {
-            let f =
-                crate::reads::federation::federation(&c.audit, c.idps.as_deref(), &cr.principal)
-                    .await?;
-            to_json(f)
-        })
-        .await
+    pub async fn federation(
+        &self,
+        c: &Console,
+        s: &ServerSession,
+    ) -> Result<Federation, Rejection> {
+        let (cr, _) = self.reader(c, s).await?;
+        crate::reads::federation::federation(&c.audit, c.idps.as_deref(), &cr.principal).await
     }
 
     /// `GET /money`.
-    pub async fn money(&self, c: &Console, s: &mut ServerSession) -> Result<Value, Rejection> {
-        self.get(c, s, |cr, q| async move {
-            let m = crate::reads::money::money(
-                &c.audit,
-                &cr.principal,
-                q.string("from"),
-                q.string("until"),
-                c.retention,
-            )
-            .await?;
-            to_json(m)
-        })
+    pub async fn money(&self, c: &Console, s: &ServerSession) -> Result<Money, Rejection> {
+        let (cr, q) = self.reader(c, s).await?;
+        crate::reads::money::money(
+            &c.audit,
+            &cr.principal,
+            q.string("from"),
+            q.string("until"),
+            c.retention,
+        )
         .await
     }
 
     /// `GET /credentials`.
-    pub async fn credentials(
-        &self,
-        c: &Console,
-        s: &mut ServerSession,
-    ) -> Result<Value, Rejection> {
-        self.get(c, s, |cr, _| async move {
-            let list = crate::reads::credentials::list(&c.credentials, &cr.principal).await?;
-            Ok(json!({"count": list.len(), "credentials": to_json(list)?}))
+    pub async fn credentials(&self, c: &Console, s: &ServerSession) -> Result<Listed, Rejection> {
+        let (cr, _) = self.reader(c, s).await?;
+        let credentials = crate::reads::credentials::list(&c.credentials, &cr.principal).await?;
+        Ok(Listed {
+            count: credentials.len(),
+            credentials,
         })
-        .await
     }
 
     /// `POST /credentials`, `POST /credentials/{access_key}/revoke`, `POST /audit/verify`:
@@ -143,11 +128,11 @@ impl ReadApi {
         &self,
         c: &Console,
         session: &mut ServerSession,
+        found: &Found,
     ) -> Result<Response<Vec<u8>>, Rejection> {
         let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let who = self.caller(c, session, &body).await?;
         let req = session.req_header();
-        let path = req.uri.path().to_owned();
         let request_id = crate::answer::request_id();
         let claimed = super::once::claim(
             c.audit.store(),
@@ -175,35 +160,53 @@ impl ReadApi {
             source: session.client_addr().map(ToString::to_string),
             via: "admin_api",
         };
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let answered = match parts.as_slice() {
-            ["credentials"] => match serde_json::from_slice::<IssueRequest>(&body) {
+        let answered = match found.op {
+            Op::IssueCredential => match serde_json::from_slice::<IssueRequest>(&body) {
                 Ok(ask) => crate::reads::credentials::issue(&c.credentials, &c.audit, &by, ask)
                     .await
                     .and_then(to_json),
                 Err(e) => Err(Rejection::InvalidBody(e.to_string())),
             },
-            ["credentials", ak, "revoke"] => {
-                crate::reads::credentials::revoke(&c.credentials, &c.audit, &by, ak)
+            Op::RevokeCredential => {
+                let ak = found.param("access_key").unwrap_or_default().to_owned();
+                crate::reads::credentials::revoke(&c.credentials, &c.audit, &by, &ak)
                     .await
-                    .map(|done| {
-                        c.sessions.end_all_of(ak);
-                        json!({"access_key": ak, "revoked": done})
+                    .and_then(|revoked| {
+                        c.sessions.end_all_of(&ak);
+                        to_json(Revoked {
+                            access_key: ak.clone(),
+                            revoked,
+                        })
                     })
             }
-            ["audit", "verify"] => verify(c, &who.credential).await,
-            _ => Err(Rejection::NoSuchEndpoint {
-                method: "POST".into(),
-                path: path.clone(),
-            }),
+            _ => verify(c, &who.credential).await.and_then(to_json),
         };
         once.finish(c.audit.store(), &answered).await;
         answered.map(|v| super::json(&v))
     }
 }
 
+fn to_json(v: impl Serialize) -> Result<Value, Rejection> {
+    serde_json::to_value(v).map_err(|_| Rejection::Internal("an answer could not be written"))
+}
+
+/// A verification's answer.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Verified {
+    /// Nothing broken.
+    pub intact: bool,
+    /// Records checked.
+    pub records: usize,
+    /// Checkpoints checked.
+    pub checkpoints: usize,
+    /// Records after the last checkpoint.
+    pub uncovered: usize,
+    /// The first broken record, if any.
+    pub first_broken: Option<crate::chain::verify::Broken>,
+}
+
 /// Verifies the chain for an auditor, the run itself audited.
-async fn verify(c: &Console, cr: &Credential) -> Result<Value, Rejection> {
+async fn verify(c: &Console, cr: &Credential) -> Result<Verified, Rejection> {
     if cr.principal.tier != Tier::Auditor {
         return Err(Rejection::Denied(Denied::TierNotAllowed {
             tier: cr.principal.tier,
@@ -220,8 +223,11 @@ async fn verify(c: &Console, cr: &Credential) -> Result<Value, Rejection> {
         .verify_recorded(&by)
         .await
         .map_err(|_| Rejection::AuditUnavailable)?;
-    Ok(json!({
-        "intact": r.intact(), "records": r.records, "checkpoints": r.checkpoints,
-        "uncovered": r.uncovered, "first_broken": r.broken.first(),
-    }))
+    Ok(Verified {
+        intact: r.intact(),
+        records: r.records,
+        checkpoints: r.checkpoints,
+        uncovered: r.uncovered,
+        first_broken: r.broken.first().cloned(),
+    })
 }

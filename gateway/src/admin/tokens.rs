@@ -6,6 +6,7 @@
 //! - `GET /.well-known/jwks.json`: the keys that verify Tiergate's tokens (current and, during
 //!   a rotation, previous).
 
+use super::answers::TokenIssued;
 use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::chain::record::{Entry, Kind};
@@ -15,9 +16,9 @@ use crate::filters::idempotency::signature_key;
 use crate::rejection::Rejection;
 use crate::store::idempotency::Claim;
 use pingora::protocols::http::ServerSession;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
-use tiergate_broker::tokens::Issuer;
+use tiergate_broker::tokens::{Issuer, KeySet};
 use tiergate_policy::{Denied, Tier};
 
 /// What the token endpoints need.
@@ -36,7 +37,7 @@ pub struct TokenApi {
 
 impl TokenApi {
     /// `GET /.well-known/jwks.json`.
-    pub fn jwks(&self) -> Result<Value, Rejection> {
+    pub fn jwks(&self) -> Result<KeySet, Rejection> {
         let issuer = self.issuer.as_ref().ok_or(Rejection::TokensOff)?;
         Ok(issuer.jwks())
     }
@@ -68,7 +69,7 @@ impl TokenApi {
     }
 
     /// `POST /tokens`.
-    pub async fn issue(&self, session: &mut ServerSession) -> Result<Value, Rejection> {
+    pub async fn issue(&self, session: &mut ServerSession) -> Result<TokenIssued, Rejection> {
         let issuer = self.issuer.as_ref().ok_or(Rejection::TokensOff)?;
         let body = crate::web::body::read(session, super::MAX_BODY).await?;
         let now = time::OffsetDateTime::now_utc();
@@ -114,10 +115,10 @@ impl TokenApi {
             })
             .await
             .map_err(|_| Rejection::AuditUnavailable)?;
-        Ok(json!({
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": claims.exp.saturating_sub(claims.iat),
-        }))
+        Ok(TokenIssued {
+            access_token: token,
+            expires_in: claims.exp.saturating_sub(claims.iat),
+            token_type: "Bearer".into(),
+        })
     }
 }

@@ -26,8 +26,37 @@ pub struct Query {
 }
 
 impl Query {
-    /// The store's filter: times read as RFC 3339, `from` defaulting to `retention` back.
+    /// The store's filter: times read as RFC 3339, `from` defaulting to `retention` back,
+    /// amounts as decimals.
     pub fn filter(self, retention: Duration) -> Result<Filter, String> {
+        // The store compares amounts as numbers: PostgreSQL refuses to cast anything else.
+        for (name, v) in [
+            ("amount_min", &self.matching.amount_min),
+            ("amount_max", &self.matching.amount_max),
+        ] {
+            if let Some(v) = v
+                && v.parse::<rust_decimal::Decimal>().is_err()
+            {
+                return Err(format!("`{name}` must be a decimal amount"));
+            }
+        }
+        // No record holds a NUL, and PostgreSQL refuses one in any text it is asked to compare.
+        let m = &self.matching;
+        for (name, v) in [
+            ("kind", &m.kind),
+            ("principal", &m.principal),
+            ("tier", &m.tier),
+            ("reseller", &m.reseller),
+            ("customer", &m.customer),
+            ("operation", &m.operation),
+            ("outcome", &m.outcome),
+            ("request_id", &m.request_id),
+            ("party", &m.party),
+        ] {
+            if v.as_deref().is_some_and(|v| v.contains('\0')) {
+                return Err(format!("`{name}` must not contain a NUL character"));
+            }
+        }
         let from = match self.from.as_deref() {
             Some(f) => parse_time_ms(f)?,
             None => window_start(retention),
@@ -141,4 +170,33 @@ pub(super) async fn page(
             (seq, v)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_amounts(min: Option<&str>, max: Option<&str>) -> Result<Filter, String> {
+        let q = Query {
+            matching: Match {
+                amount_min: min.map(str::to_owned),
+                amount_max: max.map(str::to_owned),
+                ..Match::default()
+            },
+            limit: 10,
+            ..Query::default()
+        };
+        q.filter(Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn an_amount_filter_is_a_decimal_or_refused() {
+        assert!(with_amounts(Some("12.50"), Some("100")).is_ok());
+        for bad in ["null", "", "12,50", "1e400"] {
+            let min = with_amounts(Some(bad), None).err().unwrap_or_default();
+            assert!(min.contains("amount_min"), "{bad}: {min}");
+            let max = with_amounts(None, Some(bad)).err().unwrap_or_default();
+            assert!(max.contains("amount_max"), "{bad}: {max}");
+        }
+    }
 }

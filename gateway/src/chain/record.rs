@@ -6,6 +6,7 @@
 //! any record changes every later hash.
 
 use ring::digest;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,7 +14,7 @@ use serde_json::Value;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What a record is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A money-moving call about to be forwarded (written before it is).
@@ -53,7 +54,7 @@ impl Kind {
 }
 
 /// One record as written by the gateway (before it has a place in the chain).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Entry {
     /// Kind.
     pub kind: Option<Kind>,
@@ -99,7 +100,7 @@ pub struct Entry {
 }
 
 /// A record in the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Record {
     /// Position in the chain, from 1, without gaps.
     pub seq: i64,

@@ -42,7 +42,7 @@ pub struct Checkpoint {
 }
 
 /// One problem found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Broken {
     /// The record concerned.
     pub seq: i64,

@@ -188,6 +188,7 @@ fn show(c: Config, quota: String, json_out: bool) -> Result<(), String> {
         let t = tree(audit.store(), &quota, |_, _| true)
             .await
             .map_err(|e| e.to_string())?;
+        let t = serde_json::to_value(t).map_err(|e| e.to_string())?;
         if json_out {
             println!("{t}");
             return Ok(());

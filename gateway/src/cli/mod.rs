@@ -105,6 +105,8 @@ enum Command {
         #[command(subcommand)]
         action: tokens::Action,
     },
+    /// Print the admin API's OpenAPI document (as served at `/openapi.json`).
+    Openapi,
     /// Ask the tier policy.
     Policy {
         /// Configuration file.
@@ -191,6 +193,10 @@ pub fn main() -> ExitCode {
         Command::Tls { action } => tls::run(action),
         Command::Audit { action } => audit::run(action),
         Command::Tokens { action } => tokens::run(action),
+        Command::Openapi => {
+            println!("{}", *crate::admin::openapi::DOCUMENT);
+            Ok(())
+        }
         Command::Delegation { config, action } => {
             load(&config).and_then(|c| delegation::run(c, action))
         }

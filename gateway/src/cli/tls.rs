@@ -80,11 +80,12 @@ pub fn run(action: Action) -> Result<(), String> {
         }
     };
     let served: Vec<_> = certs.iter().collect();
-    let r = report(
+    let r = serde_json::to_value(report(
         &policy,
         &served,
         time::OffsetDateTime::now_utc().unix_timestamp(),
-    );
+    ))
+    .map_err(|e| e.to_string())?;
     if json {
         println!("{r}");
     } else {

@@ -66,7 +66,7 @@ pub async fn show(c: &Console, me: &Signed, q: &Form, done: Option<Done>) -> Res
                     h.last_used_at.clone().unwrap_or_default(),
                     when(h.last_used_at.as_deref().unwrap_or_default()),
                 ),
-                Cell::text(h.status),
+                Cell::text(h.status.clone()),
                 Cell::markup(
                     h.revoked_at.clone().unwrap_or_default(),
                     when(h.revoked_at.as_deref().unwrap_or_default()),

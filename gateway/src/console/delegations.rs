@@ -45,9 +45,11 @@ pub async fn show(
     // The quotas this person has a part of (a reseller: those it holds a slice of).
     let mut trees: Vec<(String, Value)> = Vec::new();
     for quota in &quotas {
+        // The typed tree, read here as the JSON the admin API sends.
         match api
             .show(&me.credential, &format!("quota_id={}", enc(quota)))
             .await
+            .map(|t| serde_json::to_value(t).unwrap_or_default())
         {
             Ok(t) if t["slices"].as_array().is_some_and(|s| !s.is_empty()) => {
                 trees.push((quota.clone(), t));
@@ -316,7 +318,8 @@ pub async fn change(
             .map(|v| (quota, v)),
     };
     let (quota, done) = match result {
-        Ok((quota, v)) => {
+        Ok((quota, changed)) => {
+            let v = serde_json::to_value(changed).unwrap_or_default();
             let what = format!(
                 "{} {}: done, and written to the audit log.",
                 v["operation"].as_str().unwrap_or("change"),

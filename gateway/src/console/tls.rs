@@ -29,7 +29,7 @@ pub fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
         .unwrap_or_default();
     let certs: Vec<_> = served.iter().map(|x| &**x).collect();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let r = report(&c.tls, &certs, now);
+    let r = serde_json::to_value(report(&c.tls, &certs, now)).unwrap_or_default();
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let body = html! {
         p { "Profile " strong { (text(&r["profile"])) } ", versions " (strings(&r["versions"]).join(", ")) "." }

@@ -7,13 +7,14 @@ use crate::audit::Audit;
 use crate::chain::record::{Entry, Kind};
 use crate::credentials::{Credential, CredentialError, Credentials, Subject};
 use crate::rejection::Rejection;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tiergate_policy::admin::{self, Area, Issuing};
 use tiergate_policy::{Principal, Tier};
 
 /// One credential as listed (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Holder {
     /// Access key.
     pub access_key: String,
@@ -30,14 +31,32 @@ pub struct Holder {
     /// Revoked, RFC 3339.
     pub revoked_at: Option<String>,
     /// `active` or `revoked`.
-    pub status: &'static str,
+    pub status: String,
     /// Last used, RFC 3339, as the gateways last wrote it (a minute behind at most, except
     /// on the gateway answering, which writes its own first).
     pub last_used_at: Option<String>,
 }
 
+/// Credentials as listed.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Listed {
+    /// How many.
+    pub count: usize,
+    /// Newest first.
+    pub credentials: Vec<Holder>,
+}
+
+/// A revocation's answer.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Revoked {
+    /// The credential.
+    pub access_key: String,
+    /// True when this request revoked it; false when it already was.
+    pub revoked: bool,
+}
+
 /// A credential to issue.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     /// The reseller it belongs to.
@@ -51,7 +70,7 @@ pub struct IssueRequest {
 }
 
 /// A credential just issued: the secret key is in this answer only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct IssuedCredential {
     /// Access key.
     pub access_key: String,
@@ -92,7 +111,8 @@ pub async fn list(creds: &Credentials, reader: &Principal) -> Result<Vec<Holder>
                 "revoked"
             } else {
                 "active"
-            },
+            }
+            .to_owned(),
             access_key: r.access_key,
             tier: r.tier,
             partner_id: r.partner_id,
@@ -130,6 +150,19 @@ pub async fn issue(
     ask: IssueRequest,
 ) -> Result<IssuedCredential, Rejection> {
     let reseller = ask.reseller.trim().to_owned();
+    // Names are shown on pages and in logs and stored as text: printable, and short.
+    for (field, v) in [
+        ("staff", ask.staff.as_deref()),
+        ("role", ask.role.as_deref()),
+    ] {
+        if let Some(v) = v
+            && (v.chars().count() > 64 || v.chars().any(char::is_control))
+        {
+            return Err(Rejection::InvalidBody(format!(
+                "`{field}` must be at most 64 printable characters"
+            )));
+        }
+    }
     let (what, subject) = match (ask.staff, ask.role) {
         (None, None) => (
             Issuing::Reseller(&reseller),

@@ -6,6 +6,7 @@ use crate::audit::Audit;
 use crate::audit::read::scoped;
 use crate::rejection::Rejection;
 use crate::store::audit::{Filter, Match};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 use tiergate_policy::Principal;
@@ -15,7 +16,7 @@ use tiergate_policy::admin::{self, Area, Scope};
 const RECENT: i64 = 50;
 
 /// A pinned signing certificate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Pinned {
     /// SHA-256 of its DER, hex.
     pub sha256: String,
@@ -28,7 +29,7 @@ pub struct Pinned {
 }
 
 /// A registered reseller IdP.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Idp {
     /// The reseller.
     pub reseller: String,
@@ -45,7 +46,7 @@ pub struct Idp {
 }
 
 /// A platform user bound to a customer account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Bound {
     /// The platform user.
     pub x_user_id: String,
@@ -58,7 +59,7 @@ pub struct Bound {
 }
 
 /// The federation page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Federation {
     /// Whether the broker runs (`[sso]` configured).
     pub enabled: bool,

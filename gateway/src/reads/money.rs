@@ -9,6 +9,7 @@ use crate::audit::read::{Query, scoped};
 use crate::rejection::Rejection;
 use crate::store::audit::{Filter, Match};
 use rust_decimal::Decimal;
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +23,7 @@ const MOST: usize = 200_000;
 const BATCH: i64 = 5_000;
 
 /// What moved for one (operation, reseller, customer).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Moved {
     /// The operation.
     pub operation: String,
@@ -37,7 +38,7 @@ pub struct Moved {
 }
 
 /// Calls whose money did not (surely) move, by outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Unsettled {
     /// The operation.
     pub operation: String,
@@ -50,7 +51,7 @@ pub struct Unsettled {
 }
 
 /// The money report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Money {
     /// From, RFC 3339.
     pub from: String,

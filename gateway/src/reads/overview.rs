@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::metrics::hour::{Snapshot, label};
 use crate::rejection::Rejection;
 use crate::store::audit::{Filter, Match};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ pub struct Sources {
 }
 
 /// A count under some labels.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Count {
     /// What was counted (tier, route, outcome, code... as the table says).
     pub labels: BTreeMap<String, String>,
@@ -40,7 +41,7 @@ pub struct Count {
 }
 
 /// One minute of traffic.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Minute {
     /// The minute's end, RFC 3339.
     pub at: String,
@@ -51,7 +52,7 @@ pub struct Minute {
 }
 
 /// A vendor API's budget and its use.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Budget {
     /// The API (operation), or `*` for the shared budget.
     pub api: String,
@@ -68,7 +69,7 @@ pub struct Budget {
 }
 
 /// The rate limiter now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct LimiterState {
     /// Calls waiting for the vendor budget now.
     pub queued_now: i64,
@@ -81,7 +82,7 @@ pub struct LimiterState {
 }
 
 /// The audit chain's upkeep.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AuditState {
     /// The last verification: when, by whom, intact or broken, and what it said.
     pub last_verification: Option<serde_json::Value>,
@@ -90,7 +91,7 @@ pub struct AuditState {
 }
 
 /// A checkpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Checkpoint {
     /// The last record it covers.
     pub seq: i64,
@@ -99,7 +100,7 @@ pub struct Checkpoint {
 }
 
 /// A served certificate's expiry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CertExpiry {
     /// Its subject.
     pub subject: String,
@@ -110,7 +111,7 @@ pub struct CertExpiry {
 }
 
 /// The relationship graph's sync.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct GraphState {
     /// A graph is loaded.
     pub ready: bool,
@@ -121,7 +122,7 @@ pub struct GraphState {
 }
 
 /// The overview.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Overview {
     /// The window's start, RFC 3339 (an hour back, or the gateway's start).
     pub from: String,

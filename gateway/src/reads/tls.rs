@@ -2,19 +2,93 @@
 //! allows, what is actually served per version, what is allowlisted but cannot be served and
 //! why, and the certificates with key type and expiry.
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use tiergate_certs::suites::{self, Auth};
 use tiergate_certs::{KeyType, LoadedCert, TlsPolicy, Version};
 
 /// Certificates expiring sooner than this are warned about.
 const WARN_DAYS: i64 = 30;
 
+/// An allowlisted suite.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Suite {
+    /// Its IANA name.
+    pub name: String,
+    /// Its code point, `0x1301`.
+    pub code: String,
+    /// The TLS version it belongs to.
+    pub version: String,
+}
+
+/// An allowlisted suite the backend cannot serve.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Unserved {
+    /// Its IANA name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A served certificate.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Certificate {
+    /// Its subject.
+    pub subject: String,
+    /// The names it serves.
+    pub names: Vec<String>,
+    /// `ECDSA P-256`, `RSA 2048`...
+    pub key_type: String,
+    /// Where its chain was loaded from.
+    pub chain: String,
+    /// Its expiry date.
+    pub not_after: String,
+    /// Days left.
+    pub days_left: i64,
+}
+
+/// The TLS report.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Report {
+    /// The named profile the allowlist follows.
+    pub profile: String,
+    /// TLS versions served.
+    pub versions: Vec<String>,
+    /// The allowlist.
+    pub allowlist: Vec<Suite>,
+    /// Suites allowed outside the profile (each a warning).
+    pub outside_profile: Vec<String>,
+    /// Suites served, in preference order, per version (`TLSv1.3`, `TLSv1.2`).
+    pub effective: BTreeMap<String, Vec<String>>,
+    /// Allowlisted but not served, and why.
+    pub unsupported: Vec<Unserved>,
+    /// Served certificates.
+    pub certificates: Vec<Certificate>,
+    /// What needs attention.
+    pub warnings: Vec<String>,
+}
+
+/// A policy value by the name it is configured and reported with (its serde name).
+fn named(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// The policy and certificates as a report (the CLI prints it; the admin API and console
 /// serve it for the running gateway).
-pub fn report(policy: &TlsPolicy, certs: &[&LoadedCert], now: i64) -> Value {
-    let per_version = |v: Version| json!(policy.effective_names(v));
+pub fn report(policy: &TlsPolicy, certs: &[&LoadedCert], now: i64) -> Report {
+    let names = |v: Version| -> Vec<String> {
+        policy
+            .effective_names(v)
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
     let mut warnings: Vec<String> = Vec::new();
-    let certificates: Vec<Value> = certs
+    let certificates: Vec<Certificate> = certs
         .iter()
         .map(|c| {
             let days_left = (c.not_after - now) / 86_400;
@@ -24,16 +98,22 @@ pub fn report(policy: &TlsPolicy, certs: &[&LoadedCert], now: i64) -> Value {
                     c.subject
                 ));
             }
-            let key = match c.key_type {
+            let key_type = match c.key_type {
                 KeyType::EcdsaP256 => "ECDSA P-256".to_owned(),
                 KeyType::EcdsaP384 => "ECDSA P-384".to_owned(),
                 KeyType::Rsa(bits) => format!("RSA {bits}"),
             };
-            let expires = time::OffsetDateTime::from_unix_timestamp(c.not_after)
+            let not_after = time::OffsetDateTime::from_unix_timestamp(c.not_after)
                 .map(|t| t.date().to_string())
                 .unwrap_or_default();
-            json!({"subject": c.subject, "names": c.names, "key_type": key,
-                   "chain": c.chain_path, "not_after": expires, "days_left": days_left})
+            Certificate {
+                subject: c.subject.clone(),
+                names: c.names.clone(),
+                key_type,
+                chain: c.chain_path.display().to_string(),
+                not_after,
+                days_left,
+            }
         })
         .collect();
     if !certs.is_empty() {
@@ -51,16 +131,36 @@ pub fn report(policy: &TlsPolicy, certs: &[&LoadedCert], now: i64) -> Value {
             }
         }
     }
-    json!({
-        "profile": policy.profile,
-        "versions": policy.versions,
-        "allowlist": policy.allowlist.iter().map(|s| json!({
-            "name": s.name, "code": format!("0x{:04X}", s.code), "version": s.version})).collect::<Vec<_>>(),
-        "outside_profile": policy.outside_profile.iter().map(|s| s.name).collect::<Vec<_>>(),
-        "effective": {"TLSv1.3": per_version(Version::Tls13), "TLSv1.2": per_version(Version::Tls12)},
-        "unsupported": policy.unsupported.iter().map(|u| json!({
-            "name": u.suite.name, "reason": u.reason})).collect::<Vec<_>>(),
-        "certificates": certificates,
-        "warnings": warnings,
-    })
+    Report {
+        profile: named(&policy.profile),
+        versions: policy.versions.iter().map(named).collect(),
+        allowlist: policy
+            .allowlist
+            .iter()
+            .map(|s| Suite {
+                name: s.name.to_owned(),
+                code: format!("0x{:04X}", s.code),
+                version: named(&s.version),
+            })
+            .collect(),
+        outside_profile: policy
+            .outside_profile
+            .iter()
+            .map(|s| s.name.to_owned())
+            .collect(),
+        effective: BTreeMap::from([
+            ("TLSv1.3".to_owned(), names(Version::Tls13)),
+            ("TLSv1.2".to_owned(), names(Version::Tls12)),
+        ]),
+        unsupported: policy
+            .unsupported
+            .iter()
+            .map(|u| Unserved {
+                name: u.suite.name.to_owned(),
+                reason: u.reason.to_string(),
+            })
+            .collect(),
+        certificates,
+        warnings,
+    }
 }

@@ -1,12 +1,13 @@
 //! What a delegation allows, and what a voucher request asks for.
 
 use rust_decimal::Decimal;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use time::{OffsetDateTime, UtcOffset};
 
 /// A slice's limits. `None` means "as the parent (or the quota) allows".
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// The slice: at most this much outstanding (reserved, used, and granted on).
@@ -28,15 +29,18 @@ pub struct Limits {
     pub products: Option<BTreeSet<String>>,
     /// Vouchers must become valid at or after this.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub valid_from: Option<OffsetDateTime>,
     /// Vouchers must expire at or before this.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub valid_until: Option<OffsetDateTime>,
     /// The only customers vouchers may go to.
     #[serde(default)]
     pub customers: Option<BTreeSet<String>>,
     /// When the delegation itself ends.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub expires_at: Option<OffsetDateTime>,
 }
 

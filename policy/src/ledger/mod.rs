@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 pub const MAX_DEPTH: usize = 4;
 
 /// A delegation's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// In force.
