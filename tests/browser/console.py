@@ -302,11 +302,23 @@ def issue_then_revoke_a_credential(c: Console):
     sk = shown.locator("code").nth(1).inner_text()
     c.shot("14-issued")
     assert c.ask("call", ak=ak, sk=sk) == 200, "the new credential works"
+    # The staff member signs in, in a browser of their own: their reseller's subtree, read only.
+    staff = Console(c.setup, c.context.browser.new_context(timezone_id="Asia/Tokyo").new_page())
+    staff.sign_in(access_key=ak, secret_key=sk)
+    staff.signed_in_as("carol (reseller_staff of res-1)")
+    assert nav(staff) == ["Audit", "Delegation", "Money", "Credentials", "Sign-in federation"], nav(staff)
+    staff.page.get_by_role("link", name="Delegation").click()
+    expect(staff.page.get_by_role("heading", name="Quota q-dist-1")).to_be_visible()
+    expect(staff.page.locator("summary", has_text="Change")).to_have_count(0)
+    staff.shot("15-staff-delegation")
     c.goto("/console/credentials")
     assert sk not in c.page.content(), "the secret is shown once"
     c.page.get_by_role("button", name=f"Revoke {ak}").click()
     expect(c.page.get_by_role("status")).to_contain_text(f"Revoked {ak}")
     assert c.ask("call", ak=ak, sk=sk) == 401, "the next call with it is refused"
+    staff.page.reload()
+    staff.on_sign_in_form()
+    staff.context.close()
 
 
 def sign_out(c: Console):

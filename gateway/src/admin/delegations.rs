@@ -32,6 +32,7 @@ use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::sync::Arc;
+use tiergate_policy::admin::{Area, Scope};
 use tiergate_policy::ledger::{Ledger, Limits, Status};
 use tiergate_policy::{Denied, Tier};
 
@@ -141,12 +142,10 @@ impl DelegationApi {
             super::auth::authenticate(&self.credentials, tokens, &door, req, &body, self.skew)
                 .await?;
         let cred = &caller.credential;
-        let p = &cred.principal;
-        if !matches!(p.tier, Tier::Distributor | Tier::CloudReseller) || p.role.is_some() {
-            return Err(Rejection::Denied(Denied::TierNotAllowed {
-                tier: p.tier,
-                operation: "delegations",
-            }));
+        // Who reads which slices, and who changes them, is decided by `show`, `grant` and
+        // `change` ([`tiergate_policy::admin`]); a change is refused before it is claimed.
+        if found.op != Op::DelegationTree {
+            tiergate_policy::admin::may_delegate(&cred.principal)?;
         }
         let source = session.client_addr().map(|a| a.to_string());
         if found.op == Op::DelegationTree {
@@ -191,10 +190,10 @@ impl DelegationApi {
         let quota = Form::parse(query.as_bytes())
             .string("quota_id")
             .ok_or_else(|| invalid("`quota_id` is required"))?;
-        let p = cred.principal.clone();
-        let all = p.tier == Tier::Distributor;
-        tree(self.audit.store(), &quota, move |l, id| {
-            all || under(l, id, &p.partner_id, false)
+        let scope = tiergate_policy::admin::reads(&cred.principal, Area::Delegations)?;
+        tree(self.audit.store(), &quota, move |l, id| match &scope {
+            Scope::All => true,
+            Scope::Partner(p) => under(l, id, p, false),
         })
         .await
         .map_err(|_| Rejection::AuditUnavailable)
