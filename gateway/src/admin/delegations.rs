@@ -16,7 +16,6 @@
 
 use super::answers::Changed;
 use super::api::{Found, Op};
-use super::once::Claimed;
 use crate::answer::Listener;
 use crate::audit::Audit;
 use crate::credentials::UpstreamKey;
@@ -166,16 +165,9 @@ impl DelegationApi {
             window,
         )
         .await?;
-        let once = match claimed {
-            Claimed::Fresh(o) => o,
-            Claimed::Replay(status, body) => {
-                return Ok(crate::answer::replay(
-                    Listener::Admin,
-                    status,
-                    body,
-                    &request_id,
-                ));
-            }
+        let once = match claimed.or_replay(&request_id) {
+            Ok(o) => o,
+            Err(first) => return Ok(*first),
         };
         let answered = match asked {
             Asked::Grant(g) => self.grant(cred, *g, source, &request_id).await,

@@ -25,6 +25,21 @@ pub enum Claimed {
     Replay(u16, String),
 }
 
+impl Claimed {
+    /// The claim to carry out, or the first answer to send again (a replay or a retry).
+    pub fn or_replay(self, request_id: &str) -> Result<Once, Box<http::Response<Vec<u8>>>> {
+        match self {
+            Claimed::Fresh(o) => Ok(o),
+            Claimed::Replay(status, body) => Err(Box::new(crate::answer::replay(
+                crate::answer::Listener::Admin,
+                status,
+                body,
+                request_id,
+            ))),
+        }
+    }
+}
+
 fn unavailable(e: crate::store::StoreError) -> Rejection {
     tracing::error!(error = %e, "idempotency store unavailable: admin call refused");
     Rejection::AuditUnavailable

@@ -10,7 +10,6 @@
 //! A change is carried out once ([`super::once`]), as delegation changes are.
 
 use super::api::{Found, Op};
-use super::once::Claimed;
 use crate::answer::Listener;
 use crate::console::Console;
 use crate::credentials::Credential;
@@ -78,15 +77,7 @@ impl ReadApi {
     pub async fn tls(&self, c: &Console, s: &ServerSession) -> Result<Report, Rejection> {
         let (cr, _) = self.reader(c, s).await?;
         tiergate_policy::admin::reads(&cr.principal, tiergate_policy::admin::Area::Tls)?;
-        let served = c
-            .overview
-            .certs
-            .as_ref()
-            .map(|s| s.current())
-            .unwrap_or_default();
-        let certs: Vec<_> = served.iter().map(|x| &**x).collect();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Ok(crate::reads::tls::report(&c.tls, &certs, now))
+        Ok(c.tls_report())
     }
 
     /// `GET /federation`.
@@ -144,16 +135,9 @@ impl ReadApi {
             self.skew * 2,
         )
         .await?;
-        let once = match claimed {
-            Claimed::Fresh(o) => o,
-            Claimed::Replay(status, body) => {
-                return Ok(crate::answer::replay(
-                    Listener::Admin,
-                    status,
-                    body,
-                    &request_id,
-                ));
-            }
+        let once = match claimed.or_replay(&request_id) {
+            Ok(o) => o,
+            Err(first) => return Ok(*first),
         };
         let by = By {
             credential: &who.credential,

@@ -264,6 +264,19 @@ impl Console {
         )
     }
 
+    /// The running gateway's TLS report (its policy and the certificates it serves now).
+    pub fn tls_report(&self) -> crate::reads::tls::Report {
+        let served = self
+            .overview
+            .certs
+            .as_ref()
+            .map(|s| s.current())
+            .unwrap_or_default();
+        let certs: Vec<_> = served.iter().map(|x| &**x).collect();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        crate::reads::tls::report(&self.tls, &certs, now)
+    }
+
     /// The console cannot answer now.
     pub fn unavailable(&self) -> Response<Vec<u8>> {
         page(

@@ -3,7 +3,6 @@
 
 use super::layout::{self, Cell};
 use super::{Console, Signed, page};
-use crate::reads::tls::report;
 use crate::web::form::Form;
 use http::{Response, StatusCode};
 use maud::html;
@@ -21,15 +20,8 @@ fn strings(v: &Value) -> Vec<String> {
 
 /// `GET /console/tls`.
 pub fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
-    let served = c
-        .overview
-        .certs
-        .as_ref()
-        .map(|s| s.current())
-        .unwrap_or_default();
-    let certs: Vec<_> = served.iter().map(|x| &**x).collect();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let r = serde_json::to_value(report(&c.tls, &certs, now)).unwrap_or_default();
+    let r = serde_json::to_value(c.tls_report()).unwrap_or_default();
+    let certs = r["certificates"].as_array().cloned().unwrap_or_default();
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let body = html! {
         p { "Profile " strong { (text(&r["profile"])) } ", versions " (strings(&r["versions"]).join(", ")) "." }
