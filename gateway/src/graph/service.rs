@@ -1,5 +1,9 @@
-//! The background service that keeps the graph current: a full sync at start and every
-//! `graph.sync_interval`, sooner again after a failure.
+//! The background service that keeps the graph current. Gateways sharing a database elect
+//! one syncer: the holder of a lease in the database ([`LEASE`], renewed every [`TICK`] while
+//! it lives and while it syncs, given up when it stops, taken over when it lapses). The
+//! syncer runs a full sync at once and every `graph.sync_interval` (sooner again after a
+//! failure) and stores it; the others reload the stored graph when its version moves, within
+//! a tick. A gateway alone is its own syncer.
 
 use super::LiveGraph;
 use super::sync::sync;
@@ -15,6 +19,10 @@ use std::time::Duration;
 
 /// Retry delay after a failed sync.
 const RETRY: Duration = Duration::from_secs(5);
+/// How often the lease is renewed or tried, and followers look for a newer graph.
+pub const TICK: Duration = Duration::from_secs(2);
+/// How long a lease holds without renewal: a dead syncer's is taken over after this.
+pub const LEASE: Duration = Duration::from_secs(10);
 
 /// Syncs the graph from the partner API.
 pub struct SyncService {
@@ -32,6 +40,17 @@ pub struct SyncService {
     pub interval: Duration,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// This gateway, as the lease names its holder.
+    pub me: String,
+}
+
+/// A random name for this gateway's claim on the lease.
+pub fn holder_name() -> String {
+    let mut b = [0u8; 8];
+    let random = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+        .map(|()| hex::encode(b))
+        .unwrap_or_default();
+    format!("pid{}-{random}", std::process::id())
 }
 
 impl SyncService {
@@ -59,18 +78,86 @@ impl SyncService {
     }
 }
 
+impl SyncService {
+    /// Takes or renews the lease; false when another gateway holds it (or the store is away).
+    async fn lead(&self) -> bool {
+        let now = crate::store::now_ms();
+        let until = now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let held = match self.store.graph().lease(&self.me, now, until).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take or renew the graph sync lease");
+                false
+            }
+        };
+        self.metrics.graph_syncer(held);
+        held
+    }
+
+    /// A sync, the lease renewed while it runs.
+    async fn sync_leading(&self) -> bool {
+        let sync = self.once();
+        tokio::pin!(sync);
+        let mut renew = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                ok = &mut sync => return ok,
+                _ = renew.tick() => { self.lead().await; }
+            }
+        }
+    }
+
+    /// Reloads the stored graph when another gateway stored a newer one.
+    async fn follow(&self, seen: &mut Option<i64>) {
+        let Ok(version) = self.store.graph().version().await else {
+            return;
+        };
+        if *seen == Some(version) || (seen.is_none() && self.graph.ready()) {
+            *seen = Some(version);
+            return;
+        }
+        match self.store.graph().edges().await {
+            Ok(edges) => {
+                self.graph.replace(edges.into_iter().collect());
+                self.metrics.graph_loaded(&self.graph.sizes());
+                *seen = Some(version);
+                tracing::info!(version, "relationship graph reloaded from the store");
+            }
+            Err(e) => tracing::warn!(error = %e, "could not reload the stored graph"),
+        }
+    }
+}
+
 #[async_trait]
 impl BackgroundService for SyncService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut next = tokio::time::Instant::now();
+        let mut seen: Option<i64> = None;
         loop {
-            let wait = if self.once().await {
-                self.interval
+            if self.lead().await {
+                if tokio::time::Instant::now() >= next {
+                    let wait = if self.sync_leading().await {
+                        self.interval
+                    } else {
+                        self.interval.min(RETRY)
+                    };
+                    next = tokio::time::Instant::now() + wait;
+                    // Its own store moved the version: nothing to reload.
+                    seen = self.store.graph().version().await.ok();
+                }
             } else {
-                self.interval.min(RETRY)
-            };
+                // Whoever leads next syncs at once; this one, should it lead, too.
+                next = tokio::time::Instant::now();
+                self.follow(&mut seen).await;
+            }
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(TICK) => {}
+                _ = shutdown.changed() => {
+                    if let Err(e) = self.store.graph().release(&self.me).await {
+                        tracing::warn!(error = %e, "could not give up the graph sync lease");
+                    }
+                    return;
+                }
             }
         }
     }

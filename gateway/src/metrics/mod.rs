@@ -17,6 +17,8 @@ pub struct Metrics {
     duration: HistogramVec,
     graph_entries: IntGaugeVec,
     graph_syncs: IntCounterVec,
+    graph_loads: prometheus::IntCounter,
+    graph_syncer: prometheus::IntGauge,
     tls_handshakes: IntCounterVec,
     tls_failures: IntCounterVec,
     tls_reloads: IntCounterVec,
@@ -67,6 +69,16 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let graph_loads = prometheus::IntCounter::new(
+            "tiergate_graph_loads_total",
+            "Stored graphs reloaded after another gateway synced them.",
+        )?;
+        let graph_syncer = prometheus::IntGauge::new(
+            "tiergate_graph_syncer",
+            "1 while this gateway holds the graph sync lease (syncs for all on its database).",
+        )?;
+        registry.register(Box::new(graph_loads.clone()))?;
+        registry.register(Box::new(graph_syncer.clone()))?;
         let tls_handshakes = IntCounterVec::new(
             Opts::new(
                 "tiergate_tls_handshakes_total",
@@ -112,6 +124,8 @@ impl Metrics {
             duration,
             graph_entries,
             graph_syncs,
+            graph_loads,
+            graph_syncer,
             tls_handshakes,
             tls_failures,
             tls_reloads,
@@ -137,6 +151,21 @@ impl Metrics {
     /// Records a graph sync and the graph's size after it.
     pub fn graph_synced(&self, outcome: &str, sizes: &[(&str, usize)]) {
         self.graph_syncs.with_label_values(&[outcome]).inc();
+        self.graph_sizes(sizes);
+    }
+
+    /// Records a reload of the stored graph and its size after it.
+    pub fn graph_loaded(&self, sizes: &[(&str, usize)]) {
+        self.graph_loads.inc();
+        self.graph_sizes(sizes);
+    }
+
+    /// Whether this gateway holds the graph sync lease.
+    pub fn graph_syncer(&self, held: bool) {
+        self.graph_syncer.set(i64::from(held));
+    }
+
+    fn graph_sizes(&self, sizes: &[(&str, usize)]) {
         for (kind, n) in sizes {
             self.graph_entries
                 .with_label_values(&[kind])

@@ -232,6 +232,7 @@ fn background(
         names: s.audit.store().clone(),
         interval: config.graph.sync_interval,
         metrics: s.metrics.clone(),
+        me: crate::graph::service::holder_name(),
     };
     server.add_service(background_service("graph sync", sync));
     let usage = crate::credentials::usage::UsageWriter(s.credentials.clone());

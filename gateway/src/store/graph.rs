@@ -46,8 +46,66 @@ impl GraphStore<'_> {
                         .execute(&mut *tx)
                         .await?;
                     insert_edges(tx, &edges, false).await?;
+                    // The other gateways on this database reload when this moves.
+                    sqlx::query("UPDATE graph_sync SET version = version + 1 WHERE id = 1")
+                        .execute(&mut *tx)
+                        .await?;
                     Ok(())
                 })
+            })
+            .await
+    }
+
+    /// Takes or renews the sync lease for `holder` until `until` (Unix ms): true when it holds
+    /// it (it was free, lapsed at `now`, or already its own).
+    pub async fn lease(&self, holder: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let holder = holder.to_owned();
+        self.db
+            .run(move |pool| {
+                let holder = holder.clone();
+                async move {
+                    let done = sqlx::query(
+                        "UPDATE graph_sync SET holder = $1, lease_until = $2 \
+                         WHERE id = 1 AND (lease_until < $3 OR holder = $1)",
+                    )
+                    .bind(holder)
+                    .bind(until)
+                    .bind(now)
+                    .execute(&pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+            })
+            .await
+    }
+
+    /// Gives the lease up (a gateway stopping), so another takes over at once.
+    pub async fn release(&self, holder: &str) -> Result<(), StoreError> {
+        let holder = holder.to_owned();
+        self.db
+            .run(move |pool| {
+                let holder = holder.clone();
+                async move {
+                    sqlx::query(
+                        "UPDATE graph_sync SET lease_until = 0 WHERE id = 1 AND holder = $1",
+                    )
+                    .bind(holder)
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+                }
+            })
+            .await
+    }
+
+    /// How many syncs have been stored (the others reload when it moves).
+    pub async fn version(&self) -> Result<i64, StoreError> {
+        self.db
+            .run(|pool| async move {
+                sqlx::query("SELECT version FROM graph_sync WHERE id = 1")
+                    .fetch_one(&pool)
+                    .await?
+                    .try_get("version")
             })
             .await
     }

@@ -53,6 +53,7 @@ const MIGRATIONS: &[Migration] = &[
         12,
         include_str!("../../migrations/0012_credential_last_used.sql"),
     ),
+    portable(13, include_str!("../../migrations/0013_graph_sync.sql")),
 ];
 
 /// The session advisory lock migrations run under (PostgreSQL).
