@@ -102,6 +102,17 @@ pub struct ChangeBody {
     total: Option<Decimal>,
 }
 
+/// An identifier as the ledger keeps it: no NUL or other control character (none is a vendor
+/// id, and PostgreSQL refuses a NUL in text outright).
+fn plain(field: &str, v: &str) -> Result<(), Rejection> {
+    if v.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
 fn invalid(e: impl std::fmt::Display) -> Rejection {
     Rejection::InvalidBody(e.to_string())
 }
@@ -182,6 +193,7 @@ impl DelegationApi {
         let quota = Form::parse(query.as_bytes())
             .string("quota_id")
             .ok_or_else(|| invalid("`quota_id` is required"))?;
+        plain("quota_id", &quota)?;
         let scope = tiergate_policy::admin::reads(&cred.principal, Area::Delegations)?;
         tree(self.audit.store(), &quota, move |l, id| match &scope {
             Scope::All => true,
@@ -201,6 +213,15 @@ impl DelegationApi {
     ) -> Result<Changed, Rejection> {
         let p = &cred.principal;
         tiergate_policy::admin::may_delegate(p)?;
+        for (field, v) in [
+            ("quota_id", Some(g.quota_id.as_str())),
+            ("id", Some(g.id.as_str())),
+            ("parent", g.parent.as_deref()),
+            ("grantee", Some(g.grantee.as_str())),
+            ("upstream_quota", g.upstream_quota.as_deref()),
+        ] {
+            plain(field, v.unwrap_or_default())?;
+        }
         let distributor = p.tier == Tier::Distributor;
         if !distributor {
             let parent = g
@@ -289,6 +310,8 @@ impl DelegationApi {
     ) -> Result<Changed, Rejection> {
         let p = &cred.principal;
         tiergate_policy::admin::may_delegate(p)?;
+        plain("quota_id", quota)?;
+        plain("id", change.id())?;
         if p.tier != Tier::Distributor && !matches!(change, Change::Grant { .. }) {
             let l = self.ledger(quota).await?;
             if !under(&l, change.id(), &p.partner_id, true) {

@@ -3,7 +3,8 @@
 //! it lives and while it syncs, given up when it stops, taken over when it lapses). The
 //! syncer runs a full sync at once and every `graph.sync_interval` (sooner again after a
 //! failure) and stores it; the others reload the stored graph when its version moves, within
-//! a tick. A gateway alone is its own syncer.
+//! a tick. A gateway alone is its own syncer. Every gateway also takes in, each tick, what the
+//! others learned from answers (a customer created, a voucher issued through another).
 
 use super::LiveGraph;
 use super::sync::sync;
@@ -107,6 +108,19 @@ impl SyncService {
         }
     }
 
+    /// Takes in what any gateway learned from answers since `seen` (its own too: harmless).
+    async fn catch_up(&self, seen: &mut i64) {
+        match self.store.graph().learned_since(*seen).await {
+            Ok((edges, last)) if !edges.is_empty() => {
+                self.graph.learn(&edges);
+                self.metrics.graph_learned(edges.len());
+                *seen = last;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read learned relationships"),
+        }
+    }
+
     /// Reloads the stored graph when another gateway stored a newer one.
     async fn follow(&self, seen: &mut Option<i64>) {
         let Ok(version) = self.store.graph().version().await else {
@@ -133,7 +147,11 @@ impl BackgroundService for SyncService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut next = tokio::time::Instant::now();
         let mut seen: Option<i64> = None;
+        // From 0 at start: a sync stores its rows as 0, so what is past 0 is only what was
+        // learned since the last stored sync (read once, then only what is new).
+        let mut learned = 0;
         loop {
+            self.catch_up(&mut learned).await;
             if self.lead().await {
                 if tokio::time::Instant::now() >= next {
                     let wait = if self.sync_leading().await {

@@ -18,6 +18,7 @@ pub struct Metrics {
     graph_entries: IntGaugeVec,
     graph_syncs: IntCounterVec,
     graph_loads: prometheus::IntCounter,
+    graph_learned: prometheus::IntCounter,
     graph_syncer: prometheus::IntGauge,
     tls_handshakes: IntCounterVec,
     tls_failures: IntCounterVec,
@@ -77,6 +78,11 @@ impl Metrics {
             "tiergate_graph_syncer",
             "1 while this gateway holds the graph sync lease (syncs for all on its database).",
         )?;
+        let graph_learned = prometheus::IntCounter::new(
+            "tiergate_graph_learned_total",
+            "Relationships taken in from what gateways sharing the database learned from answers.",
+        )?;
+        registry.register(Box::new(graph_learned.clone()))?;
         registry.register(Box::new(graph_loads.clone()))?;
         registry.register(Box::new(graph_syncer.clone()))?;
         let tls_handshakes = IntCounterVec::new(
@@ -125,6 +131,7 @@ impl Metrics {
             graph_entries,
             graph_syncs,
             graph_loads,
+            graph_learned,
             graph_syncer,
             tls_handshakes,
             tls_failures,
@@ -158,6 +165,12 @@ impl Metrics {
     pub fn graph_loaded(&self, sizes: &[(&str, usize)]) {
         self.graph_loads.inc();
         self.graph_sizes(sizes);
+    }
+
+    /// Counts relationships taken in from what gateways learned.
+    pub fn graph_learned(&self, n: usize) {
+        self.graph_learned
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     /// Whether this gateway holds the graph sync lease.

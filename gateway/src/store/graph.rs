@@ -45,7 +45,7 @@ impl GraphStore<'_> {
                     sqlx::query("DELETE FROM graph_edges")
                         .execute(&mut *tx)
                         .await?;
-                    insert_edges(tx, &edges, false).await?;
+                    insert_edges(tx, &edges, None).await?;
                     // The other gateways on this database reload when this moves.
                     sqlx::query("UPDATE graph_sync SET version = version + 1 WHERE id = 1")
                         .execute(&mut *tx)
@@ -94,6 +94,32 @@ impl GraphStore<'_> {
                     .await
                     .map(|_| ())
                 }
+            })
+            .await
+    }
+
+    /// Relationships learned (by any gateway) in writes numbered after `after`, and the last
+    /// number among them.
+    pub async fn learned_since(&self, after: i64) -> Result<(Vec<Edge>, i64), StoreError> {
+        self.db
+            .run(move |pool| async move {
+                let rows = sqlx::query(
+                    "SELECT kind, id, owner, resale, learned FROM graph_edges \
+                     WHERE learned > $1",
+                )
+                .bind(after)
+                .fetch_all(&pool)
+                .await?;
+                let mut last = after;
+                let mut edges = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let (kind, id, owner): (String, String, String) =
+                        (r.try_get("kind")?, r.try_get("id")?, r.try_get("owner")?);
+                    let resale: i64 = r.try_get("resale")?;
+                    last = last.max(r.try_get::<i64, _>("learned")?);
+                    edges.extend(edge_from_row(&kind, id, owner, resale != 0));
+                }
+                Ok((edges, last))
             })
             .await
     }
@@ -191,17 +217,27 @@ impl GraphStore<'_> {
 async fn upsert(db: &Db, edges: Vec<Edge>) -> Result<(), StoreError> {
     db.transaction(move |tx, _| {
         Box::pin(async move {
-            insert_edges(tx, &edges, true).await?;
+            // The next number, under the row's lock until commit: writes are numbered in the
+            // order they commit, so a reader past number n has missed nothing below it.
+            let n: i64 = sqlx::query(
+                "UPDATE graph_sync SET learned = learned + 1 WHERE id = 1 RETURNING learned",
+            )
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("learned")?;
+            insert_edges(tx, &edges, Some(n)).await?;
             Ok(())
         })
     })
     .await
 }
 
+/// Inserts edges: a sync's (`learned` none: replacing all), or learned ones under their
+/// write's number (replacing what the same keys said).
 async fn insert_edges(
     tx: &mut sqlx::AnyConnection,
     edges: &[Edge],
-    upsert: bool,
+    learned: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     // At least 64 bytes a row: at most 128 rows (512 binds, under SQLite's 999) a statement.
     let size = |e: &&Edge| {
@@ -209,14 +245,15 @@ async fn insert_edges(
         kind.len() + id.len() + owner.len() + 64
     };
     for chunk in chunked(edges.iter().collect(), size) {
-        let conflict = if upsert {
-            " ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, resale = excluded.resale"
+        let conflict = if learned.is_some() {
+            " ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, \
+             resale = excluded.resale, learned = excluded.learned"
         } else {
             ""
         };
         let sql = format!(
-            "INSERT INTO graph_edges (kind, id, owner, resale) VALUES {}{conflict}",
-            values(chunk.len(), 4)
+            "INSERT INTO graph_edges (kind, id, owner, resale, learned) VALUES {}{conflict}",
+            values(chunk.len(), 5)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for e in chunk {
@@ -225,7 +262,8 @@ async fn insert_edges(
                 .bind(kind)
                 .bind(id.to_owned())
                 .bind(owner.to_owned())
-                .bind(i64::from(resale));
+                .bind(i64::from(resale))
+                .bind(learned.unwrap_or(0));
         }
         q.execute(&mut *tx).await?;
     }

@@ -54,6 +54,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/0012_credential_last_used.sql"),
     ),
     portable(13, include_str!("../../migrations/0013_graph_sync.sql")),
+    portable(14, include_str!("../../migrations/0014_graph_learned.sql")),
 ];
 
 /// The session advisory lock migrations run under (PostgreSQL).
