@@ -728,3 +728,49 @@ async fn junk_on_the_sign_in_listener_is_counted_not_recorded_and_its_address_cl
     }
     Ok(())
 }
+
+/// The federation page's JSON: the registered IdPs with their pinned certificates, as each
+/// reader may see them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_federation_read_shows_each_registered_idp_and_its_pinned_certificates() -> R {
+    let c = chain().await?;
+    let auditor = c.gw.issue_with("dist-1", &["--auditor", "sec-ann"], &[])?;
+    let res1 = c.gw.issue("res-1")?;
+    let read = |cred: &tiergate_tests::harness::Cred| {
+        tiergate_tests::harness::Signer {
+            addr: c.gw.admin,
+            ak: &cred.ak,
+            sk: &cred.sk,
+        }
+        .send("GET", "/federation", "", b"")
+    };
+    let all = read(&auditor)?;
+    assert_eq!(all.status, 200, "{}", body(&all));
+    let v = all.json();
+    assert_eq!(v["enabled"], true);
+    let idps = v["idps"].as_array().cloned().unwrap_or_default();
+    let resellers: Vec<&str> = idps.iter().filter_map(|i| i["reseller"].as_str()).collect();
+    assert_eq!(resellers, ["res-1", "res-2"], "{v}");
+    for idp in &idps {
+        let cert = &idp["certificates"][0];
+        let sha = cert["sha256"].as_str().unwrap_or_default();
+        assert_eq!(sha.len(), 64, "a SHA-256 fingerprint: {idp}");
+        assert!(sha.bytes().all(|b| b.is_ascii_hexdigit()), "{idp}");
+        assert!(cert["days_left"].as_i64().is_some_and(|d| d > 0), "{idp}");
+        assert!(
+            !cert["not_after"].as_str().unwrap_or_default().is_empty(),
+            "{idp}"
+        );
+    }
+    assert_eq!(idps[0]["idp_initiated"], true);
+    // A reseller sees its own IdP only.
+    let own = read(&res1)?.json();
+    let seen: Vec<&str> = own["idps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["reseller"].as_str())
+        .collect();
+    assert_eq!(seen, ["res-1"], "{own}");
+    Ok(())
+}
