@@ -223,6 +223,7 @@ def tls_and_federation(c: Console):
     c.shot("11-tls")
     c.page.get_by_role("link", name="Sign-in federation").click()
     expect(c.page.get_by_role("main")).to_contain_text("not configured")
+    c.shot("12-federation")
 
 
 def credentials_without_secrets(c: Console):
@@ -243,7 +244,7 @@ def credentials_without_secrets(c: Console):
     html = c.page.content()
     for who in expected:
         assert c.cred(who)["sk"] not in html, f"{who}'s secret is on the page"
-    c.shot("12-credentials")
+    c.shot("13-credentials")
 
 
 def changes_need_the_form_token(c: Console):
@@ -286,7 +287,7 @@ def distributor_grants(c: Console):
     expect(tree).to_contain_text("granted below 400")
     expect(tree).not_to_contain_text("res-2")
     expect(tree).to_contain_text("GMT+08:00")
-    c.shot("13-delegation")
+    c.shot("14-delegation")
 
 
 def issue_then_revoke_a_credential(c: Console):
@@ -300,7 +301,7 @@ def issue_then_revoke_a_credential(c: Console):
     expect(shown).to_contain_text("shown only now")
     ak = shown.locator("code").nth(0).inner_text()
     sk = shown.locator("code").nth(1).inner_text()
-    c.shot("14-issued")
+    c.shot("15-issued")
     assert c.ask("call", ak=ak, sk=sk) == 200, "the new credential works"
     # The staff member signs in, in a browser of their own: their reseller's subtree, read only.
     staff = Console(c.setup, c.context.browser.new_context(timezone_id="Asia/Tokyo").new_page())
@@ -310,7 +311,7 @@ def issue_then_revoke_a_credential(c: Console):
     staff.page.get_by_role("link", name="Delegation").click()
     expect(staff.page.get_by_role("heading", name="Quota q-dist-1")).to_be_visible()
     expect(staff.page.locator("summary", has_text="Change")).to_have_count(0)
-    staff.shot("15-staff-delegation")
+    staff.shot("16-staff-delegation")
     c.goto("/console/credentials")
     assert sk not in c.page.content(), "the secret is shown once"
     c.page.get_by_role("button", name=f"Revoke {ak}").click()
