@@ -161,6 +161,25 @@ pub fn may_revoke(p: &Principal, tier: Tier, partner: &str) -> Result<(), Denied
     }
 }
 
+/// Whether `p` may issue some credential (the console offers the form only then; which one,
+/// [`may_issue`] decides).
+pub fn issues_any(p: &Principal) -> bool {
+    matches!(p.tier, Tier::Distributor | Tier::CloudReseller) && p.role.is_none()
+}
+
+/// Whether `p` may revoke some credential ([`may_revoke`] decides which).
+pub fn revokes_any(p: &Principal) -> bool {
+    issues_any(p) || p.tier == Tier::Auditor
+}
+
+/// Whether `p` may verify the audit chain (the security team's check; each run is audited).
+pub fn may_verify(p: &Principal) -> Result<(), Denied> {
+    match p.tier {
+        Tier::Auditor => Ok(()),
+        _ => Err(refused(p, "verify_audit_chain")),
+    }
+}
+
 /// Whether `p` may change delegations at all (which slices: the delegation rules decide).
 pub fn may_delegate(p: &Principal) -> Result<(), Denied> {
     match p.tier {
@@ -230,6 +249,9 @@ mod tests {
         assert!(may_revoke(&staff, Tier::ResellerStaff, "res-1").is_err());
 
         assert!(may_delegate(&dist).is_ok() && may_delegate(&res).is_ok());
+        assert!(issues_any(&dist) && issues_any(&res) && !issues_any(&auditor));
+        assert!(revokes_any(&auditor) && !revokes_any(&staff));
+        assert!(may_verify(&auditor).is_ok() && may_verify(&dist).is_err());
         assert!(may_delegate(&staff).is_err() && may_delegate(&auditor).is_err());
     }
 }

@@ -26,7 +26,6 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
-use tiergate_policy::{Denied, Tier};
 
 /// What the admin reads need to authenticate their callers.
 pub struct ReadApi {
@@ -191,12 +190,7 @@ pub struct Verified {
 
 /// Verifies the chain for an auditor, the run itself audited.
 async fn verify(c: &Console, cr: &Credential) -> Result<Verified, Rejection> {
-    if cr.principal.tier != Tier::Auditor {
-        return Err(Rejection::Denied(Denied::TierNotAllowed {
-            tier: cr.principal.tier,
-            operation: "verify_audit_chain",
-        }));
-    }
+    tiergate_policy::admin::may_verify(&cr.principal)?;
     let by = format!(
         "{} ({})",
         cr.access_key,

@@ -120,7 +120,7 @@ pub async fn search(
             .find(|(n, _)| *n == name)
             .map_or("", |(_, v)| v.as_str())
     };
-    let auditor = me.credential.principal.tier == Tier::Auditor;
+    let verifies = admin::may_verify(&me.credential.principal).is_ok();
     let rows: Vec<Vec<Cell>> = recs
         .iter()
         .map(|r| {
@@ -168,7 +168,7 @@ pub async fn search(
                 a href={ "/console/audit/export?" (layout::joined(&["format=csv&unmasked=true", &search])) } download { "CSV" }
             }
         }
-        @if auditor {
+        @if verifies {
             form method="post" action={ "/console/audit/verify?" (search) } {
                 input type="hidden" name="csrf" value=(me.session.csrf);
                 button type="submit" { "Verify the chain now" }
@@ -203,11 +203,7 @@ fn at_rfc3339(v: &Value) -> String {
 
 /// `POST /console/audit/verify`: auditors verify the whole chain; the run is itself audited.
 pub async fn verify(c: &Console, me: &Signed, q: &Form) -> Response<Vec<u8>> {
-    if me.credential.principal.tier != Tier::Auditor {
-        let d = tiergate_policy::Denied::TierNotAllowed {
-            tier: me.credential.principal.tier,
-            operation: "verify_audit_chain",
-        };
+    if let Err(d) = admin::may_verify(&me.credential.principal) {
         return refusal("Audit", &d.into());
     }
     let verified = match c.audit.verify_recorded(&who(me)).await {

@@ -10,6 +10,7 @@ use http::{Response, StatusCode};
 use maud::html;
 use pingora::protocols::http::ServerSession;
 use tiergate_policy::Tier;
+use tiergate_policy::admin;
 
 const COLUMNS: &[&str] = &[
     "access key",
@@ -46,8 +47,7 @@ pub async fn show(c: &Console, me: &Signed, q: &Form, done: Option<Done>) -> Res
         Err(r) => return refusal("Credentials", &r),
     };
     let p = &me.credential.principal;
-    let may_issue = matches!(p.tier, Tier::Distributor | Tier::CloudReseller) && p.role.is_none();
-    let may_revoke = may_issue || p.tier == Tier::Auditor;
+    let (may_issue, may_revoke) = (admin::issues_any(p), admin::revokes_any(p));
     let mut columns = COLUMNS.to_vec();
     if may_revoke {
         columns.push("revoke");
