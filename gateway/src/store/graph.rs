@@ -26,11 +26,8 @@ impl GraphStore<'_> {
                     .fetch_all(&pool)
                     .await?;
                 let mut edges = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let (kind, id, owner): (String, String, String) =
-                        (r.try_get("kind")?, r.try_get("id")?, r.try_get("owner")?);
-                    let resale: i64 = r.try_get("resale")?;
-                    edges.extend(edge_from_row(&kind, id, owner, resale != 0));
+                for r in &rows {
+                    edges.extend(edge_of(r)?);
                 }
                 Ok(edges)
             })
@@ -112,12 +109,9 @@ impl GraphStore<'_> {
                 .await?;
                 let mut last = after;
                 let mut edges = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let (kind, id, owner): (String, String, String) =
-                        (r.try_get("kind")?, r.try_get("id")?, r.try_get("owner")?);
-                    let resale: i64 = r.try_get("resale")?;
+                for r in &rows {
                     last = last.max(r.try_get::<i64, _>("learned")?);
-                    edges.extend(edge_from_row(&kind, id, owner, resale != 0));
+                    edges.extend(edge_of(r)?);
                 }
                 Ok((edges, last))
             })
@@ -277,6 +271,14 @@ fn edge_to_row(e: &Edge) -> (&'static str, &str, &str, bool) {
         Edge::Quota { id, owner } => ("quota", id, owner, false),
         Edge::Coupon { id, owner } => ("coupon", id, owner, false),
     }
+}
+
+/// The edge a `graph_edges` row holds (none for a kind this build does not know).
+fn edge_of(r: &sqlx::any::AnyRow) -> Result<Option<Edge>, sqlx::Error> {
+    let (kind, id, owner): (String, String, String) =
+        (r.try_get("kind")?, r.try_get("id")?, r.try_get("owner")?);
+    let resale: i64 = r.try_get("resale")?;
+    Ok(edge_from_row(&kind, id, owner, resale != 0))
 }
 
 fn edge_from_row(kind: &str, id: String, owner: String, resale: bool) -> Option<Edge> {
