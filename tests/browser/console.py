@@ -220,6 +220,9 @@ def tls_and_federation(c: Console):
     # Sorting is a link: the sorted view is a URL.
     c.page.get_by_role("link", name="suite", exact=True).first.click()
     assert c.query() == {"sort": "suite", "dir": "asc"}, c.page.url
+    allowed = c.page.locator("table", has_text="Allowlisted cipher suites")
+    suites = allowed.locator("tbody tr td:first-child").all_inner_texts()
+    assert len(suites) > 1 and suites == sorted(suites), f"sorted by suite: {suites}"
     c.shot("11-tls")
     c.page.get_by_role("link", name="Sign-in federation").click()
     expect(c.page.get_by_role("main")).to_contain_text("not configured")

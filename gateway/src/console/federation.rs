@@ -9,8 +9,8 @@ use crate::web::form::Form;
 use http::{Response, StatusCode};
 use maud::html;
 
-/// `GET /console/federation`.
-pub async fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
+/// `GET /console/federation` (`q`: the tables' sort order).
+pub async fn show(c: &Console, me: &Signed, q: &Form) -> Response<Vec<u8>> {
     let f = match federation(&c.audit, c.idps.as_deref(), &me.credential.principal).await {
         Ok(f) => f,
         Err(r) => return refusal("Sign-in federation", &r),
@@ -36,7 +36,7 @@ pub async fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
             }
         }
         h3 { "Recent sign-ins and refusals" }
-        (layout::sortable("Identity records, newest first", &Form::default(), "/console/federation", "",
+        (layout::sortable("Identity records, newest first", q, "/console/federation", "",
             &["seq", "operation", "reseller", "outcome", "detail"],
             f.recent.iter().map(|r| vec![
                 Cell::markup(r["seq"].to_string(), html! { a href={ "/console/audit/record?seq=" (r["seq"]) } { (r["seq"]) } }),
@@ -44,7 +44,7 @@ pub async fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
                 Cell::text(text(&r["outcome"])), Cell::text(r["detail"].to_string()),
             ]).collect()))
         h3 { "Bindings" }
-        (layout::sortable("Platform users bound to customer accounts, newest first", &Form::default(), "/console/federation", "",
+        (layout::sortable("Platform users bound to customer accounts, newest first", q, "/console/federation", "",
             &["user", "reseller", "customer", "bound"],
             f.bindings.iter().map(|b| vec![
                 Cell::text(b.x_user_id.clone()), Cell::text(b.reseller.clone()),

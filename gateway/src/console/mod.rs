@@ -233,14 +233,14 @@ impl Console {
             return refusal("Not yours to see", &d.into());
         }
         match path.as_str() {
-            "/console/overview" => overview::show(self, &me).await,
+            "/console/overview" => overview::show(self, &me, &q).await,
             "/console/audit" => audit::search(self, &me, &q, None).await,
             "/console/audit/record" => audit::record(self, &me, &q).await,
             "/console/money" => money::show(self, &me, &q).await,
             "/console/credentials" => credentials::show(self, &me, &q, None).await,
             "/console/delegations" => delegations::show(self, delegations, &me, &q, None).await,
-            "/console/tls" => tls::show(self, &me),
-            "/console/federation" => federation::show(self, &me).await,
+            "/console/tls" => tls::show(self, &me, &q),
+            "/console/federation" => federation::show(self, &me, &q).await,
             _ => self.not_found(),
         }
     }

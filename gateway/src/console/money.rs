@@ -76,7 +76,7 @@ pub async fn show(c: &Console, me: &Signed, q: &Form) -> Response<Vec<u8>> {
         (layout::sortable("Per operation, reseller and customer", q, "/console/money", &keep,
             &["operation", "reseller", "customer", "calls", "amount"], moved))
         h3 { "Not (surely) moved" }
-        (layout::sortable("Calls whose money did not surely move, by outcome", &Form::default(), "/console/money", &keep,
+        (layout::sortable("Calls whose money did not surely move, by outcome", q, "/console/money", &keep,
             &["operation", "outcome", "calls", "amount asked"],
             m.unsettled.iter().map(|u| vec![
                 Cell::text(u.operation.clone()), Cell::text(u.outcome.clone()),

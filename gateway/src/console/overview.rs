@@ -8,7 +8,7 @@ use crate::web::form::Form;
 use http::{Response, StatusCode};
 use maud::{Markup, html};
 
-fn table(caption: &str, columns: &[&str], counts: &[Count]) -> Markup {
+fn table(q: &Form, caption: &str, columns: &[&str], counts: &[Count]) -> Markup {
     let rows: Vec<Vec<Cell>> = counts
         .iter()
         .map(|c| {
@@ -20,18 +20,11 @@ fn table(caption: &str, columns: &[&str], counts: &[Count]) -> Markup {
             row
         })
         .collect();
-    layout::sortable(
-        caption,
-        &Form::default(),
-        "/console/overview",
-        "",
-        columns,
-        rows,
-    )
+    layout::sortable(caption, q, "/console/overview", "", columns, rows)
 }
 
-/// `GET /console/overview`.
-pub async fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
+/// `GET /console/overview` (`q`: the tables' sort order).
+pub async fn show(c: &Console, me: &Signed, q: &Form) -> Response<Vec<u8>> {
     let o = match overview(&c.overview, &me.credential.principal).await {
         Ok(o) => o,
         Err(r) => return refusal("Overview", &r),
@@ -85,7 +78,7 @@ pub async fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
                 h3 id="h-limiter" { "Rate limiter" }
                 p { "Waiting for the vendor budget now: " strong { (o.limiter.queued_now) } }
                 p { "Gateways sharing limits: " (o.limiter.live_gateways) " · Redis errors in the window: " (o.limiter.redis_errors) }
-                (table("Refused by limit", &["limit", "count"], &o.limiter.refused))
+                (table(q, "Refused by limit", &["limit", "count"], &o.limiter.refused))
             }
             section.card aria-labelledby="h-certs" {
                 h3 id="h-certs" { "Certificates" }
@@ -97,7 +90,7 @@ pub async fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
             }
         }
         h3 { "Vendor budget per API" }
-        (layout::sortable("Busiest minute against the vendor's limit", &Form::default(), "/console/overview", "",
+        (layout::sortable("Busiest minute against the vendor's limit", q, "/console/overview", "",
             &["api", "limit per second", "busiest per second", "busiest %", "refused after waiting", "vendor 429"],
             o.vendor_budget.iter().map(|b| vec![
                 Cell::text(b.api.clone()),
@@ -108,9 +101,9 @@ pub async fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
                 Cell::number(b.vendor_429.to_string()),
             ]).collect()))
         h3 { "Refusals by code" }
-        (table("Refusals in the window", &["code", "count"], &o.refusals))
+        (table(q, "Refusals in the window", &["code", "count"], &o.refusals))
         h3 { "Requests by tier, route and outcome" }
-        (table("Requests in the window", &["tier", "route", "outcome", "count"], &o.requests))
+        (table(q, "Requests in the window", &["tier", "route", "outcome", "count"], &o.requests))
     };
     page(
         StatusCode::OK,

@@ -6,53 +6,42 @@ use super::{Console, Signed, page};
 use crate::web::form::Form;
 use http::{Response, StatusCode};
 use maud::html;
-use serde_json::Value;
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `GET /console/tls`.
-pub fn show(c: &Console, me: &Signed) -> Response<Vec<u8>> {
-    let r = serde_json::to_value(c.tls_report()).unwrap_or_default();
-    let certs = r["certificates"].as_array().cloned().unwrap_or_default();
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+/// `GET /console/tls` (`q`: the tables' sort order).
+pub fn show(c: &Console, me: &Signed, q: &Form) -> Response<Vec<u8>> {
+    let r = c.tls_report();
+    let table = |caption: &str, columns: &[&str], rows| {
+        layout::sortable(caption, q, "/console/tls", "", columns, rows)
+    };
     let body = html! {
-        p { "Profile " strong { (text(&r["profile"])) } ", versions " (strings(&r["versions"]).join(", ")) "." }
-        @for w in strings(&r["warnings"]) { p.error role="alert" { "Warning: " (w) } }
-        @let outside = strings(&r["outside_profile"]);
-        @if !outside.is_empty() { p.error { "ALLOWED OUTSIDE THE PROFILE: " (outside.join(", ")) } }
+        p { "Profile " strong { (r.profile) } ", versions " (r.versions.join(", ")) "." }
+        @for w in &r.warnings { p.error role="alert" { "Warning: " (w) } }
+        @if !r.outside_profile.is_empty() { p.error { "ALLOWED OUTSIDE THE PROFILE: " (r.outside_profile.join(", ")) } }
         div.cards {
-            @for v in ["TLSv1.3", "TLSv1.2"] {
+            @for (version, suites) in r.effective.iter().rev() {
                 section.card {
-                    h3 { "Served with " (v) }
-                    ol { @for s in strings(&r["effective"][v]) { li { code { (s) } } } }
+                    h3 { "Served with " (version) }
+                    ol { @for s in suites { li { code { (s) } } } }
                 }
             }
         }
         h3 { "The allowlist" }
-        (layout::sortable("Allowlisted cipher suites", &Form::default(), "/console/tls", "", &["suite", "code", "version"],
-            r["allowlist"].as_array().into_iter().flatten().map(|s| vec![
-                Cell::text(text(&s["name"])), Cell::text(text(&s["code"])), Cell::text(text(&s["version"])),
+        (table("Allowlisted cipher suites", &["suite", "code", "version"],
+            r.allowlist.iter().map(|s| vec![
+                Cell::text(s.name.clone()), Cell::text(s.code.clone()), Cell::text(s.version.clone()),
             ]).collect()))
         h3 { "Allowlisted but not served" }
-        (layout::sortable("What the backend cannot serve, and why", &Form::default(), "/console/tls", "", &["suite", "why"],
-            r["unsupported"].as_array().into_iter().flatten().map(|s| vec![
-                Cell::text(text(&s["name"])), Cell::text(text(&s["reason"])),
+        (table("What the backend cannot serve, and why", &["suite", "why"],
+            r.unsupported.iter().map(|s| vec![
+                Cell::text(s.name.clone()), Cell::text(s.reason.clone()),
             ]).collect()))
         h3 { "Certificates" }
-        @if certs.is_empty() { p { "This gateway serves no TLS certificate (plaintext listeners)." } }
-        (layout::sortable("Served certificates", &Form::default(), "/console/tls", "", &["subject", "names", "key", "expires", "days left"],
-            r["certificates"].as_array().into_iter().flatten().map(|s| vec![
-                Cell::text(text(&s["subject"])), Cell::text(strings(&s["names"]).join(", ")),
-                Cell::text(text(&s["key_type"])), Cell::text(text(&s["not_after"])),
-                Cell::number(s["days_left"].to_string()),
+        @if r.certificates.is_empty() { p { "This gateway serves no TLS certificate (plaintext listeners)." } }
+        (table("Served certificates", &["subject", "names", "key", "expires", "days left"],
+            r.certificates.iter().map(|s| vec![
+                Cell::text(s.subject.clone()), Cell::text(s.names.join(", ")),
+                Cell::text(s.key_type.clone()), Cell::text(s.not_after.clone()),
+                Cell::number(s.days_left.to_string()),
             ]).collect()))
     };
     page(
