@@ -11,16 +11,21 @@ use std::time::Instant;
 use tiergate_policy::{Permit, Route};
 
 /// A second try after the vendor's own 429 (calls that move no money, once).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum VendorRetry {
     /// Not (yet) refused by the vendor.
     No,
-    /// Refused: Pingora is to send it again, once its turn in the budget comes.
-    Due,
-    /// Sent again.
-    Sent,
-    /// Its turn did not come in time: answered with this refusal instead.
-    Refused(Verdict),
+    /// Refused, and sent again by Tiergate's own client: the second answer replaces the
+    /// first, whose body (the vendor's code, for the count and the log) is read as it comes.
+    Tried {
+        /// The first answer's body, so far.
+        first: BytesMut,
+        /// The second answer's body, sent in its place.
+        second: Bytes,
+    },
+    /// Refused, and not sent again (its turn did not come in time, or the vendor refused the
+    /// second try too): the first 429 is answered as `TG.6002`.
+    Refused,
 }
 
 /// The stages before forwarding, in the order they run.

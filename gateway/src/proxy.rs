@@ -230,12 +230,6 @@ impl ProxyHttp for Gateway {
     }
 
     async fn upstream_peer(&self, _: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        if !ratelimit::retry_turn(&self.limiter, ctx).await {
-            return Err(Error::explain(
-                HTTPStatus(429),
-                "no turn in the vendor budget to try again",
-            ));
-        }
         forward::peer(ctx, &self.upstream, self.upstream_addr)
     }
 
@@ -262,11 +256,16 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_response_filter(
         &self,
-        _: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        ratelimit::vendor_refused(&self.limiter, ctx, resp).await
+        let again = ratelimit::Again {
+            client: &self.direct,
+            key: &self.distributor_key,
+            path: session.req_header().uri.path(),
+        };
+        ratelimit::vendor_refused(&self.limiter, again, ctx, resp).await
     }
 
     fn error_while_proxy(
@@ -274,10 +273,10 @@ impl ProxyHttp for Gateway {
         peer: &HttpPeer,
         session: &mut Session,
         e: Box<Error>,
-        ctx: &mut Ctx,
+        _: &mut Ctx,
         client_reused: bool,
     ) -> Box<Error> {
-        forward::while_proxying(peer, session, e, ctx, client_reused)
+        forward::while_proxying(peer, session, e, client_reused)
     }
 
     async fn response_filter(
@@ -297,6 +296,7 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut Ctx,
     ) -> Result<Option<std::time::Duration>> {
+        ratelimit::retried_body(&self.limiter, ctx, body, end_of_stream);
         response::chunk(ctx, body, end_of_stream, &self.graph, &self.store);
         ratelimit::throttled_body(&self.limiter, ctx, body, end_of_stream);
         Ok(None)

@@ -281,6 +281,9 @@ async fn a_vendor_429_on_a_read_is_tried_again_and_on_a_money_call_answered_tg_6
         r.json()
     );
     assert_eq!(gw.metric_sum("tiergate_vendor_429_total")?, 1.0);
+    // Counted with the vendor's own code, though the caller never saw its answer.
+    let by_code = "tiergate_vendor_429_total{code=\"CBC.0250\"";
+    assert_eq!(gw.metric_sum(by_code)?, 1.0);
     // Refused again on its second try: TG.6002 with Retry-After, never the vendor's 429.
     sim.set_faults(Faults {
         throttle_next: 2,
@@ -295,6 +298,11 @@ async fn a_vendor_429_on_a_read_is_tried_again_and_on_a_money_call_answered_tg_6
     );
     assert!(r.header("retry-after").is_some());
     assert_eq!(gw.metric_sum("tiergate_vendor_429_total")?, 3.0);
+    assert_eq!(
+        gw.metric_sum(by_code)?,
+        3.0,
+        "both refusals by the vendor's code"
+    );
 
     // A money call is never sent twice: the caller gets TG.6002 with Retry-After, and
     // nothing moved, so the same call goes through when sent again.

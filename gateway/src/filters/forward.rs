@@ -1,7 +1,7 @@
 //! Handing the decided request to Pingora: the vendor as the peer (only with a permit), the
 //! decided body in place of the caller's, and what a failure to reach the vendor means.
 
-use crate::ctx::{Ctx, VendorRetry};
+use crate::ctx::Ctx;
 use crate::rejection::Rejection;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -43,22 +43,17 @@ pub fn body(ctx: &mut Ctx, body: &mut Option<Bytes>) -> Result<()> {
     Ok(())
 }
 
-/// Whether Pingora tries again after an error while proxying: a vendor 429 due for its
-/// second try ([`crate::filters::ratelimit::vendor_refused`]) is; otherwise Pingora's own rule
-/// (idempotent methods on a reused connection, the body still buffered).
+/// Whether Pingora tries again after an error while proxying: Pingora's own rule (idempotent
+/// methods on a reused connection, the body still buffered). A vendor 429 is sent again by
+/// Tiergate itself ([`crate::filters::ratelimit::vendor_refused`]).
 pub fn while_proxying(
     peer: &HttpPeer,
     session: &mut Session,
     e: Box<Error>,
-    ctx: &Ctx,
     client_reused: bool,
 ) -> Box<Error> {
     let mut e = e.more_context(format!("Peer: {peer}"));
-    if matches!(ctx.vendor_retry, VendorRetry::Due) && !session.as_ref().retry_buffer_truncated() {
-        e.set_retry(true);
-    } else if !session.req_header().method.is_idempotent()
-        || session.as_ref().retry_buffer_truncated()
-    {
+    if !session.req_header().method.is_idempotent() || session.as_ref().retry_buffer_truncated() {
         e.set_retry(false);
     } else {
         e.retry.decide_reuse(client_reused);
@@ -69,9 +64,6 @@ pub fn while_proxying(
 /// What a failure to proxy is answered with (none: the caller went away). A refused
 /// connection means the request never reached the vendor.
 pub fn failure(e: &Error, ctx: &mut Ctx) -> Option<Rejection> {
-    if let VendorRetry::Refused(v) = &ctx.vendor_retry {
-        return Some(Rejection::RateLimited(v.clone()));
-    }
     match (e.esource(), e.etype()) {
         (ErrorSource::Downstream, _) => None,
         (_, ConnectRefused | ConnectNoRoute | ConnectTimedout) => {

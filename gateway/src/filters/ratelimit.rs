@@ -2,9 +2,11 @@
 //! a vendor 429 holds that API back for every caller.
 
 use crate::credentials::Credential;
+use crate::credentials::UpstreamKey;
 use crate::ctx::{Ctx, VendorRetry};
 use crate::limiter::{Limiter, Verdict};
 use crate::rejection::Rejection;
+use crate::upstream::{CallError, UpstreamClient};
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
 use std::time::{Duration, Instant};
@@ -44,13 +46,29 @@ pub async fn check(
     }
 }
 
+/// What sending a call again needs: Tiergate's own client, the distributor's key and the
+/// request's path.
+pub struct Again<'a> {
+    /// The vendor, called without Pingora.
+    pub client: &'a UpstreamClient,
+    /// The distributor's key.
+    pub key: &'a UpstreamKey,
+    /// The request's path.
+    pub path: &'a str,
+}
+
 /// The vendor answered 429 to a call that moves no money, for the first time: the API is
-/// held back and its budget halved ([`Limiter::vendor_throttled`]), and the call is to be
-/// sent again (an error Pingora retries, see [`retry_turn`]); the caller never sees this 429.
+/// held back and its budget halved ([`Limiter::vendor_throttled`]), and the call is sent again
+/// by Tiergate's own client once its turn comes within the call's deadline. Its answer
+/// replaces the 429, whose body is still read as it comes ([`retried_body`]), so the event is
+/// counted and logged with the vendor's own code. (Pingora's own retry would decide from the
+/// header alone and drop the body.) When the turn does not come, or the vendor refuses the
+/// second try as well, the caller gets `TG.6002` ([`vendor_answered`]); never the raw 429.
 pub async fn vendor_refused(
     limiter: &Limiter,
+    again: Again<'_>,
     ctx: &mut Ctx,
-    resp: &ResponseHeader,
+    resp: &mut ResponseHeader,
 ) -> pingora::Result<()> {
     let (429, Some(route), VendorRetry::No) = (resp.status.as_u16(), ctx.route, &ctx.vendor_retry)
     else {
@@ -60,47 +78,79 @@ pub async fn vendor_refused(
         return Ok(());
     }
     limiter.vendor_throttled(route.operation, VENDOR_HOLD).await;
-    // Its body (the vendor's code) is not read: Pingora decides on a retry from the header,
-    // and the connection is dropped. The vendor's request id traces it at the vendor.
-    limiter.count_vendor_429(route.operation, "(retried)");
-    let vendor_request_id = resp
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::warn!(
-        request_id = %ctx.request_id,
-        operation = route.operation,
-        vendor_request_id,
-        "the vendor answered 429: the API held back, its budget halved, the call sent again"
-    );
-    ctx.vendor_retry = VendorRetry::Due;
-    let mut e = pingora::Error::explain(
-        pingora::ErrorType::HTTPStatus(429),
-        "the vendor answered 429",
-    );
-    e.set_retry(true);
-    Err(e)
-}
-
-/// Before the second try: its turn in the vendor budget, waited for until the call's
-/// deadline; `false` when it did not come in time (the refusal is kept for the answer).
-pub async fn retry_turn(limiter: &Limiter, ctx: &mut Ctx) -> bool {
-    let (VendorRetry::Due, Some(route), Some(c)) = (&ctx.vendor_retry, ctx.route, &ctx.credential)
-    else {
-        return true;
+    ctx.vendor_retry = VendorRetry::Refused;
+    let (Some(c), Some(fwd)) = (&ctx.credential, &ctx.forward) else {
+        return Ok(());
     };
     let deadline = ctx.budget_deadline();
-    match limiter.retry_turn(&c.principal, route, deadline).await {
-        Ok(()) => {
-            ctx.vendor_retry = VendorRetry::Sent;
-            true
-        }
-        Err(v) => {
-            ctx.vendor_retry = VendorRetry::Refused(v);
-            false
-        }
+    if limiter
+        .retry_turn(&c.principal, route, deadline)
+        .await
+        .is_err()
+    {
+        return Ok(());
     }
+    let (query, body) = (fwd.query.clone(), fwd.body.clone());
+    let sent = again
+        .client
+        .exchange(again.key, route.method.as_str(), again.path, &query, body)
+        .await;
+    let (status, second) = match sent {
+        Ok((429, body)) => {
+            let code = vendor_code(&body);
+            limiter.count_vendor_429(route.operation, &code);
+            limiter.vendor_throttled(route.operation, VENDOR_HOLD).await;
+            tracing::warn!(request_id = %ctx.request_id, operation = route.operation, vendor_code = code, "the vendor answered 429 to the second try too");
+            return Ok(());
+        }
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(request_id = %ctx.request_id, error = %e, "the second try after a vendor 429 failed");
+            // Neither try moved anything unless the second may have reached the vendor.
+            if matches!(e, CallError::NotSent(_)) {
+                ctx.sent = false;
+            }
+            let r = Rejection::UpstreamUnavailable;
+            (r.answer().status, Bytes::from(crate::answer::envelope(&r)))
+        }
+    };
+    *resp = ResponseHeader::build(status, Some(4))?;
+    resp.insert_header("content-type", crate::answer::JSON)?;
+    resp.insert_header("content-length", second.len().to_string())?;
+    ctx.vendor_retry = VendorRetry::Tried {
+        first: BytesMut::new(),
+        second,
+    };
+    Ok(())
+}
+
+/// The body of the vendor's first 429 to a call sent again: read (for the vendor's code, the
+/// count and the log at its end) and replaced by the second answer.
+pub fn retried_body(
+    limiter: &Limiter,
+    ctx: &mut Ctx,
+    body: &mut Option<Bytes>,
+    end_of_stream: bool,
+) {
+    let VendorRetry::Tried { first, second } = &mut ctx.vendor_retry else {
+        return;
+    };
+    if let Some(b) = body.take() {
+        first.extend_from_slice(&b);
+    }
+    if !end_of_stream {
+        return;
+    }
+    *body = Some(second.clone());
+    let code = vendor_code(first);
+    let operation = ctx.route.map_or("", |r| r.operation);
+    limiter.count_vendor_429(operation, &code);
+    tracing::warn!(
+        request_id = %ctx.request_id,
+        operation,
+        vendor_code = code,
+        "the vendor answered 429: the API held back, its budget halved, the call sent again"
+    );
 }
 
 /// The vendor answered 429 anyway (its limit changed, or another system spends the same
@@ -115,7 +165,13 @@ pub async fn vendor_answered(
     let (429, Some(route)) = (resp.status.as_u16(), ctx.route) else {
         return Ok(());
     };
-    let r = Rejection::RateLimited(vendor_refusal(limiter, route.operation).await);
+    // A first 429 not sent again was held back already ([`vendor_refused`]).
+    let verdict = if matches!(ctx.vendor_retry, VendorRetry::Refused) {
+        refusal_verdict(route.operation)
+    } else {
+        vendor_refusal(limiter, route.operation).await
+    };
+    let r = Rejection::RateLimited(verdict);
     let body = crate::answer::envelope(&r);
     resp.insert_header("content-type", crate::answer::JSON)?;
     resp.insert_header("content-length", body.len().to_string())?;
@@ -131,6 +187,11 @@ pub async fn vendor_answered(
 /// ([`Limiter::vendor_throttled`]); the refusal Tiergate answers instead (`TG.6002`).
 pub async fn vendor_refusal(limiter: &Limiter, operation: &str) -> Verdict {
     limiter.vendor_throttled(operation, VENDOR_HOLD).await;
+    refusal_verdict(operation)
+}
+
+/// The refusal Tiergate answers in place of a vendor 429 (`TG.6002`, `Retry-After`).
+fn refusal_verdict(operation: &str) -> Verdict {
     Verdict {
         allowed: false,
         name: format!("upstream:{operation}"),

@@ -92,7 +92,7 @@ impl LimitMetrics {
         let vendor_429 = IntCounterVec::new(
             Opts::new(
                 "tiergate_vendor_429_total",
-                "The vendor's own 429 answers (answered TG.6002), by operation and vendor code.",
+                "The vendor's own 429 answers (a read sent again once, else answered TG.6002), by operation and vendor code.",
             ),
             &["operation", "code"],
         )?;
