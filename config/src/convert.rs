@@ -112,7 +112,7 @@ pub fn convert(
     );
     let clock_skew = e.take("clock_skew", positive(&f.clock_skew));
     let rules = rules(&f.policy, &mut e);
-    let sync_interval = e.take("graph.sync_interval", positive(&f.graph.sync_interval));
+    let sync_interval = graph(&f.graph, &mut e);
     let tls = tls(&f.tls, base, &mut e);
     let audit_key = e.take("audit.signing_key", secret(&f.audit.signing_key, base, env));
     // The audit database is the main one (with its owner) unless `audit.storage` names
@@ -269,7 +269,7 @@ pub fn convert(
             clock_skew,
             log_format,
             rules,
-            graph: crate::GraphSettings { sync_interval },
+            graph: sync_interval,
             tls: tls_settings,
             audit,
             ratelimit: crate::ratelimit::RateLimits {
@@ -437,5 +437,26 @@ fn tls(t: &crate::file::TlsSection, base: &Path, e: &mut Errors) -> Option<crate
         policy: policy?,
         certificates,
         reload_interval: reload_interval?,
+    })
+}
+
+fn graph(f: &crate::file::GraphSection, e: &mut Errors) -> Option<crate::GraphSettings> {
+    let sync_interval = e.take("graph.sync_interval", positive(&f.sync_interval));
+    let full_sync_interval = e.take("graph.full_sync_interval", positive(&f.full_sync_interval));
+    let share = f.budget_share;
+    let budget_share = e.take(
+        "graph.budget_share",
+        if share > 0.0 && share <= 1.0 {
+            Ok(share)
+        } else {
+            Err(format!(
+                "must be above 0 and at most 1 (a share), not {share}"
+            ))
+        },
+    );
+    Some(crate::GraphSettings {
+        sync_interval: sync_interval?,
+        full_sync_interval: full_sync_interval?,
+        budget_share: budget_share?,
     })
 }

@@ -164,18 +164,32 @@ pub struct GrantSection {
 pub struct GraphSection {
     #[serde(default = "default_sync")]
     pub sync_interval: String,
+    #[serde(default = "default_full_sync")]
+    pub full_sync_interval: String,
+    #[serde(default = "default_budget_share")]
+    pub budget_share: f64,
 }
 
 impl Default for GraphSection {
     fn default() -> Self {
         Self {
             sync_interval: default_sync(),
+            full_sync_interval: default_full_sync(),
+            budget_share: default_budget_share(),
         }
     }
 }
 
 fn default_sync() -> String {
     "5m".into()
+}
+
+fn default_full_sync() -> String {
+    "1d".into()
+}
+
+fn default_budget_share() -> f64 {
+    0.3
 }
 
 #[derive(Deserialize)]

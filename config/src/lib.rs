@@ -97,10 +97,14 @@ pub struct TlsSettings {
 }
 
 /// How the relationship graph is kept current.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GraphSettings {
-    /// Time between full syncs from the partner API's list operations.
+    /// Time between incremental syncs (what the list operations' time filters say is new).
     pub sync_interval: Duration,
+    /// Time between full syncs (which also catch removals and changes).
+    pub full_sync_interval: Duration,
+    /// The share of each list operation's vendor budget the sync may spend (0 to 1).
+    pub budget_share: f64,
 }
 
 /// Worker threads and shutdown timing.

@@ -84,7 +84,7 @@ pub enum Rejection {
     #[error("the request cannot be read one way: {0}")]
     Ambiguous(#[from] tiergate_policy::reading::Ambiguous),
     /// The relationship graph has not been loaded or synced yet.
-    #[error("relationship graph not yet synced from the partner API")]
+    #[error("relationship graph not yet synced from the partner API (for this partner)")]
     GraphNotReady,
     /// The audit store did not take the intent of a money-moving call.
     #[error("audit store unavailable: money-moving calls are refused until it is back")]

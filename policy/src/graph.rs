@@ -72,6 +72,11 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// The resellers it knows.
+    pub fn reseller_ids(&self) -> impl Iterator<Item = &str> {
+        self.resellers.keys().map(String::as_str)
+    }
+
     /// Adds (or replaces) one relationship.
     pub fn insert(&mut self, edge: Edge) {
         match edge {

@@ -113,7 +113,19 @@ impl Admin {
         let whole = match found.op {
             Op::Metrics => text("text/plain; version=0.0.4", &self.metrics.render()),
             Op::Health => text(PLAIN, b"ok\n"),
-            Op::Ready => self.ready().await.map(|()| text(PLAIN, b"ready\n"))?,
+            Op::Ready => {
+                self.ready().await?;
+                match self.graph.progress() {
+                    None => text(PLAIN, b"ready\n"),
+                    Some((listed, all)) => {
+                        let says = format!(
+                            "ready; graph syncing: {listed} of {all} owners listed (the \
+                             others' calls answer TG.5005 until theirs is)\n"
+                        );
+                        text(PLAIN, says.as_bytes())
+                    }
+                }
+            }
             Op::Document => text(JSON, openapi::DOCUMENT.as_bytes()),
             Op::AuditRecords => json(&self.audit.records(session).await?),
             Op::AuditExport => {

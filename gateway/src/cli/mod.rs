@@ -4,6 +4,7 @@ pub mod audit;
 mod credentials;
 mod delegation;
 mod funds;
+mod graph;
 mod ledger;
 mod migrate;
 mod policy;
@@ -107,6 +108,14 @@ enum Command {
     },
     /// Print the admin API's OpenAPI document (as served at `/openapi.json`).
     Openapi,
+    /// The relationship graph's syncs: ask for a full one, see where they stand.
+    Graph {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: graph::Action,
+    },
     /// Ask the tier policy.
     Policy {
         /// Configuration file.
@@ -190,6 +199,7 @@ pub fn main() -> ExitCode {
             load(&config).and_then(|c| credentials::run(c, action))
         }
         Command::Policy { config, action } => load(&config).and_then(|c| policy::run(c, action)),
+        Command::Graph { config, action } => load(&config).and_then(|c| graph::run(c, action)),
         Command::Tls { action } => tls::run(action),
         Command::Audit { action } => audit::run(action),
         Command::Tokens { action } => tokens::run(action),

@@ -8,7 +8,7 @@ use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode
 use serde_json::Value;
 use std::sync::Arc;
 use tiergate_policy::reading;
-use tiergate_policy::{IdLocation, Permit, Principal, RequestIds, Route, Rules};
+use tiergate_policy::{IdLocation, Permit, Principal, RequestIds, Route, Rules, Tier};
 
 /// Decides on the request against the rules and the live graph, and builds what to forward.
 pub fn authorize(
@@ -19,16 +19,24 @@ pub fn authorize(
     graph: &LiveGraph,
     rules: &Rules,
 ) -> Result<(Permit, Forward), Rejection> {
-    if !graph.ready() {
+    // A first sync serves each owner once its part is listed: until then, its calls wait.
+    if !graph.ready() || graph.syncing(Some(&principal.partner_id)) {
         return Err(Rejection::GraphNotReady);
     }
     reading::query(route, query)?;
     let json = reading::body(route, &body)?;
     let ids = RequestIds::extract(route, query, json.as_ref())
         .map_err(|e| Rejection::InvalidBody(e.to_string()))?;
-    let permit = graph
-        .decide(principal, route, &ids, rules)
-        .map_err(Rejection::Denied)?;
+    let permit = graph.decide(principal, route, &ids, rules).map_err(|d| {
+        // Whoever may act across resellers may be refused for a part not listed yet: that is
+        // not an answer (a reseller's own part is listed whole, or it waited above).
+        let own_part = matches!(principal.tier, Tier::CloudReseller | Tier::ResellerStaff);
+        if !own_part && graph.syncing(None) {
+            Rejection::GraphNotReady
+        } else {
+            Rejection::Denied(d)
+        }
+    })?;
     drop(ids);
     let mut forward = Forward {
         query: query.to_owned(),

@@ -8,7 +8,8 @@ pub mod service;
 pub mod sync;
 
 use arc_swap::ArcSwap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use tiergate_policy::{
     Denied, Edge, Graph, Layered, Permit, Principal, Relationships, RequestIds, Route, Rules,
@@ -20,7 +21,15 @@ use tiergate_policy::{
 pub struct LiveGraph {
     base: ArcSwap<Graph>,
     learned: RwLock<Graph>,
+    /// What was learned since a full sync began ([`Self::mark`]): kept when it is installed.
+    recent: RwLock<Option<Graph>>,
     ready: AtomicBool,
+    /// A first sync: the owners (the distributor, its resellers) whose part is still being
+    /// listed, and how many (read on every request: the set only while it is not 0).
+    pending: RwLock<HashSet<String>>,
+    pending_count: AtomicUsize,
+    /// Owners in all, while a first sync runs (for `/readyz` and metrics).
+    owners: AtomicUsize,
 }
 
 impl LiveGraph {
@@ -31,7 +40,88 @@ impl LiveGraph {
             base: ArcSwap::from_pointee(g),
             learned: RwLock::default(),
             ready: AtomicBool::new(ready),
+            ..Self::default()
         }
+    }
+
+    /// A first sync has the distributor's resellers: the gateway serves from now on, each
+    /// owner (the distributor and every reseller) once its part is listed
+    /// ([`Self::part_loaded`]); until then [`Self::syncing`] says so. Nothing when a graph
+    /// is already loaded.
+    pub fn start_partial(&self, distributor: &str, resellers: &[String]) {
+        if self.ready() {
+            return;
+        }
+        let g: Graph = resellers
+            .iter()
+            .map(|r| Edge::Reseller {
+                id: r.clone(),
+                distributor: distributor.to_owned(),
+            })
+            .collect();
+        let mut pending = self
+            .pending
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.clear();
+        pending.insert(distributor.to_owned());
+        pending.extend(resellers.iter().cloned());
+        self.owners.store(pending.len(), Ordering::Release);
+        self.pending_count.store(pending.len(), Ordering::Release);
+        drop(pending);
+        self.base.store(Arc::new(g));
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// One owner's part of a first sync is listed: its relationships are in, and it is
+    /// decided for from now on.
+    pub fn part_loaded(&self, owner: &str, edges: &[Edge]) {
+        self.learn(edges);
+        if self.pending_count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut pending = self
+            .pending
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.remove(owner);
+        self.pending_count.store(pending.len(), Ordering::Release);
+    }
+
+    /// Whether `owner`'s part is still being listed by a first sync (`None`: is any?).
+    pub fn syncing(&self, owner: Option<&str>) -> bool {
+        if self.pending_count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let Some(owner) = owner else { return true };
+        self.pending
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(owner)
+    }
+
+    /// A first sync's progress: (owners listed, owners in all); `None` when none runs.
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        let left = self.pending_count.load(Ordering::Acquire);
+        let all = self.owners.load(Ordering::Acquire);
+        (left > 0).then(|| (all.saturating_sub(left), all))
+    }
+
+    /// The distributor's resellers the graph knows.
+    pub fn resellers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.with_graphs(|g| out.extend(g.reseller_ids().map(str::to_owned)));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn with_graphs(&self, mut f: impl FnMut(&Graph)) {
+        f(&self.base.load());
+        f(&self
+            .learned
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
     /// Whether a graph has been loaded or synced.
@@ -77,27 +167,56 @@ impl LiveGraph {
         })
     }
 
-    /// Adds relationships learned from a response.
+    /// Adds relationships learned from a response (or found by an incremental sync).
     pub fn learn(&self, edges: &[Edge]) {
         let mut top = self
             .learned
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         edges.iter().cloned().for_each(|e| top.insert(e));
+        let mut recent = self
+            .recent
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(recent) = recent.as_mut() {
+            edges.iter().cloned().for_each(|e| recent.insert(e));
+        }
     }
 
-    /// Installs a freshly synced graph. What was learned while the sync ran is kept: the
-    /// learned layer is folded into the new snapshot under its lock, then emptied.
+    /// A full sync begins: what is learned from now on is kept when its graph is installed;
+    /// what was learned before, it lists again (or no longer finds: removed).
+    pub fn mark(&self) {
+        *self
+            .recent
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Graph::default());
+    }
+
+    /// Installs a whole graph: a full sync's (what was learned since it began, [`Self::mark`],
+    /// is folded in) or the stored one (which already holds everything learned and stored).
+    /// The learned layer is emptied under its lock.
     pub fn replace(&self, mut fresh: Graph) -> Arc<Graph> {
         let mut top = self
             .learned
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        top.edges().for_each(|e| fresh.insert(e));
+        let recent = self
+            .recent
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(recent) = recent {
+            recent.edges().for_each(|e| fresh.insert(e));
+        }
         let fresh = Arc::new(fresh);
         self.base.store(fresh.clone());
         *top = Graph::default();
         self.ready.store(true, Ordering::Release);
+        self.pending
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        self.pending_count.store(0, Ordering::Release);
         fresh
     }
 
@@ -121,9 +240,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sync_keeps_what_was_learned_while_it_ran() {
+    fn a_sync_keeps_what_was_learned_while_it_ran_and_drops_what_it_no_longer_lists() {
         let g = LiveGraph::default();
         assert!(!g.ready());
+        g.learn(&[Edge::Customer {
+            id: "unbound".into(),
+            owner: "res-1".into(),
+            resale: true,
+        }]);
+        g.mark();
         g.learn(&[Edge::Coupon {
             id: "cp-new".into(),
             owner: "res-1".into(),
@@ -139,6 +264,7 @@ mod tests {
         g.with(|r| {
             assert_eq!(r.coupon_owner("cp-new"), Some("res-1"));
             assert_eq!(r.quota_owner("q1"), Some("res-1"));
+            assert!(r.customer("unbound").is_none());
         });
     }
 }

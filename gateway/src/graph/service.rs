@@ -1,22 +1,27 @@
 //! The background service that keeps the graph current. Gateways sharing a database elect
 //! one syncer: the holder of a lease in the database ([`LEASE`], renewed every [`TICK`] while
 //! it lives and while it syncs, given up when it stops, taken over when it lapses). The
-//! syncer runs a full sync at once and every `graph.sync_interval` (sooner again after a
-//! failure) and stores it; the others reload the stored graph when its version moves, within
-//! a tick. A gateway alone is its own syncer. Every gateway also takes in, each tick, what the
-//! others learned from answers (a customer created, a voucher issued through another).
+//! syncer runs a full sync at once when nothing is stored, then every
+//! `graph.full_sync_interval` or when asked by hand (`tiergate graph sync --full`), and an
+//! incremental one every `graph.sync_interval` between (sooner again after a failure). Where
+//! it stands is in the database, so a gateway taking over goes on from there. The others
+//! reload the stored graph when its version moves (a full sync) and take in, each tick, what
+//! was learned: an incremental sync's finds, and what any gateway learned from answers (a
+//! customer created, a voucher issued through another).
 
 use super::LiveGraph;
-use super::sync::sync;
+use super::sync::{self, Pace, Progress, Vendor};
 use crate::credentials::UpstreamKey;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::store::graph::SyncState;
 use crate::upstream::UpstreamClient;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::sync::Arc;
 use std::time::Duration;
+use time::OffsetDateTime;
 
 /// Retry delay after a failed sync.
 const RETRY: Duration = Duration::from_secs(5);
@@ -37,8 +42,12 @@ pub struct SyncService {
     pub store: Store,
     /// Where the customers' names are kept for masking audit output (the audit database).
     pub names: Store,
-    /// Time between syncs.
+    /// Time between incremental syncs.
     pub interval: Duration,
+    /// Time between full syncs.
+    pub full_interval: Duration,
+    /// The sync's share of each list operation's vendor budget.
+    pub pace: Pace,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// This gateway, as the lease names its holder.
@@ -54,29 +63,154 @@ pub fn holder_name() -> String {
     format!("pid{}-{random}", std::process::id())
 }
 
+/// How far back an incremental sync lists past the last one's start: the vendor's clock may
+/// be behind ours, and its filters are to the second. What it finds again is harmless.
+const OVERLAP: time::Duration = time::Duration::seconds(60);
+
+/// A first sync's progress, put into the live graph as it goes (owner by owner).
+struct First<'a> {
+    graph: &'a LiveGraph,
+    metrics: &'a Metrics,
+    distributor: &'a str,
+    /// Only when nothing was loaded before: a later full sync replaces the graph whole.
+    on: bool,
+}
+
+impl Progress for First<'_> {
+    fn resellers(&self, ids: &[String]) {
+        if self.on {
+            self.graph.start_partial(self.distributor, ids);
+            self.metrics.graph_sync.progress(self.graph.progress());
+        }
+    }
+
+    fn part(&self, owner: &str, part: &tiergate_policy::Graph) {
+        if self.on {
+            let edges: Vec<_> = part.edges().collect();
+            self.graph.part_loaded(owner, &edges);
+            self.metrics.graph_sync.progress(self.graph.progress());
+        }
+    }
+}
+
 impl SyncService {
-    async fn once(&self) -> bool {
-        match sync(&self.client, &self.key).await {
+    fn vendor(&self) -> Vendor<'_> {
+        Vendor {
+            client: &self.client,
+            key: &self.key,
+            pace: &self.pace,
+        }
+    }
+
+    /// A full sync, stored whole (the others reload it); on a first start, served owner by
+    /// owner as it goes.
+    async fn full(&self) -> Option<OffsetDateTime> {
+        let began = OffsetDateTime::now_utc();
+        let t0 = std::time::Instant::now();
+        self.graph.mark();
+        let first = First {
+            graph: &self.graph,
+            metrics: &self.metrics,
+            distributor: &self.key.domain_id,
+            on: !self.graph.ready(),
+        };
+        match sync::full(self.vendor(), &first).await {
             Ok(synced) => {
                 if let Err(e) = self.names.graph().replace_names(synced.names).await {
                     tracing::warn!(error = %e, "could not store the customers' names");
                 }
                 let merged = self.graph.replace(synced.graph);
+                self.metrics.graph_sync.progress(None);
                 let sizes = merged.sizes();
                 if let Err(e) = self.store.graph().replace(merged.edges().collect()).await {
                     tracing::warn!(error = %e, "could not store the synced graph");
                 }
-                tracing::info!(?sizes, "relationship graph synced");
-                self.metrics.graph_synced("ok", &self.graph.sizes());
-                true
+                self.mark(began, true).await;
+                tracing::info!(?sizes, took = ?t0.elapsed(), "relationship graph synced in full");
+                self.metrics.graph_synced("full", "ok", &self.graph.sizes());
+                self.metrics
+                    .graph_sync
+                    .succeeded("full", unix(began), t0.elapsed());
+                Some(began)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "relationship graph sync failed");
-                self.metrics.graph_synced("error", &self.graph.sizes());
-                false
+                tracing::warn!(error = %e, "full relationship graph sync failed");
+                self.metrics
+                    .graph_synced("full", "error", &self.graph.sizes());
+                None
             }
         }
     }
+
+    /// What is new since the last sync, added to the graph and stored as learned (the others
+    /// take it in within a tick).
+    async fn incremental(&self, since: &str) -> Option<OffsetDateTime> {
+        let began = OffsetDateTime::now_utc();
+        let t0 = std::time::Instant::now();
+        let known = self.graph.resellers();
+        match sync::increment(self.vendor(), since, &known).await {
+            Ok(synced) => {
+                let edges: Vec<_> = synced.graph.edges().collect();
+                let found = edges.len();
+                if !edges.is_empty() {
+                    self.graph.learn(&edges);
+                    if let Err(e) = self.store.graph().upsert(edges).await {
+                        tracing::warn!(error = %e, "could not store what the sync found");
+                    }
+                }
+                if let Err(e) = self.names.graph().add_names(synced.names).await {
+                    tracing::warn!(error = %e, "could not store the customers' names");
+                }
+                self.mark(began, false).await;
+                tracing::info!(since, found, took = ?t0.elapsed(), "relationship graph synced incrementally");
+                self.metrics
+                    .graph_synced("incremental", "ok", &self.graph.sizes());
+                self.metrics
+                    .graph_sync
+                    .succeeded("incremental", unix(began), t0.elapsed());
+                Some(began)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "incremental relationship graph sync failed");
+                self.metrics
+                    .graph_synced("incremental", "error", &self.graph.sizes());
+                None
+            }
+        }
+    }
+}
+
+impl SyncService {
+    /// Records a sync that began at `began` where a gateway taking over finds it: the next
+    /// incremental sync lists from a little before, and a full one's start.
+    async fn mark(&self, began: OffsetDateTime, full: bool) {
+        let since = sync::vendor_time(began - OVERLAP);
+        let full_at =
+            full.then(|| i64::try_from(began.unix_timestamp_nanos() / 1_000_000).unwrap_or(0));
+        if let Err(e) = self.store.graph().synced(full_at, since).await {
+            tracing::warn!(error = %e, "could not record the graph sync's place");
+        }
+    }
+
+    /// One sync, full when one is due (none yet, asked for by hand, or the last is older than
+    /// `graph.full_sync_interval`), else incremental; when it began, if it succeeded.
+    async fn round(&self, state: &SyncState) -> Option<OffsetDateTime> {
+        let age = crate::store::now_ms().saturating_sub(state.full_at);
+        let full_every = i64::try_from(self.full_interval.as_millis()).unwrap_or(i64::MAX);
+        let full = !self.graph.ready()
+            || state.since.is_empty()
+            || state.full_asked > state.full_at
+            || age >= full_every;
+        if full {
+            self.leading(self.full()).await
+        } else {
+            self.leading(self.incremental(&state.since)).await
+        }
+    }
+}
+
+fn unix(t: OffsetDateTime) -> f64 {
+    (t.unix_timestamp_nanos() as f64) / 1e9
 }
 
 impl SyncService {
@@ -96,13 +230,12 @@ impl SyncService {
     }
 
     /// A sync, the lease renewed while it runs.
-    async fn sync_leading(&self) -> bool {
-        let sync = self.once();
+    async fn leading<T>(&self, sync: impl std::future::Future<Output = T>) -> T {
         tokio::pin!(sync);
         let mut renew = tokio::time::interval(TICK);
         loop {
             tokio::select! {
-                ok = &mut sync => return ok,
+                done = &mut sync => return done,
                 _ = renew.tick() => { self.lead().await; }
             }
         }
@@ -146,6 +279,8 @@ impl SyncService {
 impl BackgroundService for SyncService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut next = tokio::time::Instant::now();
+        let mut failed: Option<tokio::time::Instant> = None;
+        let mut last_ok: Option<OffsetDateTime> = None;
         let mut seen: Option<i64> = None;
         // From 0 at start: a sync stores its rows as 0, so what is past 0 is only what was
         // learned since the last stored sync (read once, then only what is new).
@@ -153,15 +288,28 @@ impl BackgroundService for SyncService {
         loop {
             self.catch_up(&mut learned).await;
             if self.lead().await {
-                if tokio::time::Instant::now() >= next {
-                    let wait = if self.sync_leading().await {
-                        self.interval
-                    } else {
-                        self.interval.min(RETRY)
-                    };
-                    next = tokio::time::Instant::now() + wait;
-                    // Its own store moved the version: nothing to reload.
-                    seen = self.store.graph().version().await.ok();
+                let state = self.store.graph().sync_state().await;
+                let now = tokio::time::Instant::now();
+                let calm = failed.is_none_or(|t| now >= t + RETRY);
+                match state {
+                    Ok(state) if calm && (now >= next || state.full_asked > state.full_at) => {
+                        match self.round(&state).await {
+                            Some(began) => {
+                                last_ok = Some(began);
+                                failed = None;
+                            }
+                            None => failed = Some(tokio::time::Instant::now()),
+                        }
+                        next = tokio::time::Instant::now() + self.interval;
+                        // Its own store moved the version: nothing to reload.
+                        seen = self.store.graph().version().await.ok();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not read the graph sync's place"),
+                }
+                if let Some(t) = last_ok {
+                    let lag = OffsetDateTime::now_utc() - t;
+                    self.metrics.graph_sync.lag(lag.as_seconds_f64());
                 }
             } else {
                 // Whoever leads next syncs at once; this one, should it lead, too.

@@ -538,6 +538,12 @@ impl Limiter {
             .err()
     }
 
+    /// The vendor's budget for `route`, in calls a second (for the graph sync's share).
+    pub fn vendor_rate(&self, route: &Route) -> f64 {
+        let q = &self.budget_of(route).quota;
+        f64::from(q.rate.get()) / q.period.as_secs_f64().max(1e-9)
+    }
+
     /// Counts a vendor 429 with the vendor's own code.
     pub fn count_vendor_429(&self, operation: &str, code: &str) {
         self.metrics

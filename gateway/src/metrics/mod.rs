@@ -1,6 +1,7 @@
 //! Prometheus metrics, served on the admin listener; [`hour`] keeps the last hour of them for
 //! the overview.
 
+pub mod graph_sync;
 pub mod hour;
 
 use prometheus::{
@@ -20,6 +21,8 @@ pub struct Metrics {
     graph_loads: prometheus::IntCounter,
     graph_learned: prometheus::IntCounter,
     graph_syncer: prometheus::IntGauge,
+    /// The graph sync's calls, durations, lag and progress.
+    pub graph_sync: graph_sync::GraphSync,
     tls_handshakes: IntCounterVec,
     tls_failures: IntCounterVec,
     tls_reloads: IntCounterVec,
@@ -66,9 +69,9 @@ impl Metrics {
         let graph_syncs = IntCounterVec::new(
             Opts::new(
                 "tiergate_graph_syncs_total",
-                "Graph syncs from the partner API, by outcome.",
+                "Graph syncs from the partner API, by kind (full, incremental) and outcome.",
             ),
-            &["outcome"],
+            &["kind", "outcome"],
         )?;
         let graph_loads = prometheus::IntCounter::new(
             "tiergate_graph_loads_total",
@@ -122,6 +125,7 @@ impl Metrics {
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(graph_entries.clone()))?;
         registry.register(Box::new(graph_syncs.clone()))?;
+        let graph_sync = graph_sync::GraphSync::new(&registry)?;
         Ok(Self {
             hour: hour::Hour::default(),
             registry,
@@ -133,6 +137,7 @@ impl Metrics {
             graph_loads,
             graph_learned,
             graph_syncer,
+            graph_sync,
             tls_handshakes,
             tls_failures,
             tls_reloads,
@@ -156,8 +161,8 @@ impl Metrics {
     }
 
     /// Records a graph sync and the graph's size after it.
-    pub fn graph_synced(&self, outcome: &str, sizes: &[(&str, usize)]) {
-        self.graph_syncs.with_label_values(&[outcome]).inc();
+    pub fn graph_synced(&self, kind: &str, outcome: &str, sizes: &[(&str, usize)]) {
+        self.graph_syncs.with_label_values(&[kind, outcome]).inc();
         self.graph_sizes(sizes);
     }
 

@@ -231,6 +231,12 @@ fn background(
         store: s.store.clone(),
         names: s.audit.store().clone(),
         interval: config.graph.sync_interval,
+        full_interval: config.graph.full_sync_interval,
+        pace: crate::graph::sync::Pace::new(
+            Some(s.limiter.clone()),
+            config.graph.budget_share,
+            Some(s.metrics.clone()),
+        ),
         metrics: s.metrics.clone(),
         me: crate::graph::service::holder_name(),
     };

@@ -8,6 +8,21 @@ use std::sync::OnceLock;
 use tiergate_policy::Edge;
 use tokio::sync::mpsc;
 
+/// Where the syncs stand, as the lease holder left it.
+#[derive(Debug, Clone, Default)]
+pub struct SyncState {
+    /// The lease holder (empty: none yet).
+    pub holder: String,
+    /// Until when its lease holds (Unix ms).
+    pub lease_until: i64,
+    /// When the last full sync began (Unix ms; 0: none yet).
+    pub full_at: i64,
+    /// When a full sync was last asked for by hand (Unix ms; 0: never).
+    pub full_asked: i64,
+    /// The vendor time the next incremental sync lists from (empty: none yet).
+    pub since: String,
+}
+
 /// The writer of learned relationships, started by the first one.
 pub(crate) type Learned = OnceLock<mpsc::UnboundedSender<Vec<Edge>>>;
 
@@ -118,6 +133,73 @@ impl GraphStore<'_> {
             .await
     }
 
+    /// Where the syncs stand ([`SyncState`]).
+    pub async fn sync_state(&self) -> Result<SyncState, StoreError> {
+        self.db
+            .run(|pool| async move {
+                let r = sqlx::query(
+                    "SELECT holder, lease_until, full_at, full_asked, since FROM graph_sync \
+                     WHERE id = 1",
+                )
+                .fetch_one(&pool)
+                .await?;
+                Ok(SyncState {
+                    holder: r.try_get("holder")?,
+                    lease_until: r.try_get("lease_until")?,
+                    full_at: r.try_get("full_at")?,
+                    full_asked: r.try_get("full_asked")?,
+                    since: r.try_get("since")?,
+                })
+            })
+            .await
+    }
+
+    /// Asks the syncer for a full sync (at `now`, Unix ms).
+    pub async fn ask_full(&self, now: i64) -> Result<(), StoreError> {
+        self.db
+            .run(move |pool| async move {
+                sqlx::query("UPDATE graph_sync SET full_asked = $1 WHERE id = 1")
+                    .bind(now)
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+            })
+            .await
+    }
+
+    /// Records a sync done: a full one that began at `full_at` (Unix ms), if it was one, and
+    /// the vendor time the next incremental sync lists from.
+    pub async fn synced(&self, full_at: Option<i64>, since: String) -> Result<(), StoreError> {
+        self.db
+            .run(move |pool| {
+                let since = since.clone();
+                async move {
+                    let q = match full_at {
+                        Some(at) => sqlx::query(
+                            "UPDATE graph_sync SET since = $1, full_at = $2 WHERE id = 1",
+                        )
+                        .bind(since)
+                        .bind(at),
+                        None => {
+                            sqlx::query("UPDATE graph_sync SET since = $1 WHERE id = 1").bind(since)
+                        }
+                    };
+                    q.execute(&pool).await.map(|_| ())
+                }
+            })
+            .await
+    }
+
+    /// Adds customer names an incremental sync found (for masking them in audit output).
+    pub async fn add_names(&self, names: Vec<(String, String)>) -> Result<(), StoreError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .transaction(move |tx, _| Box::pin(async move { insert_names(tx, names).await }))
+            .await
+    }
+
     /// How many syncs have been stored (the others reload when it moves).
     pub async fn version(&self) -> Result<i64, StoreError> {
         self.db
@@ -143,20 +225,7 @@ impl GraphStore<'_> {
                     sqlx::query("DELETE FROM graph_names")
                         .execute(&mut *tx)
                         .await?;
-                    let size = |n: &(String, String)| n.0.len() + n.1.len() + 32;
-                    for chunk in chunked(names, size) {
-                        let sql = format!(
-                            "INSERT INTO graph_names (customer_id, name) VALUES {} \
-                             ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name",
-                            values(chunk.len(), 2)
-                        );
-                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for (id, name) in chunk {
-                            q = q.bind(id).bind(name);
-                        }
-                        q.execute(&mut *tx).await?;
-                    }
-                    Ok(())
+                    insert_names(tx, names).await
                 })
             })
             .await
@@ -224,6 +293,27 @@ async fn upsert(db: &Db, edges: Vec<Edge>) -> Result<(), StoreError> {
         })
     })
     .await
+}
+
+/// Inserts or renames customer names.
+async fn insert_names(
+    tx: &mut sqlx::AnyConnection,
+    names: Vec<(String, String)>,
+) -> Result<(), sqlx::Error> {
+    let size = |n: &(String, String)| n.0.len() + n.1.len() + 32;
+    for chunk in chunked(names, size) {
+        let sql = format!(
+            "INSERT INTO graph_names (customer_id, name) VALUES {} \
+             ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name",
+            values(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, name) in chunk {
+            q = q.bind(id).bind(name);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 /// Inserts edges: a sync's (`learned` none: replacing all), or learned ones under their

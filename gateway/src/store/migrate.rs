@@ -55,6 +55,10 @@ const MIGRATIONS: &[Migration] = &[
     ),
     portable(13, include_str!("../../migrations/0013_graph_sync.sql")),
     portable(14, include_str!("../../migrations/0014_graph_learned.sql")),
+    portable(
+        15,
+        include_str!("../../migrations/0015_graph_increments.sql"),
+    ),
 ];
 
 /// The session advisory lock migrations run under (PostgreSQL).

@@ -178,6 +178,7 @@ pub fn list(w: &mut World, c: &Call) -> OpResult {
     let coupon_id = c.opt_str("coupon_id")?;
     let customer = c.opt_str("customer_id")?;
     let status = c.opt_int("status")?;
+    let created = c.window("create_time")?;
     let page = c.page()?;
     let all: Vec<Value> = w
         .coupons
@@ -186,6 +187,7 @@ pub fn list(w: &mut World, c: &Call) -> OpResult {
         .filter(|x| coupon_id.as_ref().is_none_or(|v| *v == x.coupon_id))
         .filter(|x| customer.as_ref().is_none_or(|v| *v == x.customer_id))
         .filter(|x| status.is_none_or(|s| s == i64::from(x.status)))
+        .filter(|x| created.admits(Some(&x.create_time)))
         .map(|x| {
             json!({
                 "coupon_id": x.coupon_id, "status": x.status, "customer_id": x.customer_id,

@@ -10,6 +10,7 @@ pub fn customers(w: &mut World, c: &Call) -> OpResult {
     let name = c.opt_str("account_name")?;
     let company = c.opt_str("customer")?;
     let assoc = c.opt_str("association_type")?;
+    let since = c.window("associated_on")?;
     let page = c.page()?;
     let all: Vec<Value> = w
         .customers
@@ -23,6 +24,7 @@ pub fn customers(w: &mut World, c: &Call) -> OpResult {
                 .as_ref()
                 .is_none_or(|v| *v == x.association_type.to_string())
         })
+        .filter(|x| since.admits(x.associated_on.as_deref()))
         .map(|x| {
             let verified = x.realname.as_ref().map(|r| r.review_result.to_string());
             json!({
@@ -41,13 +43,18 @@ pub fn customers(w: &mut World, c: &Call) -> OpResult {
 /// POST /v2/partners/indirect-partners/query (distributor only).
 pub fn resellers(w: &mut World, c: &Call) -> OpResult {
     let only = c.opt_str("indirect_partner_id")?;
+    let since = c.window("associated_on")?;
     let page = c.page()?;
     let all: Vec<Value> = w
         .partners
         .values()
         .filter(|p| w.is_reseller_of(&p.id, &c.acting))
         .filter(|p| only.as_ref().is_none_or(|v| *v == p.id))
-        .map(|p| json!({"indirect_partner_id": p.id, "account_name": p.id, "name": p.name}))
+        .filter(|p| since.admits(p.associated_on.as_deref()))
+        .map(|p| {
+            json!({"indirect_partner_id": p.id, "account_name": p.id, "name": p.name,
+                   "associated_on": p.associated_on})
+        })
         .collect();
     Ok(Reply::ok(
         json!({"count": all.len(), "indirect_partners": paged(all, page)}),

@@ -29,10 +29,11 @@ mod world;
 pub use books::{AccountChange, FeeRecord, VerificationCode};
 pub use errors::{ApiError, codes};
 pub use faults::Faults;
+pub use request::fmt_time;
 pub use routes::{Callers, Indirect, ROUTES, VendorRoute, by_operation, find};
 pub use server::{Simulator, serve};
 pub use trade::{Charging, Order, OrderLine, Product, Resource};
-pub use world::{Fixture, World};
+pub use world::{Customer, Fixture, Partner, World};
 
 /// A field of a query or form body, decoded.
 fn saml_field(encoded: &str, name: &str) -> Option<String> {

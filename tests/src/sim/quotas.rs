@@ -28,6 +28,7 @@ pub fn query(w: &mut World, c: &Call) -> OpResult {
         _ => Vec::new(),
     };
     let qtype = c.opt_int("quota_type")?;
+    let created = c.window("create_time")?;
     let page = c.page()?;
     let all: Vec<Value> = w
         .quotas
@@ -36,6 +37,7 @@ pub fn query(w: &mut World, c: &Call) -> OpResult {
         .filter(|q| ids.is_empty() || ids.contains(&q.quota_id))
         .filter(|q| statuses.is_empty() || statuses.contains(&i64::from(q.quota_status)))
         .filter(|q| qtype.is_none_or(|t| t == i64::from(q.quota_type)))
+        .filter(|q| created.admits(Some(&q.create_time)))
         .map(quota_json)
         .collect();
     Ok(Reply::ok(

@@ -189,9 +189,46 @@ impl Call {
             .map_err(|_| ApiError::param(name, "must be a decimal number"))
     }
 
+    /// A time filter: `<prefix>_begin` and `<prefix>_end` (UTC, as `2019-05-06T08:05:01Z`),
+    /// both optional.
+    pub fn window(&self, prefix: &str) -> Result<Window, ApiError> {
+        let at = |name: String| -> Result<Option<OffsetDateTime>, ApiError> {
+            match self.opt_str(&name)? {
+                None => Ok(None),
+                Some(s) => parse_time(&s).map(Some).ok_or_else(|| {
+                    ApiError::param(&name, "must be a UTC time like 2019-05-06T08:05:01Z")
+                }),
+            }
+        };
+        Ok(Window {
+            begin: at(format!("{prefix}_begin"))?,
+            end: at(format!("{prefix}_end"))?,
+        })
+    }
+
     /// The time now, formatted as the vendor does.
     pub fn now_str(&self) -> String {
         fmt_time(self.now)
+    }
+}
+
+/// A time filter of a list ([`Call::window`]).
+pub struct Window {
+    begin: Option<OffsetDateTime>,
+    end: Option<OffsetDateTime>,
+}
+
+impl Window {
+    /// Whether a record of time `at` is listed: any, without a filter; else one with a time
+    /// within it (both ends included).
+    pub fn admits(&self, at: Option<&str>) -> bool {
+        if self.begin.is_none() && self.end.is_none() {
+            return true;
+        }
+        let Some(t) = at.and_then(parse_time) else {
+            return false;
+        };
+        self.begin.is_none_or(|b| t >= b) && self.end.is_none_or(|e| t <= e)
     }
 }
 

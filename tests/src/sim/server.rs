@@ -83,6 +83,12 @@ impl Simulator {
     pub fn set_faults(&self, f: Faults) {
         *lock(&self.shared.faults) = f;
     }
+
+    /// Changes the world as the vendor's own console would (a customer associated or
+    /// unbound outside the partner API).
+    pub fn change<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        f(&mut lock(&self.shared.world))
+    }
 }
 
 impl Drop for Simulator {

@@ -42,6 +42,9 @@ pub struct Partner {
     /// Cash account.
     #[serde(default)]
     pub account: Account,
+    /// When a cloud reseller was associated with its distributor.
+    #[serde(default)]
+    pub associated_on: Option<String>,
 }
 
 /// A customer account bound to one partner.
