@@ -259,6 +259,11 @@ impl SyncService {
         let Ok(version) = self.store.graph().version().await else {
             return;
         };
+        // Nothing stored yet (the syncer's first sync runs): an empty graph is not one to
+        // serve from.
+        if version == 0 {
+            return;
+        }
         if *seen == Some(version) || (seen.is_none() && self.graph.ready()) {
             *seen = Some(version);
             return;

@@ -63,12 +63,25 @@ impl Db {
     {
         let backend = self.backend;
         self.run(move |pool| async move {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin(&pool, backend).await?;
             let out = f(&mut tx, backend).await?;
             tx.commit().await?;
             Ok(out)
         })
         .await
+    }
+}
+
+/// Begins a transaction. SQLite takes the write lock at the start, so a transaction that
+/// reads and then writes waits its turn (the busy timeout) instead of failing with "database
+/// is locked" when another process (a command line beside the gateway) writes meanwhile.
+pub(crate) async fn begin(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
     }
 }
 

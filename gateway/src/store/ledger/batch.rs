@@ -150,7 +150,7 @@ async fn apply(
     signer: &Signer,
     ops: &[Op],
 ) -> Result<Vec<Done>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::db::begin(pool, backend).await?;
     let targets = targets(&mut tx, ops).await?;
     // Locks in key order (a BTreeSet's), whatever order the requests came in.
     let quotas: BTreeSet<&String> = targets.iter().map(|(q, _)| q).collect();
