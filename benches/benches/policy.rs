@@ -1,5 +1,6 @@
 //! The authorization decision for a typical request: principal, route, 1 to 100 identifiers,
-//! against a graph of 10,000 customers, 1,000 quotas and 50,000 vouchers.
+//! against a graph of 10,000 customers, 1,000 quotas and 50,000 vouchers, and against a large
+//! distributor's (5,000 resellers, 500,000 customers).
 // criterion's macros generate undocumented functions.
 #![allow(missing_docs)]
 
@@ -9,42 +10,40 @@ use std::hint::black_box;
 use tiergate_policy::routes::route_by_operation;
 use tiergate_policy::{Edge, Graph, Principal, RequestIds, Rules, Tier, decide};
 
-fn graph() -> Graph {
-    let mut edges = vec![Edge::Reseller {
-        id: "res-1".into(),
-        distributor: "dist-1".into(),
-    }];
-    for r in 2..200 {
-        edges.push(Edge::Reseller {
+/// A distributor's graph: `resellers` resellers (res-1 ...), `customers` customers spread over
+/// them (cust-000000 ..., owner `res-{1 + c % resellers}`), a tenth as many quotas and five
+/// times as many vouchers.
+fn graph(resellers: usize, customers: usize) -> Graph {
+    let owner = |i: usize| format!("res-{}", 1 + i % resellers);
+    let mut edges: Vec<Edge> = (1..=resellers)
+        .map(|r| Edge::Reseller {
             id: format!("res-{r}"),
             distributor: "dist-1".into(),
-        });
-    }
-    for c in 0..10_000 {
-        let owner = format!("res-{}", 1 + c % 199);
+        })
+        .collect();
+    for c in 0..customers {
         edges.push(Edge::Customer {
-            id: format!("cust-{c:05}"),
-            owner,
+            id: format!("cust-{c:06}"),
+            owner: owner(c),
             resale: true,
         });
     }
-    for q in 0..1_000 {
+    for q in 0..customers / 10 {
         edges.push(Edge::Quota {
-            id: format!("q-{q:04}"),
-            owner: format!("res-{}", 1 + q % 199),
+            id: format!("q-{q:06}"),
+            owner: owner(q),
         });
     }
-    for k in 0..50_000 {
+    for k in 0..customers * 5 {
         edges.push(Edge::Coupon {
             id: format!("CP{k:08}"),
-            owner: format!("res-{}", 1 + k % 199),
+            owner: owner(k),
         });
     }
     edges.into_iter().collect()
 }
 
 fn bench(c: &mut Criterion) {
-    let g = graph();
     let rules = Rules::default();
     let me = std::sync::Arc::new(Principal {
         partner_id: "res-1".into(),
@@ -57,20 +56,28 @@ fn bench(c: &mut Criterion) {
     };
     let quota = &route.ids[0];
     let customers = &route.ids[1];
-    let mut group = c.benchmark_group("decide_create_partner_coupons");
-    for n in [1usize, 10, 100] {
-        // Customers 0, 199, 398, ... belong to res-1.
-        let mut pairs = vec![(quota, Cow::Borrowed("q-0000"))];
-        pairs.extend((0..n).map(|i| (customers, Cow::Owned(format!("cust-{:05}", i * 199)))));
-        let ids = RequestIds::from_pairs(pairs);
-        group.bench_with_input(BenchmarkId::from_parameter(n), &ids, |b, ids| {
-            b.iter(|| decide(black_box(&me), route, black_box(ids), &rules, &g).is_ok())
-        });
+    // Today's figure's graph (199 resellers, 10,000 customers) and a large distributor's
+    // (5,000 resellers, 500,000 customers, 50,000 quotas, 2,500,000 vouchers).
+    for (name, resellers, n_customers) in [("", 199, 10_000), ("_5000x100", 5_000, 500_000)] {
+        let g = graph(resellers, n_customers);
+        let mut group = c.benchmark_group(format!("decide_create_partner_coupons{name}"));
+        for n in [1usize, 10, 100] {
+            // Customers 0, resellers, 2 x resellers, ... belong to res-1.
+            let mut pairs = vec![(quota, Cow::Borrowed("q-000000"))];
+            pairs.extend(
+                (0..n).map(|i| (customers, Cow::Owned(format!("cust-{:06}", i * resellers)))),
+            );
+            let ids = RequestIds::from_pairs(pairs);
+            group.bench_with_input(BenchmarkId::from_parameter(n), &ids, |b, ids| {
+                b.iter(|| decide(black_box(&me), route, black_box(ids), &rules, &g).is_ok())
+            });
+        }
+        group.finish();
     }
-    group.finish();
+    let g = graph(199, 10_000);
     let body: serde_json::Value = serde_json::json!({
-        "quota_id": "q-0000",
-        "customer_ids": (0..100).map(|i| format!("cust-{:05}", i * 199)).collect::<Vec<_>>(),
+        "quota_id": "q-000000",
+        "customer_ids": (0..100).map(|i| format!("cust-{:06}", i * 199)).collect::<Vec<_>>(),
         "face_value": 100.5
     });
     let raw = body.to_string();

@@ -206,6 +206,11 @@ impl Gateway {
         Self::launch(upstream, Launch::new(Db::Sqlite, "/healthz", ""))
     }
 
+    /// Like [`Gateway::start_unready`], on the given storage and with more configuration.
+    pub fn start_unready_on(upstream: SocketAddr, db: Db, extra: &str) -> Result<Gateway> {
+        Self::launch(upstream, Launch::new(db, "/healthz", extra))
+    }
+
     /// Sends a signal to the gateway process (`HUP`, `TERM`, ...).
     pub fn signal(&self, name: &str) -> Result<()> {
         let status = Command::new("kill")
@@ -370,7 +375,11 @@ checkpoint_interval = "1h"
     fn wait_for(&self, probe: &str) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            let ready = self.admin_get(probe).is_ok_and(|r| r.status == 200);
+            // Ready means the whole graph: not a first sync still listing (`ready; graph
+            // syncing: ...`), which suites about other things would meet as TG.5005.
+            let ready = self
+                .admin_get(probe)
+                .is_ok_and(|r| r.status == 200 && (probe != "/readyz" || r.body == b"ready\n"));
             if ready && TcpStream::connect(self.addr).is_ok() {
                 return Ok(());
             }

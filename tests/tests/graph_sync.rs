@@ -92,7 +92,7 @@ async fn a_first_sync_serves_each_reseller_once_its_part_is_listed_within_its_bu
     let extra = "[graph]\nsync_interval = \"1h\"\n\
                  [ratelimit.upstream]\nrate = \"10/s\"\n\
                  [[resellers]]\npartner_id = \"res-g39\"\n";
-    let gw = Gateway::start_on(sim.addr(), Db::Sqlite, extra)?;
+    let gw = Gateway::start_unready_on(sim.addr(), Db::Sqlite, extra)?;
     let res1 = gw.issue("res-1")?;
     let last = gw.issue("res-g39")?;
 
@@ -144,7 +144,8 @@ async fn a_first_sync_serves_each_reseller_once_its_part_is_listed_within_its_bu
 
     // Then everyone is served.
     eventually(Duration::from_secs(30), "the first sync completes", || {
-        Ok(readyz(&gw)?.1 == "ready\n")
+        let full = "tiergate_graph_syncs_total{kind=\"full\",outcome=\"ok\"";
+        Ok(readyz(&gw)?.1 == "ready\n" && gw.metric_sum(full)? == 1.0)
     })?;
     let r = search(&gw, &last, Some("cust-g39"))?;
     assert_eq!(r.status, 200, "{:?}", r.json());
