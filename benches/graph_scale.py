@@ -153,39 +153,39 @@ def main():
         ak = re.search(r"access key:\s*(\S+)", out).group(1)
         sk = re.search(r"secret key:\s*(\S+)", out).group(1)
         syncer = None
-        t_ready = t_answer = t_done = None
-        loaded = {}
-        while t_done is None or len(loaded) < 2:
+        ready, whole, answered = {}, {}, {}
+
+        def answers(name):
+            call = [{"endpoint": f"http://{partners[name]}", "ak": ak, "sk": sk,
+                     "domain_id": "r00000", "request": "ListSubCustomersRequest",
+                     "body_class": "QuerySubCustomerListReq",
+                     "body": {"customer_id": "c00000-000", "offset": 0, "limit": 10}}]
+            r = subprocess.run([PY, os.path.join(ROOT, "tests", "sdk", "call.py")],
+                               input=json.dumps(call), capture_output=True, text=True)
+            return bool(json.loads(r.stdout or "[{}]")[0].get("ok"))
+
+        last_report = 0
+        while len(whole) < len(gws):
             now = time.monotonic() - t_start
-            for name, p, _ in gws:
+            for name, _, _ in gws:
                 status, body = get(f"http://{admins[name]}/readyz")
-                m = metrics(admins[name])
-                if m.get("tiergate_graph_syncer", 0) == 1:
+                if metrics(admins[name]).get("tiergate_graph_syncer", 0) == 1:
                     syncer = name
-                if name == syncer and status == 200 and t_ready is None:
-                    t_ready = now
+                if status == 200 and name not in ready:
+                    ready[name] = now
                     say(f"{name}: ready ({body.strip()})")
-                if name == syncer and body == "ready\n" and t_done is None:
-                    t_done = now
-                    say(f"{name}: first sync done")
-                if name != syncer and t_done is not None and name not in loaded and status == 200:
-                    loaded[name] = now - t_done
-                    say(f"{name}: loaded the stored graph {loaded[name]:.1f} s after")
-            if t_ready is not None and t_answer is None and syncer:
-                port = partners[syncer]
-                call = [{"endpoint": f"http://{port}", "ak": ak, "sk": sk, "domain_id": "r00000",
-                         "request": "ListSubCustomersRequest", "body_class": "QuerySubCustomerListReq",
-                         "body": {"customer_id": "c00000-000", "offset": 0, "limit": 10}}]
-                r = subprocess.run([PY, os.path.join(ROOT, "tests", "sdk", "call.py")],
-                                   input=json.dumps(call), capture_output=True, text=True)
-                res = json.loads(r.stdout or "[{}]")[0]
-                if res.get("ok"):
-                    t_answer = time.monotonic() - t_start
-                    say(f"first useful answer (r00000's customer) at {t_answer:.1f} s")
-            if int(now) % 60 == 0:
-                m = metrics(admins[syncer]) if syncer else {}
+                if status == 200 and name not in answered and answers(name):
+                    answered[name] = time.monotonic() - t_start
+                    say(f"{name}: first useful answer (r00000's customer)")
+                if body == "ready\n" and name not in whole:
+                    whole[name] = now
+                    say(f"{name}: whole graph")
+            if now - last_report >= 60 and syncer:
+                last_report = now
+                m = metrics(admins[syncer])
                 say("progress", m.get("tiergate_graph_sync_owners_listed"), "of",
-                    m.get("tiergate_graph_sync_owners"))
+                    m.get("tiergate_graph_sync_owners"),
+                    {k: v for k, v in m.items() if k.startswith("tiergate_graph_sync_calls_total")})
             time.sleep(1)
         rss = {name: rss_mib(p.pid) for name, p, _ in gws}
         say("resident memory (MiB)", {k: round(v) for k, v in rss.items()})
@@ -198,10 +198,9 @@ def main():
         say("incremental syncs done", {k: v for k, v in after.items() if "graph_syncs_total" in k})
         rss = {name: rss_mib(p.pid) for name, p, _ in gws}
         print(json.dumps({
-            "resellers": RESELLERS, "customers": RESELLERS * CUSTOMERS,
-            "ready_s": t_ready, "first_answer_s": t_answer, "first_sync_s": t_done,
-            "follower_load_s": loaded, "sync_calls_per_min": per_min,
-            "rss_mib": {k: round(v) for k, v in rss.items()},
+            "resellers": RESELLERS, "customers": RESELLERS * CUSTOMERS, "syncer": syncer,
+            "ready_s": ready, "first_answer_s": answered, "whole_graph_s": whole,
+            "sync_calls_per_min": per_min, "rss_mib": {k: round(v) for k, v in rss.items()},
         }, indent=1))
     finally:
         for p in procs:

@@ -5,3 +5,9 @@
 ALTER TABLE graph_sync ADD COLUMN full_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE graph_sync ADD COLUMN full_asked BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE graph_sync ADD COLUMN since TEXT NOT NULL DEFAULT '';
+-- While a first sync runs (nothing stored yet), the owners it lists in order (a JSON array:
+-- the distributor, then its resellers) and how many of them are listed: the other gateways
+-- serve those, as the syncer does, from the rows it stores as it goes. Cleared when the
+-- whole graph is stored.
+ALTER TABLE graph_sync ADD COLUMN first_owners TEXT NOT NULL DEFAULT '';
+ALTER TABLE graph_sync ADD COLUMN first_listed BIGINT NOT NULL DEFAULT 0;

@@ -87,37 +87,48 @@ fn readyz(gw: &Gateway) -> Result<(u16, String), String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_first_sync_serves_each_reseller_once_its_part_is_listed_within_its_budget_share() -> R {
     // 43 owners (the distributor, res-1, res-2 and 40 more), at 3 calls a second per list
-    // operation (30% of the vendor's 10): about 15 s for the first sync.
+    // operation (30% of the vendor's 10): about 15 s for the first sync. Two gateways on one
+    // database: the first syncs, the second serves what the first has listed so far.
     let sim = start_sim(world_with(40)?).await?;
+    let db = TempDb::create().await?;
     let extra = "[graph]\nsync_interval = \"1h\"\n\
                  [ratelimit.upstream]\nrate = \"10/s\"\n\
                  [[resellers]]\npartner_id = \"res-g39\"\n";
-    let gw = Gateway::start_unready_on(sim.addr(), Db::Sqlite, extra)?;
-    let res1 = gw.issue("res-1")?;
-    let last = gw.issue("res-g39")?;
+    let a = Gateway::start_unready_on(sim.addr(), Db::Postgres(db.url.clone()), extra)?;
+    eventually(Duration::from_secs(10), "the first gateway leads", || {
+        Ok(a.metric_sum("tiergate_graph_syncer")? == 1.0)
+    })?;
+    let b = Gateway::start_unready_on(sim.addr(), Db::Postgres(db.url.clone()), extra)?;
+    let res1 = a.issue("res-1")?;
+    let last = a.issue("res-g39")?;
 
     // Ready as soon as the resellers are listed, saying how far the sync is.
-    eventually(Duration::from_secs(10), "ready while syncing", || {
-        Ok(readyz(&gw)?.0 == 200)
-    })?;
-    let (_, says) = readyz(&gw)?;
-    assert!(says.contains("graph syncing"), "{says}");
+    for gw in [&a, &b] {
+        eventually(Duration::from_secs(10), "ready while syncing", || {
+            Ok(readyz(gw)?.0 == 200)
+        })?;
+        let (_, says) = readyz(gw)?;
+        assert!(says.contains("graph syncing"), "{says}");
+    }
 
-    // res-1's part comes second: served, while the last reseller's is still being listed.
-    eventually(Duration::from_secs(10), "res-1 served", || {
-        Ok(search(&gw, &res1, Some("cust-r1-a"))?.status == 200)
-    })?;
-    let r = search(&gw, &last, Some("cust-g39"))?;
-    assert_eq!(
-        (r.status, code(&r).as_str()),
-        (503, "TG.5005"),
-        "{:?}",
-        r.json()
-    );
-    assert!(
-        readyz(&gw)?.1.contains("graph syncing"),
-        "the sync ended too soon to tell"
-    );
+    // res-1's part comes second: served by both, while the last reseller's is still being
+    // listed.
+    for gw in [&a, &b] {
+        eventually(Duration::from_secs(10), "res-1 served", || {
+            Ok(search(gw, &res1, Some("cust-r1-a"))?.status == 200)
+        })?;
+        let r = search(gw, &last, Some("cust-g39"))?;
+        assert_eq!(
+            (r.status, code(&r).as_str()),
+            (503, "TG.5005"),
+            "{:?}",
+            r.json()
+        );
+        assert!(
+            readyz(gw)?.1.contains("graph syncing"),
+            "the sync ended too soon to tell"
+        );
+    }
 
     // The sync keeps to its share: res-1's own searches at 4 a second (the budget's other
     // 70% is 6.8) are never refused or held back for it.
@@ -126,39 +137,48 @@ async fn a_first_sync_serves_each_reseller_once_its_part_is_listed_within_its_bu
     for i in 0..16u32 {
         let at = start + Duration::from_millis(250) * i;
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        let r = search(&gw, &res1, None)?;
+        let r = search(&a, &res1, None)?;
         if r.status != 200 {
             refused.push((r.status, code(&r)));
         }
     }
     assert!(refused.is_empty(), "refused during the sync: {refused:?}");
-    let waited = gw.metric_sum("tiergate_vendor_budget_waited_seconds_sum")?;
+    let waited = a.metric_sum("tiergate_vendor_budget_waited_seconds_sum")?;
     assert!(
         waited < 2.0,
         "callers waited {waited} s in all for turns a sync took"
     );
     assert!(
-        readyz(&gw)?.1.contains("graph syncing"),
+        readyz(&a)?.1.contains("graph syncing"),
         "the flood ran after the sync"
     );
 
-    // Then everyone is served.
+    // Then everyone is served, by both; the second never listed the vendor.
     eventually(Duration::from_secs(30), "the first sync completes", || {
         let full = "tiergate_graph_syncs_total{kind=\"full\",outcome=\"ok\"";
-        Ok(readyz(&gw)?.1 == "ready\n" && gw.metric_sum(full)? == 1.0)
+        Ok(readyz(&a)?.1 == "ready\n" && a.metric_sum(full)? == 1.0)
     })?;
-    let r = search(&gw, &last, Some("cust-g39"))?;
-    assert_eq!(r.status, 200, "{:?}", r.json());
+    eventually(
+        Duration::from_secs(10),
+        "the second reloads the whole graph",
+        || Ok(readyz(&b)?.1 == "ready\n"),
+    )?;
+    for gw in [&a, &b] {
+        let r = search(gw, &last, Some("cust-g39"))?;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+    }
+    assert_eq!(b.metric_sum("tiergate_graph_syncs_total")?, 0.0);
 
     // One page per owner and list operation, never faster than its share.
-    let pages =
-        gw.metric_sum("tiergate_graph_sync_calls_total{operation=\"list_sub_customers\"")?;
+    let pages = a.metric_sum("tiergate_graph_sync_calls_total{operation=\"list_sub_customers\"")?;
     assert!(pages >= 43.0, "pages: {pages}");
-    let took = gw.metric_sum("tiergate_graph_sync_duration_seconds{kind=\"full\"")?;
+    let took = a.metric_sum("tiergate_graph_sync_duration_seconds{kind=\"full\"")?;
     assert!(
         pages <= 3.0 * took + 1.0,
         "{pages} pages in {took} s: over 3 a second"
     );
+    drop((a, b));
+    db.drop_db().await;
     Ok(())
 }
 

@@ -100,6 +100,17 @@ impl LiveGraph {
             .contains(owner)
     }
 
+    /// Another gateway's first sync, as it stores it: `owners` in order (the distributor
+    /// first), the first `listed` of them listed (their relationships already taken in).
+    pub fn follow_first(&self, owners: &[String], listed: usize) {
+        if let Some((distributor, resellers)) = owners.split_first() {
+            self.start_partial(distributor, resellers);
+        }
+        for owner in owners.iter().take(listed) {
+            self.part_loaded(owner, &[]);
+        }
+    }
+
     /// A first sync's progress: (owners listed, owners in all); `None` when none runs.
     pub fn progress(&self) -> Option<(usize, usize)> {
         let left = self.pending_count.load(Ordering::Acquire);

@@ -67,28 +67,62 @@ pub fn holder_name() -> String {
 /// be behind ours, and its filters are to the second. What it finds again is harmless.
 const OVERLAP: time::Duration = time::Duration::seconds(60);
 
-/// A first sync's progress, put into the live graph as it goes (owner by owner).
+/// A first sync's progress, put into the live graph as it goes (owner by owner), and into
+/// the store for the other gateways: each part's rows first, then how many are listed.
 struct First<'a> {
     graph: &'a LiveGraph,
+    store: &'a Store,
     metrics: &'a Metrics,
     distributor: &'a str,
-    /// Only when nothing was loaded before: a later full sync replaces the graph whole.
+    /// Only while nothing whole was loaded: a later full sync replaces the graph at its end.
     on: bool,
+    listed: std::sync::atomic::AtomicI64,
 }
 
+#[async_trait]
 impl Progress for First<'_> {
-    fn resellers(&self, ids: &[String]) {
-        if self.on {
-            self.graph.start_partial(self.distributor, ids);
-            self.metrics.graph_sync.progress(self.graph.progress());
+    async fn resellers(&self, ids: &[String]) {
+        if !self.on {
+            return;
+        }
+        self.graph.start_partial(self.distributor, ids);
+        self.metrics.graph_sync.progress(self.graph.progress());
+        let edges: Vec<_> = ids
+            .iter()
+            .map(|r| tiergate_policy::Edge::Reseller {
+                id: r.clone(),
+                distributor: self.distributor.to_owned(),
+            })
+            .collect();
+        let mut owners = vec![self.distributor.to_owned()];
+        owners.extend(ids.iter().cloned());
+        let owners = serde_json::to_string(&owners).unwrap_or_default();
+        let stored = match self.store.graph().upsert(edges).await {
+            Ok(()) => self.store.graph().first_progress(Some(owners), 0).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "could not store a first sync's resellers");
         }
     }
 
-    fn part(&self, owner: &str, part: &tiergate_policy::Graph) {
-        if self.on {
-            let edges: Vec<_> = part.edges().collect();
-            self.graph.part_loaded(owner, &edges);
-            self.metrics.graph_sync.progress(self.graph.progress());
+    async fn part(&self, owner: &str, part: &tiergate_policy::Graph) {
+        if !self.on {
+            return;
+        }
+        let edges: Vec<_> = part.edges().collect();
+        self.graph.part_loaded(owner, &edges);
+        self.metrics.graph_sync.progress(self.graph.progress());
+        let listed = self
+            .listed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let stored = match self.store.graph().upsert(edges).await {
+            Ok(()) => self.store.graph().first_progress(None, listed).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, owner, "could not store a first sync's part");
         }
     }
 }
@@ -110,9 +144,12 @@ impl SyncService {
         self.graph.mark();
         let first = First {
             graph: &self.graph,
+            store: &self.store,
             metrics: &self.metrics,
             distributor: &self.key.domain_id,
-            on: !self.graph.ready(),
+            // A gateway taking over a first sync another began goes on serving part by part.
+            on: !self.graph.ready() || self.graph.progress().is_some(),
+            listed: Default::default(),
         };
         match sync::full(self.vendor(), &first).await {
             Ok(synced) => {
@@ -202,9 +239,9 @@ impl SyncService {
             || state.full_asked > state.full_at
             || age >= full_every;
         if full {
-            self.leading(self.full()).await
+            self.leading(self.full()).await.flatten()
         } else {
-            self.leading(self.incremental(&state.since)).await
+            self.leading(self.incremental(&state.since)).await.flatten()
         }
     }
 }
@@ -229,14 +266,20 @@ impl SyncService {
         held
     }
 
-    /// A sync, the lease renewed while it runs.
-    async fn leading<T>(&self, sync: impl std::future::Future<Output = T>) -> T {
+    /// A sync, the lease renewed while it runs; given up (none) when the lease is lost, so two
+    /// gateways never sync at once.
+    async fn leading<T>(&self, sync: impl std::future::Future<Output = T>) -> Option<T> {
         tokio::pin!(sync);
         let mut renew = tokio::time::interval(TICK);
         loop {
             tokio::select! {
-                done = &mut sync => return done,
-                _ = renew.tick() => { self.lead().await; }
+                done = &mut sync => return Some(done),
+                _ = renew.tick() => {
+                    if !self.lead().await {
+                        tracing::warn!("the graph sync lease was lost: this sync stops");
+                        return None;
+                    }
+                }
             }
         }
     }
@@ -254,17 +297,36 @@ impl SyncService {
         }
     }
 
+    /// Serves what another gateway's first sync has listed so far.
+    async fn follow_first(&self, learned: &mut i64) {
+        let Ok(state) = self.store.graph().sync_state().await else {
+            return;
+        };
+        let Ok(owners) = serde_json::from_str::<Vec<String>>(&state.first_owners) else {
+            return;
+        };
+        self.catch_up(learned).await;
+        let listed = usize::try_from(state.first_listed).unwrap_or(0);
+        self.graph.follow_first(&owners, listed);
+        self.metrics.graph_sync.progress(self.graph.progress());
+    }
+
     /// Reloads the stored graph when another gateway stored a newer one.
-    async fn follow(&self, seen: &mut Option<i64>) {
+    async fn follow(&self, seen: &mut Option<i64>, learned: &mut i64) {
         let Ok(version) = self.store.graph().version().await else {
             return;
         };
-        // Nothing stored yet (the syncer's first sync runs): an empty graph is not one to
-        // serve from.
+        // Nothing stored whole yet: the syncer's first sync runs. An empty graph is not one
+        // to serve from; the owners it has listed are (their rows were stored before the
+        // count, so taking in the rows after reading the count has them all).
         if version == 0 {
+            self.follow_first(learned).await;
             return;
         }
-        if *seen == Some(version) || (seen.is_none() && self.graph.ready()) {
+        // Started from the stored graph: nothing to reload until it moves (a graph served
+        // part by part, as a first sync lists it, is to be replaced whole).
+        let loaded = self.graph.ready() && self.graph.progress().is_none();
+        if *seen == Some(version) || (seen.is_none() && loaded) {
             *seen = Some(version);
             return;
         }
@@ -319,7 +381,7 @@ impl BackgroundService for SyncService {
             } else {
                 // Whoever leads next syncs at once; this one, should it lead, too.
                 next = tokio::time::Instant::now();
-                self.follow(&mut seen).await;
+                self.follow(&mut seen, &mut learned).await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}

@@ -238,12 +238,13 @@ impl Synced {
     }
 }
 
-/// Told how a first sync goes, so the gateway serves each owner as soon as its part is in.
+/// Told how a full sync goes, so a first one serves each owner as soon as its part is in.
+#[async_trait::async_trait]
 pub trait Progress: Sync {
     /// The distributor's resellers are listed.
-    fn resellers(&self, ids: &[String]);
+    async fn resellers(&self, ids: &[String]);
     /// One owner's part (the distributor's or a reseller's) is listed.
-    fn part(&self, owner: &str, part: &Graph);
+    async fn part(&self, owner: &str, part: &Graph);
 }
 
 /// What the sync needs to call the vendor.
@@ -342,7 +343,7 @@ fn since_filter(name: &str, since: Option<&str>) -> String {
 /// first, then owner by owner (`progress` told of each).
 pub async fn full(v: Vendor<'_>, progress: &dyn Progress) -> Result<Synced, CallError> {
     let resellers = v.resellers(None).await?;
-    progress.resellers(&resellers);
+    progress.resellers(&resellers).await;
     let mut out = Synced {
         graph: v.reseller_edges(&resellers),
         names: Vec::new(),
@@ -350,7 +351,9 @@ pub async fn full(v: Vendor<'_>, progress: &dyn Progress) -> Result<Synced, Call
     let owners = std::iter::once(None).chain(resellers.iter().map(|r| Some(r.as_str())));
     for acting in owners {
         let part = v.part(acting, None).await?;
-        progress.part(acting.unwrap_or(&v.key.domain_id), &part.graph);
+        progress
+            .part(acting.unwrap_or(&v.key.domain_id), &part.graph)
+            .await;
         out.add(part);
     }
     Ok(out)

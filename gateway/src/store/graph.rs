@@ -21,6 +21,10 @@ pub struct SyncState {
     pub full_asked: i64,
     /// The vendor time the next incremental sync lists from (empty: none yet).
     pub since: String,
+    /// While a first sync runs: the owners it lists, in order (JSON array; empty: none runs).
+    pub first_owners: String,
+    /// How many of them it has listed.
+    pub first_listed: i64,
 }
 
 /// The writer of learned relationships, started by the first one.
@@ -58,10 +62,14 @@ impl GraphStore<'_> {
                         .execute(&mut *tx)
                         .await?;
                     insert_edges(tx, &edges, None).await?;
-                    // The other gateways on this database reload when this moves.
-                    sqlx::query("UPDATE graph_sync SET version = version + 1 WHERE id = 1")
-                        .execute(&mut *tx)
-                        .await?;
+                    // The other gateways on this database reload when this moves; a first
+                    // sync's progress is over.
+                    sqlx::query(
+                        "UPDATE graph_sync SET version = version + 1, first_owners = '', \
+                         first_listed = 0 WHERE id = 1",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
                     Ok(())
                 })
             })
@@ -138,8 +146,8 @@ impl GraphStore<'_> {
         self.db
             .run(|pool| async move {
                 let r = sqlx::query(
-                    "SELECT holder, lease_until, full_at, full_asked, since FROM graph_sync \
-                     WHERE id = 1",
+                    "SELECT holder, lease_until, full_at, full_asked, since, first_owners, \
+                     first_listed FROM graph_sync WHERE id = 1",
                 )
                 .fetch_one(&pool)
                 .await?;
@@ -149,7 +157,35 @@ impl GraphStore<'_> {
                     full_at: r.try_get("full_at")?,
                     full_asked: r.try_get("full_asked")?,
                     since: r.try_get("since")?,
+                    first_owners: r.try_get("first_owners")?,
+                    first_listed: r.try_get("first_listed")?,
                 })
+            })
+            .await
+    }
+
+    /// A first sync lists `owners` (JSON array, in order) and has listed `listed` of them.
+    pub async fn first_progress(
+        &self,
+        owners: Option<String>,
+        listed: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .run(move |pool| {
+                let owners = owners.clone();
+                async move {
+                    let q = match owners {
+                        Some(o) => sqlx::query(
+                            "UPDATE graph_sync SET first_owners = $1, first_listed = $2 \
+                             WHERE id = 1",
+                        )
+                        .bind(o)
+                        .bind(listed),
+                        None => sqlx::query("UPDATE graph_sync SET first_listed = $1 WHERE id = 1")
+                            .bind(listed),
+                    };
+                    q.execute(&pool).await.map(|_| ())
+                }
             })
             .await
     }
