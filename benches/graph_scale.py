@@ -22,7 +22,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESELLERS = int(os.environ.get("TG_SCALE_RESELLERS", "5000"))
 CUSTOMERS = int(os.environ.get("TG_SCALE_CUSTOMERS", "100"))
-STEADY_SECS = int(os.environ.get("TG_SCALE_STEADY_SECS", "120"))
+STEADY_SECS = int(os.environ.get("TG_SCALE_STEADY_SECS", "240"))
 PG = os.environ.get("TG_SCALE_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("TG_SCALE_REDIS", "redis://127.0.0.1:6379")
 BIN = os.path.join(ROOT, "target", "release")
@@ -111,6 +111,8 @@ def config(d, name, sim, db):
         '\n[[resellers]]\npartner_id = "r00000"\n'
         f'\n[ratelimit]\nredis = "{REDIS}"\nprefix = "tg-scale-{os.getpid()}"\n'
         '[ratelimit.upstream]\nrate = "10/s"\n'
+        # Incremental syncs from a minute after the first, so the steady state is measured.
+        '[graph]\nsync_interval = "1m"\n'
     )
     with open(path, "w") as f:
         f.write(text)

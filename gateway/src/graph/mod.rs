@@ -76,7 +76,14 @@ impl LiveGraph {
     /// One owner's part of a first sync is listed: its relationships are in, and it is
     /// decided for from now on.
     pub fn part_loaded(&self, owner: &str, edges: &[Edge]) {
-        self.learn(edges);
+        // Into the learned layer only: the sync's own graph holds them too when it is
+        // installed, so they need no second copy among what was learned while it ran.
+        let mut top = self
+            .learned
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        edges.iter().cloned().for_each(|e| top.insert(e));
+        drop(top);
         if self.pending_count.load(Ordering::Acquire) == 0 {
             return;
         }

@@ -126,7 +126,16 @@ impl Shared {
         let stored = storage
             .block_on(r.store.graph().edges())
             .map_err(|e| format!("storage.url: {e}"))?;
-        let graph = Arc::new(LiveGraph::from_stored(stored.into_iter().collect()));
+        let state = storage
+            .block_on(r.store.graph().sync_state())
+            .map_err(|e| format!("storage.url: {e}"))?;
+        // Rows a first sync is storing as it goes are not a whole graph: the sync service
+        // serves them part by part ([`crate::graph::service`]).
+        let graph = match state.first_owners.is_empty() {
+            true => LiveGraph::from_stored(stored.into_iter().collect()),
+            false => LiveGraph::default(),
+        };
+        let graph = Arc::new(graph);
         let log = Some(config.audit.checkpoint_log.clone());
         let audit = Audit::new(r.audit_store, r.signer, log);
         let credentials = Credentials::new(r.store.clone(), config).map_err(|e| e.to_string())?;
