@@ -16,5 +16,8 @@ cp -n fuzz/seeds/saml_response/* "$corpus"/ 2>/dev/null || true
 # Its build is kept outside the checkout, so clean clones on one machine share it.
 export CARGO_TARGET_DIR="${TIERGATE_FUZZ_TARGET:-$HOME/.cache/tiergate/fuzz-target}"
 cd fuzz
+# cargo-fuzz has no --locked: check first that the committed lock needs no change, so the
+# fuzz build resolves nothing newer than what is committed (it would rewrite the lock).
+cargo metadata --locked --format-version 1 >/dev/null
 RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none saml_response "../$corpus" ../fuzz/seeds/saml_response \
   -- -max_total_time="$seconds" -max_len=65536 -print_final_stats=1
