@@ -110,6 +110,11 @@ pub fn convert(
         "credentials.cache_ttl",
         parse_duration(&f.credentials.cache_ttl),
     );
+    let stale_for = e.take(
+        "credentials.stale_for",
+        parse_duration(&f.credentials.stale_for),
+    );
+    let cache_ttl = cache_ttl.zip(stale_for);
     let clock_skew = e.take("clock_skew", positive(&f.clock_skew));
     let rules = rules(&f.policy, &mut e);
     let sync_interval = graph(&f.graph, &mut e);
@@ -231,7 +236,7 @@ pub fn convert(
             Some(sk),
             Some(storage),
             Some(master_key),
-            Some(cache_ttl),
+            Some((cache_ttl, stale_for)),
             Some(clock_skew),
             Some(log_format),
             Some(rules),
@@ -265,6 +270,7 @@ pub fn convert(
             credentials: CredentialSettings {
                 master_key: Secret::new(master_key),
                 cache_ttl,
+                stale_for,
             },
             clock_skew,
             log_format,

@@ -135,10 +135,16 @@ pub struct CredentialsSection {
     pub master_key: SecretSource,
     #[serde(default = "default_ttl")]
     pub cache_ttl: String,
+    #[serde(default = "default_stale_for")]
+    pub stale_for: String,
 }
 
 fn default_ttl() -> String {
     "5s".into()
+}
+
+fn default_stale_for() -> String {
+    "5m".into()
 }
 
 #[derive(Deserialize, Default)]

@@ -197,6 +197,9 @@ pub struct CredentialSettings {
     /// How long a credential looked up from storage is trusted before it is read again
     /// (bounds how long a revocation takes to reach a running gateway).
     pub cache_ttl: Duration,
+    /// While the store does not answer, how long past its last successful lookup a cached
+    /// credential still serves calls that move nothing (0: not at all).
+    pub stale_for: Duration,
 }
 
 /// Log output format.

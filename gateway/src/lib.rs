@@ -8,6 +8,14 @@
 //! answered by [`rejection::Rejection`]; no secret key reaches a log.
 #![forbid(unsafe_code)]
 
+/// The version and the git revision built from (`tiergate --version`, `tiergate_build_info`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("TIERGATE_GIT_REVISION"),
+    ")"
+);
+
 pub mod admin;
 pub mod answer;
 pub mod audit;

@@ -767,6 +767,30 @@ impl TempDb {
         Ok(TempDb { admin, name, url })
     }
 
+    /// Takes it away from its clients (an outage): new connections refused, open ones ended;
+    /// `false` gives it back.
+    pub async fn outage(&self, down: bool) -> Result<()> {
+        let allow = if down { "false" } else { "true" };
+        self.admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS {allow}",
+                self.name
+            )))
+            .await
+            .map_err(|e| e.to_string())?;
+        if down {
+            self.admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                    self.name
+                )))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Drops it.
     pub async fn drop_db(self) {
         let _ = self

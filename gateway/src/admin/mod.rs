@@ -52,6 +52,8 @@ pub struct Admin {
     pub store: Store,
     /// The graph, for readiness.
     pub graph: Arc<LiveGraph>,
+    /// Credentials (whether stale ones serve while storage is away).
+    pub credentials: Arc<crate::credentials::Credentials>,
     /// Audit records for auditors.
     pub audit: audit::AuditApi,
     /// Delegations for distributors and resellers.
@@ -114,10 +116,11 @@ impl Admin {
             Op::Metrics => text("text/plain; version=0.0.4", &self.metrics.render()),
             Op::Health => text(PLAIN, b"ok\n"),
             Op::Ready => {
-                self.ready().await?;
-                match self.graph.progress() {
-                    None => text(PLAIN, b"ready\n"),
-                    Some((listed, all)) => {
+                let degraded = self.ready().await?;
+                match (degraded, self.graph.progress()) {
+                    (Some(says), _) => text(PLAIN, says.as_bytes()),
+                    (None, None) => text(PLAIN, b"ready\n"),
+                    (None, Some((listed, all))) => {
                         let says = format!(
                             "ready; graph syncing: {listed} of {all} owners listed (the \
                              others' calls answer TG.5005 until theirs is)\n"
@@ -151,16 +154,25 @@ impl Admin {
         Ok(Answer::Whole(whole))
     }
 
-    /// Ready: storage answers and a graph is loaded.
-    async fn ready(&self) -> Result<(), Rejection> {
-        self.store.ping().await.map_err(|e| {
-            tracing::warn!(error = %e, "not ready: storage");
-            Rejection::StorageUnavailable
-        })?;
-        if self.graph.ready() {
-            Ok(())
-        } else {
-            Err(Rejection::GraphNotReady)
+    /// Ready: storage answers and a graph is loaded. With storage away but a graph loaded and
+    /// stale credentials allowed, ready for reads (kept in its load balancer): what it says.
+    async fn ready(&self) -> Result<Option<&'static str>, Rejection> {
+        if !self.graph.ready() {
+            return Err(Rejection::GraphNotReady);
+        }
+        match self.store.ping().await {
+            Ok(()) => Ok(None),
+            Err(e) if self.credentials.serves_stale() => {
+                tracing::warn!(error = %e, "degraded: storage unavailable");
+                Ok(Some(
+                    "degraded: storage unavailable; reads served for credentials known within \
+                     credentials.stale_for, calls that move money or change state refused\n",
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "not ready: storage");
+                Err(Rejection::StorageUnavailable)
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use tiergate_config::{Config, LogFormat};
 
 /// Tiergate: gateway and identity broker in front of a cloud vendor's partner API.
 #[derive(Parser)]
-#[command(name = "tiergate", version)]
+#[command(name = "tiergate", version = crate::VERSION)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

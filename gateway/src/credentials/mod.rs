@@ -1,6 +1,7 @@
 //! Tiergate-issued credentials: issuing, listing, revoking, and the hot-path lookup cache.
 
 mod seal;
+mod stale;
 mod upstream_key;
 pub mod usage;
 
@@ -35,6 +36,9 @@ pub enum CredentialError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Its metrics could not be made.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// Sealing or opening a secret failed.
     #[error(transparent)]
     Seal(#[from] SealError),
@@ -143,6 +147,9 @@ pub struct Credentials {
     resellers: Vec<String>,
     rules: Rules,
     cache: Mutex<LruCache<String, Cached>>,
+    /// How long past the TTL a cached credential serves while the store is away.
+    stale_for: Duration,
+    stale_metrics: stale::StaleMetrics,
 }
 
 impl Credentials {
@@ -152,6 +159,8 @@ impl Credentials {
             store,
             sealer: Sealer::new(config.credentials.master_key.expose())?,
             ttl: config.credentials.cache_ttl,
+            stale_for: config.credentials.stale_for,
+            stale_metrics: stale::StaleMetrics::new()?,
             distributor: config.distributor.partner_id.clone(),
             resellers: config.resellers.clone(),
             rules: config.rules.clone(),
@@ -337,6 +346,7 @@ impl Credentials {
             Some(row) => Some(Arc::new(self.open(row)?)),
             None => None,
         };
+        self.recovered();
         if let Ok(mut c) = self.cache.lock() {
             let at = Instant::now();
             let cached = Cached {

@@ -99,7 +99,12 @@ async fn verify(
     };
     let credential = match credentials.cached(auth.access_key) {
         Known::Fresh(found) => found,
-        Known::Stale => stored().await?,
+        // The store away: the credential as last looked up serves while it may (reads;
+        // whatever needs the store is refused at its own stage).
+        Known::Stale => match stored().await {
+            Ok(found) => found,
+            Err(r) => Some(credentials.stale(auth.access_key).ok_or(r)?),
+        },
         Known::Nothing => {
             door.open()?;
             stored().await?

@@ -58,7 +58,8 @@ impl Metrics {
                 "Time from the request's arrival to the end of its answer.",
             )
             .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0, 60.0,
             ]),
             &["route", "outcome"],
         )?;
@@ -126,6 +127,11 @@ impl Metrics {
         registry.register(Box::new(graph_entries.clone()))?;
         registry.register(Box::new(graph_syncs.clone()))?;
         let graph_sync = graph_sync::GraphSync::new(&registry)?;
+        build_info(&registry)?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(Self {
             hour: hour::Hour::default(),
             registry,
@@ -222,4 +228,23 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
     }
+}
+
+/// `tiergate_build_info{version,revision,rustc}` 1: which build runs (for dashboards and
+/// alerts across an upgrade).
+fn build_info(r: &Registry) -> Result<(), prometheus::Error> {
+    let info = prometheus::IntGaugeVec::new(
+        Opts::new(
+            "tiergate_build_info",
+            "The running build: its version, git revision and compiler (always 1).",
+        ),
+        &["version", "revision", "rustc"],
+    )?;
+    info.with_label_values(&[
+        env!("CARGO_PKG_VERSION"),
+        env!("TIERGATE_GIT_REVISION"),
+        env!("TIERGATE_RUSTC"),
+    ])
+    .set(1);
+    r.register(Box::new(info))
 }

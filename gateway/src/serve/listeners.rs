@@ -165,6 +165,7 @@ fn admin(config: &Config, s: &Shared, shown: Shown) -> Admin {
         metrics: s.metrics.clone(),
         store: s.store.clone(),
         graph: s.graph.clone(),
+        credentials: s.credentials.clone(),
         audit: AuditApi {
             guard: s.guard.clone(),
             credentials: s.credentials.clone(),

@@ -139,6 +139,9 @@ impl Shared {
         let log = Some(config.audit.checkpoint_log.clone());
         let audit = Audit::new(r.audit_store, r.signer, log);
         let credentials = Credentials::new(r.store.clone(), config).map_err(|e| e.to_string())?;
+        credentials
+            .register(r.metrics.registry())
+            .map_err(|e| format!("metrics: {e}"))?;
         let guard = Guard::new(config.ratelimit.unauthenticated, r.metrics.registry())
             .map_err(|e| format!("metrics: {e}"))?;
         Ok(Self {
