@@ -112,6 +112,11 @@ pub struct Ctx {
     pub(crate) request_id: String,
     /// When it arrived.
     pub(crate) started: Instant,
+    /// Its place in a trace (W3C `traceparent`), read first.
+    pub(crate) trace: Option<crate::trace::Trace>,
+    /// When it went to the vendor, and the vendor's status and time to answer.
+    pub(crate) upstream_sent: Option<Instant>,
+    pub(crate) upstream_answer: Option<(u16, std::time::Duration)>,
     /// The furthest stage entered.
     pub(crate) reached: Option<Stage>,
     /// Route: the catalogued operation.
@@ -152,6 +157,9 @@ impl Ctx {
         Self {
             request_id,
             started: Instant::now(),
+            trace: None,
+            upstream_sent: None,
+            upstream_answer: None,
             reached: None,
             route: None,
             body: Bytes::new(),

@@ -37,5 +37,6 @@ pub mod serve;
 pub mod sso;
 pub mod store;
 pub mod tls;
+pub mod trace;
 pub mod upstream;
 pub mod web;

@@ -77,6 +77,10 @@ enum Admitted {
 impl Gateway {
     /// Stages 1 to 7, in order; each refusal ends the request where it is.
     async fn admit(&self, session: &mut Session, ctx: &mut Ctx) -> Result<Admitted, Rejection> {
+        ctx.trace = Some(crate::trace::Trace::of(
+            session.req_header(),
+            &ctx.request_id,
+        ));
         ctx.enter(Stage::Route);
         let route = route::route(session.req_header())?;
         ctx.route = Some(route);
@@ -241,7 +245,12 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         ctx.enter(Stage::Resign);
         let now = OffsetDateTime::now_utc();
-        resign::sign(req, ctx, &self.upstream, &self.distributor_key, now)
+        resign::sign(req, ctx, &self.upstream, &self.distributor_key, now)?;
+        if let Some(t) = &ctx.trace {
+            req.insert_header("traceparent", t.header())?;
+        }
+        ctx.upstream_sent = Some(std::time::Instant::now());
+        Ok(())
     }
 
     async fn request_body_filter(
@@ -260,6 +269,9 @@ impl ProxyHttp for Gateway {
         resp: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
+        if let Some(sent) = ctx.upstream_sent {
+            ctx.upstream_answer = Some((resp.status.as_u16(), sent.elapsed()));
+        }
         let again = ratelimit::Again {
             client: &self.direct,
             key: &self.distributor_key,
@@ -324,6 +336,6 @@ impl ProxyHttp for Gateway {
         let written = session.response_written().map_or(0, |r| r.status.as_u16());
         money::settle(&self.audit, &self.reconcile, ctx, session, written).await;
         idempotency::remember(self.audit.store(), ctx, written).await;
-        log::request(&self.metrics, ctx, written);
+        log::request(&self.metrics, ctx, written, &log::Seen::of(session));
     }
 }

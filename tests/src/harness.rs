@@ -322,7 +322,12 @@ checkpoint_interval = "1h"
             .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Its log (one JSON object a line), for the suites about logs: `Gateway::log`.
+            .stderr(
+                std::fs::File::create(dir.path().join("tiergate.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
@@ -467,6 +472,16 @@ checkpoint_interval = "1h"
             ak: field("access key:")?,
             sk: field("secret key:")?,
         })
+    }
+
+    /// The gateway's log so far, one JSON object a line.
+    pub fn log(&self) -> Result<Vec<serde_json::Value>> {
+        let text =
+            std::fs::read_to_string(self.dir().join("tiergate.log")).map_err(|e| e.to_string())?;
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
     }
 
     /// The folder of the gateway's config (for files a test writes beside it).

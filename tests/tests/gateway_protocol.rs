@@ -255,3 +255,112 @@ signing_key = {{ value = "{}" }}
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_callers_trace_goes_on_to_the_vendor_and_every_request_is_logged_flat() -> R {
+    let (sim, gw, res1, _) = setup().await?;
+    let signer = Signer {
+        addr: gw.addr,
+        ak: &res1.ak,
+        sk: &res1.sk,
+    };
+    let list = "/v2/promotions/benefits/partner-coupons";
+    let mut headers = signer.headers(
+        "GET",
+        list,
+        "limit=10&offset=0",
+        b"",
+        OffsetDateTime::now_utc(),
+    );
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let given = format!("00-{trace}-b7ad6b7169203331-01");
+    headers.push(("traceparent".into(), given.clone()));
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let seen = sim.seen();
+    let r = http(
+        gw.addr,
+        "GET",
+        &format!("{list}?limit=10&offset=0"),
+        &refs,
+        b"",
+    )?;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let request_id = r.header("x-request-id").ok_or("no request id")?.to_owned();
+
+    // The vendor got the same trace, this request's span as its parent.
+    let sent = sim.requests_since(seen);
+    let upstream = sent
+        .iter()
+        .find(|x| x.path == list)
+        .and_then(|x| x.traceparent.clone())
+        .ok_or("no traceparent upstream")?;
+    let parts: Vec<&str> = upstream.split('-').collect();
+    assert_eq!(
+        (parts[0], parts[1], parts[3]),
+        ("00", trace, "01"),
+        "{upstream}"
+    );
+    assert_ne!(
+        parts[2], "b7ad6b7169203331",
+        "the vendor's parent is this request's span"
+    );
+
+    // A refusal is logged too; one flat JSON object a line for each.
+    let refused = http(gw.addr, "GET", list, &[], b"")?;
+    assert_eq!(refused.status, 401);
+    // Lines are written after the answer, from a background writer: read until both are in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let log = gw.log()?;
+        let has = |f: &dyn Fn(&Value) -> bool| log.iter().any(f);
+        if has(&|l| l["request_id"] == request_id.as_str()) && has(&|l| l["status"] == 401) {
+            break log;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("the log lines were not written within 10 s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let line = log
+        .iter()
+        .find(|l| l["request_id"] == request_id.as_str())
+        .ok_or("the request's log line")?;
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["path"], list);
+    assert_eq!(line["route"], "list_issued_partner_coupons");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["upstream_status"], 200);
+    assert!(
+        line["upstream_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{line}"
+    );
+    assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+    assert_eq!(line["partner"], "res-1");
+    assert_eq!(line["outcome"], "ok");
+    assert_eq!(line["trace_id"], trace);
+    assert_eq!(line["parent_span_id"], "b7ad6b7169203331");
+    assert_eq!(line["span_id"], parts[2]);
+    assert!(
+        line["client"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("127.0.0.1:")),
+        "{line}"
+    );
+    let refusal = log
+        .iter()
+        .find(|l| l["message"] == "request" && l["status"] == 401)
+        .ok_or("the refusal's log line")?;
+    assert_eq!(refusal["outcome"], "unauthenticated");
+    assert!(
+        refusal["trace_id"].as_str().is_some_and(|t| t.len() == 32),
+        "{refusal}"
+    );
+    assert!(
+        refusal.get("upstream_status").is_none_or(|v| v.is_null()),
+        "{refusal}"
+    );
+    Ok(())
+}

@@ -2,10 +2,33 @@
 
 use crate::ctx::Ctx;
 use crate::metrics::Metrics;
+use pingora::proxy::Session;
 use tiergate_policy::Permit;
 
+/// What the request looked like from outside: its method, path and client address.
+pub struct Seen {
+    method: String,
+    path: String,
+    client: String,
+}
+
+impl Seen {
+    /// Read off the session.
+    pub fn of(session: &Session) -> Seen {
+        let req = session.req_header();
+        Seen {
+            method: req.method.as_str().to_owned(),
+            path: req.uri.path().to_owned(),
+            client: session
+                .client_addr()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// Records the request: `written` is the status of the answer that went out (0: none).
-pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16) {
+pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16, seen: &Seen) {
     let route = ctx.route.map_or("unknown", |r| r.operation);
     let principal = ctx.credential.as_ref().map(|c| &c.principal);
     let tier = principal.map_or("unauthenticated", |p| p.tier.as_str());
@@ -20,8 +43,21 @@ pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16) {
     if let Some(code) = code {
         metrics.refused(code);
     }
+    let trace = ctx.trace.as_ref();
+    let (upstream_status, upstream_ms) = match ctx.upstream_answer {
+        Some((status, took)) => (Some(status), Some(took.as_secs_f64() * 1000.0)),
+        None => (None, None),
+    };
     tracing::info!(
         request_id = %ctx.request_id,
+        method = seen.method,
+        path = seen.path,
+        client = seen.client,
+        trace_id = trace.map(|t| t.trace_id.as_str()),
+        span_id = trace.map(|t| t.span.as_str()),
+        parent_span_id = trace.and_then(|t| t.parent.as_deref()),
+        upstream_status,
+        upstream_ms,
         route,
         tier,
         partner = principal.map(|p| p.partner_id.as_str()),

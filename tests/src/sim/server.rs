@@ -204,6 +204,11 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         query: parts.uri.query().unwrap_or_default().to_owned(),
+        traceparent: parts
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     });
     if drop_conn {
         return Err(Dropped);

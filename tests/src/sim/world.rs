@@ -293,6 +293,9 @@ pub struct LoggedRequest {
     pub content_type: Option<String>,
     /// The query string as received.
     pub query: String,
+    /// The W3C `traceparent` it carried, if any.
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 /// The fixture file.
