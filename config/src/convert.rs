@@ -323,7 +323,7 @@ fn upstream_url(url: &str) -> Result<(String, u16, bool), String> {
     Ok((host, port, tls))
 }
 
-fn storage(url: &str, base: &Path) -> Result<Storage, String> {
+pub(crate) fn storage(url: &str, base: &Path) -> Result<Storage, String> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Storage::Postgres {
             url: url.into(),

@@ -6,6 +6,7 @@
 //! path (`upstream.url: ...`) instead of stopping at the first.
 #![forbid(unsafe_code)]
 
+pub mod audit_reader;
 mod convert;
 mod duration;
 mod errors;
@@ -16,6 +17,7 @@ pub mod sso;
 pub mod tokens;
 pub mod url;
 
+pub use audit_reader::AuditReader;
 pub use duration::parse_duration;
 pub use errors::{ConfigError, ConfigErrors};
 pub use secret::Secret;

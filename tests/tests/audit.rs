@@ -535,3 +535,65 @@ async fn personal_data_in_free_text_is_masked_with_the_names_the_graph_knows() -
     assert!(unmasked.contains(memo), "{unmasked}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_auditor_reads_and_verifies_with_the_database_and_the_public_key_alone() -> R {
+    let sim = start_sim(fixture()?).await?;
+    let gw = Gateway::start(sim.addr(), Db::Sqlite)?;
+    let res1 = gw.issue("res-1")?;
+    sdk(&[allocate(&gw, &res1, "cust-r1-a", "1.00")])?;
+    // No signing key, master key or vendor key: the audit database and the public key.
+    let db = gw.dir().join("tiergate.db").display().to_string();
+    let log = gw
+        .dir()
+        .join("audit-checkpoints.jsonl")
+        .display()
+        .to_string();
+    let reader = gw.dir().join("audit-reader.toml");
+    let text = format!(
+        "[audit]\nstorage = \"sqlite://{db}\"\npublic_key = \"{AUDIT_PUBLIC_KEY}\"\n\
+         checkpoint_log = \"{log}\"\n"
+    );
+    std::fs::write(&reader, text).map_err(|e| e.to_string())?;
+    let run = |args: &[&str]| {
+        Command::new(binary("tiergate")?)
+            .arg("audit")
+            .arg(args[0])
+            .arg("--config")
+            .arg(&reader)
+            .args(&args[1..])
+            .env_clear()
+            .output()
+            .map_err(|e| e.to_string())
+    };
+    let before = records(&gw)?.len();
+    let verified = run(&["verify"])?;
+    let out = String::from_utf8_lossy(&verified.stdout).into_owned();
+    assert!(
+        verified.status.success() && out.starts_with("intact"),
+        "{out}"
+    );
+    let said = String::from_utf8_lossy(&verified.stderr).into_owned();
+    assert!(said.contains("not recorded"), "{said}");
+
+    let queried = run(&["query", "--operation", "update_customer_account_amount"])?;
+    assert!(queried.status.success(), "{:?}", queried);
+    let lines: Vec<Value> = String::from_utf8_lossy(&queried.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(lines.len(), 2, "the intent and the outcome: {lines:?}");
+    let csv = run(&["export", "--format", "csv"])?;
+    assert!(csv.status.success());
+    assert!(String::from_utf8_lossy(&csv.stdout).lines().count() > 2);
+
+    // An unmasked read is itself recorded, which needs the signing key: refused.
+    let unmasked = run(&["query", "--unmasked"])?;
+    assert!(!unmasked.status.success());
+    let why = String::from_utf8_lossy(&unmasked.stderr).into_owned();
+    assert!(why.contains("read-only"), "{why}");
+    // It wrote nothing, and the chain still verifies with the gateway's own configuration.
+    assert_eq!(records(&gw)?.len(), before, "the reader wrote nothing");
+    assert!(gw.audit("verify", &[])?.starts_with("intact"));
+    Ok(())
+}

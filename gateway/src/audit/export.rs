@@ -5,8 +5,7 @@
 //! with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (a number stays a
 //! number), so an opened export never runs what a caller put in a memo or a name.
 
-use super::Audit;
-use super::read::{page, reader};
+use super::read::{Source, page, reader};
 use crate::store::audit::Filter;
 use serde_json::Value;
 use std::io::Write;
@@ -72,8 +71,8 @@ pub struct Export {
 
 /// Writes every record `f` selects (at most `limit`, else all) to `out`, newest first;
 /// returns how many.
-pub async fn export(
-    audit: &Audit,
+pub async fn export<'a>(
+    audit: impl Into<Source<'a>>,
     f: Filter,
     limit: Option<u64>,
     unmasked: bool,
@@ -110,7 +109,12 @@ impl<W: Write + Send> Emit for Collect<'_, W> {
 
 /// The export, handed to `emit` a page at a time as it is read (a large range is never held
 /// whole: the admin listener sends each page on as the next is read); returns how many.
-pub async fn stream(audit: &Audit, e: Export, out: &mut dyn Emit) -> Result<u64, String> {
+pub async fn stream<'a>(
+    from: impl Into<Source<'a>>,
+    e: Export,
+    out: &mut dyn Emit,
+) -> Result<u64, String> {
+    let audit = from.into();
     let mut f = e.filter;
     let masker = reader(audit, &f, e.unmasked, &e.who).await?;
     let buf = Pending::default();

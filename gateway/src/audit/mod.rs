@@ -141,14 +141,8 @@ impl Audit {
 
     /// Verifies the whole chain against the database's and the log file's checkpoints.
     pub async fn verify(&self) -> Result<Report, AuditError> {
-        let rows = self.store.audit().rows().await?;
-        let mut checkpoints = self.store.audit().checkpoints().await?;
-        if let Some(path) = &self.checkpoint_log {
-            checkpoints.extend(read_log(path)?);
-        }
-        checkpoints.sort_by_key(|c| c.seq);
-        checkpoints.dedup();
-        Ok(verify::verify(&rows, &checkpoints, &self.public_key()))
+        let log = self.checkpoint_log.as_deref();
+        verify_store(&self.store, log, &self.public_key()).await
     }
 
     /// Verifies the chain and records the run: who ran it, intact or the first broken record
@@ -190,7 +184,7 @@ pub fn window_start(retention: std::time::Duration) -> i64 {
 }
 
 /// Checkpoints from a log file (missing file: none).
-pub fn read_log(path: &PathBuf) -> Result<Vec<Checkpoint>, AuditError> {
+pub fn read_log(path: &std::path::Path) -> Result<Vec<Checkpoint>, AuditError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -210,4 +204,21 @@ pub fn read_log(path: &PathBuf) -> Result<Vec<Checkpoint>, AuditError> {
             })
         })
         .collect()
+}
+
+/// Verifies the chain in `store` against its checkpoints and those in `checkpoint_log`, with
+/// the public key alone (the gateway's log, or an auditor's read-only configuration).
+pub async fn verify_store(
+    store: &Store,
+    checkpoint_log: Option<&std::path::Path>,
+    public_key: &str,
+) -> Result<Report, AuditError> {
+    let rows = store.audit().rows().await?;
+    let mut checkpoints = store.audit().checkpoints().await?;
+    if let Some(path) = checkpoint_log {
+        checkpoints.extend(read_log(path)?);
+    }
+    checkpoints.sort_by_key(|c| c.seq);
+    checkpoints.dedup();
+    Ok(verify::verify(&rows, &checkpoints, public_key))
 }

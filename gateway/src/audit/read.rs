@@ -5,10 +5,37 @@
 use super::mask::Masker;
 use super::{Audit, parse_time_ms, window_start};
 use crate::chain::record::{Entry, Kind};
+use crate::store::Store;
 use crate::store::audit::{Filter, Match};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tiergate_policy::admin::Scope;
+
+/// Where records are read from: the gateway's audit log (which records an unmasked read), or
+/// an audit database opened with a read-only audit configuration (masked reads only: nothing
+/// can be recorded without the signing key).
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// The audit log.
+    Log(&'a Audit),
+    /// The audit database alone.
+    ReadOnly(&'a Store),
+}
+
+impl Source<'_> {
+    fn store(&self) -> &Store {
+        match self {
+            Source::Log(a) => a.store(),
+            Source::ReadOnly(s) => s,
+        }
+    }
+}
+
+impl<'a> From<&'a Audit> for Source<'a> {
+    fn from(a: &'a Audit) -> Self {
+        Source::Log(a)
+    }
+}
 
 /// Which records, as the admin API's query parameters and the command line's flags name them.
 #[derive(Debug, Clone, Default)]
@@ -100,12 +127,13 @@ pub fn scoped(mut f: Filter, scope: &Scope) -> Filter {
 }
 
 /// Runs a query, masking unless unmasked access is asked for (and then auditing that).
-pub async fn records(
-    audit: &Audit,
+pub async fn records<'a>(
+    from: impl Into<Source<'a>>,
     f: Filter,
     unmasked: bool,
     who: &str,
 ) -> Result<Vec<Value>, String> {
+    let audit = from.into();
     let masker = reader(audit, &f, unmasked, who).await?;
     Ok(page(audit, f, masker.as_ref())
         .await?
@@ -116,12 +144,20 @@ pub async fn records(
 
 /// What reading under `f` masks with (none: unmasked, and that access audited once).
 pub(super) async fn reader(
-    audit: &Audit,
+    audit: Source<'_>,
     f: &Filter,
     unmasked: bool,
     who: &str,
 ) -> Result<Option<Masker>, String> {
     if unmasked {
+        let Source::Log(audit) = audit else {
+            return Err(
+                "an unmasked read is itself recorded in the log, which takes the \
+                        gateway's audit configuration (its signing key): a read-only one \
+                        reads masked"
+                    .into(),
+            );
+        };
         let entry = Entry {
             kind: Some(Kind::Access),
             principal: Some(who.to_owned()),
@@ -138,8 +174,9 @@ pub(super) async fn reader(
 
 /// What masks personal data in records: the customers' names the last graph sync listed, to
 /// find them in free text too.
-pub async fn masker(audit: &Audit) -> Result<Masker, String> {
-    let names = audit
+pub async fn masker<'a>(from: impl Into<Source<'a>>) -> Result<Masker, String> {
+    let names = from
+        .into()
         .store()
         .graph()
         .names()
@@ -150,7 +187,7 @@ pub async fn masker(audit: &Audit) -> Result<Masker, String> {
 
 /// One page of records with their positions in the chain, masked by `masker` if any.
 pub(super) async fn page(
-    audit: &Audit,
+    audit: Source<'_>,
     f: Filter,
     masker: Option<&Masker>,
 ) -> Result<Vec<(i64, Value)>, String> {

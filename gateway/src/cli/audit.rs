@@ -1,17 +1,20 @@
-//! `tiergate audit keygen|verify|query|export|archive|verify-archive`.
+//! `tiergate audit keygen|verify|query|export|archive|verify-archive`. `verify`, `query` and
+//! `export` also take a read-only audit configuration (the audit database and the public key,
+//! [`tiergate_config::AuditReader`]), for auditors kept apart from the gateway's secrets.
 
 use crate::audit::export::{Format, export};
-use crate::audit::read::{Query, records};
-use crate::audit::{Audit, AuditError};
+use crate::audit::read::{Query, Source, records};
+use crate::audit::{Audit, AuditError, verify_store};
 use crate::chain::record::{Entry, Kind};
 use crate::chain::sign::Signer;
-use crate::chain::verify::{self, Checkpoint, Row};
+use crate::chain::verify::{self, Checkpoint, Report, Row};
+use crate::store::Store;
 use crate::store::audit::{Filter, Match};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::PathBuf;
-use tiergate_config::Config;
+use std::path::{Path, PathBuf};
+use tiergate_config::{AuditReader, Config};
 
 /// What `tiergate audit` does.
 #[derive(Subcommand)]
@@ -121,7 +124,75 @@ pub struct QueryArgs {
     auditor: String,
 }
 
-fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
+/// The audit log as a command opens it: with the gateway's configuration (it can record the
+/// run and unmasked reads), or with a read-only audit configuration
+/// ([`tiergate_config::AuditReader`]: the database and the public key).
+enum Opened {
+    Log(Audit, Box<Config>),
+    ReadOnly(Store, AuditReader),
+}
+
+impl Opened {
+    async fn open(path: &Path) -> Result<Opened, String> {
+        if is_reader(path) {
+            let r = AuditReader::load(path).map_err(|e| format!("{}:\n{e}", path.display()))?;
+            let store = Store::connect(&r.storage)
+                .await
+                .map_err(|e| format!("audit.storage: {e}"))?;
+            return Ok(Opened::ReadOnly(store, r));
+        }
+        let c = super::load(path)?;
+        Ok(Opened::Log(Audit::open(&c).await?, Box::new(c)))
+    }
+
+    fn source(&self) -> Source<'_> {
+        match self {
+            Opened::Log(a, _) => Source::Log(a),
+            Opened::ReadOnly(s, _) => Source::ReadOnly(s),
+        }
+    }
+
+    fn retention(&self) -> std::time::Duration {
+        match self {
+            Opened::Log(_, c) => c.audit.retention,
+            Opened::ReadOnly(_, r) => r.retention,
+        }
+    }
+
+    async fn verify(&self) -> Result<Report, String> {
+        match self {
+            Opened::Log(a, _) => a.verify().await,
+            Opened::ReadOnly(s, r) => {
+                verify_store(s, r.checkpoint_log.as_deref(), &r.public_key).await
+            }
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// Records a run of the audit system itself, when it can (a read-only configuration
+    /// cannot write: said on stderr).
+    async fn log_run(&self, what: &str, detail: Value) -> Result<(), String> {
+        match self {
+            Opened::Log(a, _) => log_run(a, what, detail)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Opened::ReadOnly(..) => {
+                eprintln!(
+                    "(a read-only audit configuration: this {what} is not recorded in the log)"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether the file is a read-only audit configuration.
+pub(super) fn is_reader(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| AuditReader::is_one(&t))
+}
+
+fn filter(q: &QueryArgs, retention: std::time::Duration) -> Result<Filter, String> {
     Query {
         from: q.from.clone(),
         until: q.until.clone(),
@@ -140,7 +211,7 @@ fn filter(q: &QueryArgs, config: &Config) -> Result<Filter, String> {
         offset: q.offset,
         limit: q.limit.unwrap_or(100),
     }
-    .filter(config.audit.retention)
+    .filter(retention)
 }
 
 /// Records a run of the audit system itself (verification, archive).
@@ -171,11 +242,10 @@ pub fn run(action: Action) -> Result<(), String> {
     super::runtime()?.block_on(async move {
         match action {
             Action::Verify { config, json } => {
-                let c = super::load(&config)?;
-                let audit = Audit::open(&c).await?;
-                let report = audit.verify().await.map_err(|e| e.to_string())?;
+                let opened = Opened::open(&config).await?;
+                let report = opened.verify().await?;
                 let summary = json!({"intact": report.intact(), "records": report.records, "first_broken": report.broken.first()});
-                log_run(&audit, "verify", summary).await.map_err(|e| e.to_string())?;
+                opened.log_run("verify", summary).await?;
                 if json {
                     println!("{}", serde_json::to_string(&report).unwrap_or_default());
                 } else if report.intact() {
@@ -188,21 +258,21 @@ pub fn run(action: Action) -> Result<(), String> {
                 if report.intact() { Ok(()) } else { Err(format!("audit chain broken at record {}", report.broken[0].seq)) }
             }
             Action::Query(q) => {
-                let c = super::load(&q.config)?;
-                let audit = Audit::open(&c).await?;
-                for v in records(&audit, filter(&q, &c)?, q.unmasked, &q.auditor).await? {
+                let opened = Opened::open(&q.config).await?;
+                let f = filter(&q, opened.retention())?;
+                for v in records(opened.source(), f, q.unmasked, &q.auditor).await? {
                     println!("{v}");
                 }
                 Ok(())
             }
             Action::Export { query: q, format } => {
                 let format: Format = format.parse()?;
-                let c = super::load(&q.config)?;
-                let audit = Audit::open(&c).await?;
+                let opened = Opened::open(&q.config).await?;
+                let f = filter(&q, opened.retention())?;
                 let limit = q.limit.map(|l| u64::try_from(l).unwrap_or(0));
                 // Buffered, unlocked: the export awaits between pages.
                 let out = std::io::BufWriter::new(std::io::stdout());
-                export(&audit, filter(&q, &c)?, limit, q.unmasked, &q.auditor, format, out).await?;
+                export(opened.source(), f, limit, q.unmasked, &q.auditor, format, out).await?;
                 Ok(())
             }
             Action::Archive { config, out } => {

@@ -164,6 +164,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 /// read, a credential or delegation change): a signed checkpoint of the head, so what it
 /// wrote is covered before it exits (nothing happens when the head did not move).
 fn seal(config: &Path) -> Result<(), String> {
+    // A read-only audit configuration wrote nothing, and cannot sign.
+    if audit::is_reader(config) {
+        return Ok(());
+    }
     let c = load(config)?;
     runtime()?.block_on(async move {
         let audit = crate::audit::Audit::open(&c).await?;
