@@ -213,6 +213,7 @@ impl ProxyHttp for Gateway {
             }
             Ok(Admitted::Forward) => Ok(false),
             Ok(Admitted::Replay(status, body)) => {
+                self.metrics.vendor.replayed();
                 answer::write(
                     session,
                     answer::replay(Listener::Partner, status, body, &ctx.request_id),

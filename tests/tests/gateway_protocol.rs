@@ -308,6 +308,12 @@ async fn a_callers_trace_goes_on_to_the_vendor_and_every_request_is_logged_flat(
         "the vendor's parent is this request's span"
     );
 
+    let answers = "tiergate_vendor_answers_total{code=\"(none)\",\
+                   operation=\"list_issued_partner_coupons\",status=\"200\"}";
+    assert_eq!(gw.metric_sum(answers)?, 1.0);
+    let timed = "tiergate_vendor_duration_seconds_count{operation=\"list_issued_partner_coupons\"}";
+    assert_eq!(gw.metric_sum(timed)?, 1.0);
+
     // A refusal is logged too; one flat JSON object a line for each.
     let refused = http(gw.addr, "GET", list, &[], b"")?;
     assert_eq!(refused.status, 401);

@@ -109,6 +109,12 @@ async fn a_captured_fund_allocation_replayed_to_two_gateways_moves_money_once() 
         assert_eq!(again.json(), first.json());
     }
     assert_eq!(adjusts(seen), 1, "a replay reached the vendor");
+    let replays = |g: &Gateway| g.metric_sum("tiergate_idempotent_replays_total");
+    assert_eq!(
+        (replays(&one)?, replays(&two)?),
+        (2.0, 2.0),
+        "replays counted"
+    );
 
     // A client that signs again (a new date: a new signature) makes a new request, governed
     // by its idempotency key as before.

@@ -43,6 +43,17 @@ pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16, seen: &Seen) {
     if let Some(code) = code {
         metrics.refused(code);
     }
+    if let (Some((status, took)), Some(r)) = (ctx.upstream_answer, ctx.route) {
+        let code = if (200..300).contains(&status) {
+            "(none)".to_owned()
+        } else {
+            let kept = ctx.kept.as_deref().unwrap_or_default();
+            crate::filters::ratelimit::vendor_code(kept)
+        };
+        metrics
+            .vendor
+            .answered(r.operation, status, &code, took.as_secs_f64());
+    }
     let trace = ctx.trace.as_ref();
     let (upstream_status, upstream_ms) = match ctx.upstream_answer {
         Some((status, took)) => (Some(status), Some(took.as_secs_f64() * 1000.0)),

@@ -114,6 +114,10 @@ pub async fn vendor_refused(
             (r.answer().status, Bytes::from(crate::answer::envelope(&r)))
         }
     };
+    // What the vendor answered in the end (the first 429 is counted on its own).
+    if let Some(sent) = ctx.upstream_sent {
+        ctx.upstream_answer = Some((status, sent.elapsed()));
+    }
     *resp = ResponseHeader::build(status, Some(4))?;
     resp.insert_header("content-type", crate::answer::JSON)?;
     resp.insert_header("content-length", second.len().to_string())?;

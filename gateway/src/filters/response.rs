@@ -18,8 +18,10 @@ pub fn headers(ctx: &mut Ctx, resp: &mut ResponseHeader) -> Result<()> {
         resp.insert_header(name, value)?;
     }
     ctx.learn = resp.status.is_success() && ctx.route.is_some_and(|r| learn::teaches(r.operation));
-    // Kept for the audit outcome, the graph, and the answer a replay of this request gets.
-    if ctx.money.audited() || ctx.learn || !ctx.idempotency.is_empty() {
+    // Kept for the audit outcome, the graph, the answer a replay of this request gets, and
+    // the vendor's error code (metrics).
+    let refused = !resp.status.is_success();
+    if ctx.money.audited() || ctx.learn || !ctx.idempotency.is_empty() || refused {
         ctx.kept = Some(BytesMut::new());
     }
     Ok(())

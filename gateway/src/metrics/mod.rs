@@ -3,6 +3,7 @@
 
 pub mod graph_sync;
 pub mod hour;
+pub mod vendor;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -23,6 +24,8 @@ pub struct Metrics {
     graph_syncer: prometheus::IntGauge,
     /// The graph sync's calls, durations, lag and progress.
     pub graph_sync: graph_sync::GraphSync,
+    /// The vendor's answers and time, and idempotent replays.
+    pub vendor: vendor::Vendor,
     tls_handshakes: IntCounterVec,
     tls_failures: IntCounterVec,
     tls_reloads: IntCounterVec,
@@ -127,6 +130,7 @@ impl Metrics {
         registry.register(Box::new(graph_entries.clone()))?;
         registry.register(Box::new(graph_syncs.clone()))?;
         let graph_sync = graph_sync::GraphSync::new(&registry)?;
+        let vendor = vendor::Vendor::new(&registry)?;
         build_info(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
@@ -144,6 +148,7 @@ impl Metrics {
             graph_learned,
             graph_syncer,
             graph_sync,
+            vendor,
             tls_handshakes,
             tls_failures,
             tls_reloads,
