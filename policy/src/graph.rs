@@ -62,15 +62,78 @@ pub enum Edge {
     },
 }
 
+/// An identifier as a map key: up to 32 bytes inline (the vendor's ids are 32 hex digits or
+/// shorter), so a lookup compares it where the table holds it instead of following a pointer
+/// to the heap (on a graph no cache holds, that is a memory miss per identifier); longer ones
+/// on the heap. Hashed and compared as its bytes: maps are asked with `id.as_bytes()`.
+#[derive(Clone)]
+enum Id {
+    Inline { len: u8, bytes: [u8; 32] },
+    Heap(Box<[u8]>),
+}
+
+impl Id {
+    fn new(s: &str) -> Id {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= 32 => {
+                let mut bytes = [0u8; 32];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                Id::Inline { len, bytes }
+            }
+            _ => Id::Heap(s.as_bytes().into()),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Id::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Id::Heap(b) => b,
+        }
+    }
+}
+
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.bytes().hash(h);
+    }
+}
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Id {}
+
+impl std::borrow::Borrow<[u8]> for Id {
+    fn borrow(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl std::fmt::Display for Id {
+    /// Always whole UTF-8: copied from a `str`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.bytes()))
+    }
+}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.bytes()))
+    }
+}
+
 /// An in-memory graph. Owners are interned (a customer, quota or voucher holds its owner's
 /// index): each owner's name is held once, not once per customer (at 500,000 customers, a
 /// fifth of the graph's memory), and the few thousand names stay hot in cache.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     resellers: FxHashMap<String, String>,
-    customers: FxHashMap<String, (u32, bool)>,
-    quotas: FxHashMap<String, u32>,
-    coupons: FxHashMap<String, u32>,
+    customers: FxHashMap<Id, (u32, bool)>,
+    quotas: FxHashMap<Id, u32>,
+    coupons: FxHashMap<Id, u32>,
     owners: Vec<String>,
     owner_ids: FxHashMap<String, u32>,
 }
@@ -78,7 +141,7 @@ pub struct Graph {
 impl PartialEq for Graph {
     /// The same relationships, however their owners were interned.
     fn eq(&self, other: &Self) -> bool {
-        let same = |a: &FxHashMap<String, u32>, b: &FxHashMap<String, u32>| {
+        let same = |a: &FxHashMap<Id, u32>, b: &FxHashMap<Id, u32>| {
             a.len() == b.len()
                 && a.iter()
                     .all(|(id, o)| b.get(id).map(|x| other.owner(*x)) == Some(self.owner(*o)))
@@ -125,15 +188,15 @@ impl Graph {
             }
             Edge::Customer { id, owner, resale } => {
                 let o = self.intern(owner);
-                self.customers.insert(id, (o, resale));
+                self.customers.insert(Id::new(&id), (o, resale));
             }
             Edge::Quota { id, owner } => {
                 let o = self.intern(owner);
-                self.quotas.insert(id, o);
+                self.quotas.insert(Id::new(&id), o);
             }
             Edge::Coupon { id, owner } => {
                 let o = self.intern(owner);
-                self.coupons.insert(id, o);
+                self.coupons.insert(Id::new(&id), o);
             }
         }
     }
@@ -148,16 +211,16 @@ impl Graph {
             .customers
             .iter()
             .map(|(id, (o, resale))| Edge::Customer {
-                id: id.clone(),
+                id: id.to_string(),
                 owner: self.owner(*o).to_owned(),
                 resale: *resale,
             });
         let q = self.quotas.iter().map(|(id, o)| Edge::Quota {
-            id: id.clone(),
+            id: id.to_string(),
             owner: self.owner(*o).to_owned(),
         });
         let k = self.coupons.iter().map(|(id, o)| Edge::Coupon {
-            id: id.clone(),
+            id: id.to_string(),
             owner: self.owner(*o).to_owned(),
         });
         r.chain(c).chain(q).chain(k)
@@ -192,16 +255,18 @@ impl Relationships for Graph {
         self.resellers.get(reseller).map(String::as_str)
     }
     fn customer(&self, id: &str) -> Option<CustomerRef<'_>> {
-        self.customers.get(id).map(|(owner, resale)| CustomerRef {
-            owner: self.owner(*owner),
-            resale: *resale,
-        })
+        self.customers
+            .get(id.as_bytes())
+            .map(|(owner, resale)| CustomerRef {
+                owner: self.owner(*owner),
+                resale: *resale,
+            })
     }
     fn quota_owner(&self, id: &str) -> Option<&str> {
-        self.quotas.get(id).map(|o| self.owner(*o))
+        self.quotas.get(id.as_bytes()).map(|o| self.owner(*o))
     }
     fn coupon_owner(&self, id: &str) -> Option<&str> {
-        self.coupons.get(id).map(|o| self.owner(*o))
+        self.coupons.get(id.as_bytes()).map(|o| self.owner(*o))
     }
 }
 
