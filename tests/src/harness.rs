@@ -511,12 +511,34 @@ impl HttpResponse {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
+    /// The envelope's `error_code` (empty when there is none).
+    pub fn code(&self) -> String {
+        self.json()["error_code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
     /// A header value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Polls `done` until it holds, for at most `within` (state another process reaches on its
+/// own clock: a sync, a reload).
+pub fn eventually(within: Duration, what: &str, done: impl Fn() -> Result<bool>) -> Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        if done()? {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("not within {within:?}: {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

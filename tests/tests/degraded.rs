@@ -4,19 +4,12 @@
 //! is back, everything works again and the audit chain verifies.
 
 use std::time::{Duration, Instant};
-use tiergate_tests::harness::{Db, Gateway, HttpResponse, Signer, TempDb, fixture, start_sim};
+use tiergate_tests::harness::{Db, Gateway, Signer, TempDb, fixture, start_sim};
 
 type R = Result<(), String>;
 
 const LIST: &str = "/v2/promotions/benefits/partner-coupons";
 const ADJUST: &str = "/v2/accounts/partner-accounts/adjust-amount";
-
-fn code(r: &HttpResponse) -> String {
-    r.json()["error_code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_database_gone_reads_go_on_for_known_credentials_and_money_calls_are_refused() -> R
@@ -46,7 +39,7 @@ async fn with_the_database_gone_reads_go_on_for_known_credentials_and_money_call
     let r = signer.send("POST", ADJUST, "", body)?;
     assert_eq!(r.status, 503, "{:?}", r.json());
     assert!(
-        matches!(code(&r).as_str(), "TG.5003" | "TG.5006"),
+        matches!(r.code().as_str(), "TG.5003" | "TG.5006"),
         "{:?}",
         r.json()
     );
@@ -57,7 +50,7 @@ async fn with_the_database_gone_reads_go_on_for_known_credentials_and_money_call
     };
     let r = stranger.send("GET", LIST, "limit=10&offset=0", b"")?;
     assert_eq!(
-        (r.status, code(&r).as_str()),
+        (r.status, r.code().as_str()),
         (503, "TG.5003"),
         "a credential never looked up is not served: {:?}",
         r.json()

@@ -3,24 +3,12 @@
 //! lease lapses. What one learns from an answer, the others take in.
 
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-use tiergate_tests::harness::{Cred, Db, Gateway, TempDb, call, fixture, sdk, start_sim};
+use std::time::Duration;
+use tiergate_tests::harness::{
+    Cred, Db, Gateway, TempDb, call, eventually, fixture, sdk, start_sim,
+};
 
 type R = Result<(), String>;
-
-/// Polls `done` until it holds, for at most `within`.
-fn eventually(within: Duration, what: &str, done: impl Fn() -> Result<bool, String>) -> R {
-    let deadline = Instant::now() + within;
-    loop {
-        if done()? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("not within {within:?}: {what}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_gateway_syncs_for_all_and_another_takes_over_when_it_dies() -> R {

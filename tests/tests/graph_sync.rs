@@ -6,27 +6,13 @@
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tiergate_tests::harness::{
-    Cred, Db, Gateway, HttpResponse, Signer, TempDb, fixture, start_sim,
+    Cred, Db, Gateway, HttpResponse, Signer, TempDb, eventually, fixture, start_sim,
 };
 use tiergate_tests::sim::{Customer, Fixture, Partner, fmt_time};
 
 type R = Result<(), String>;
 
 const CUSTOMERS: &str = "/v2/partners/sub-customers/query";
-
-/// Polls `done` until it holds, for at most `within`.
-fn eventually(within: Duration, what: &str, done: impl Fn() -> Result<bool, String>) -> R {
-    let deadline = Instant::now() + within;
-    loop {
-        if done()? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("not within {within:?}: {what}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// The fixture's world and `n` more resellers of the distributor (`res-g00`...), a customer
 /// each.
@@ -72,13 +58,6 @@ fn search(gw: &Gateway, c: &Cred, customer: Option<&str>) -> Result<HttpResponse
     signer.send("POST", CUSTOMERS, "", body.to_string().as_bytes())
 }
 
-fn code(r: &HttpResponse) -> String {
-    r.json()["error_code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn readyz(gw: &Gateway) -> Result<(u16, String), String> {
     let r = gw.admin_get("/readyz")?;
     Ok((r.status, String::from_utf8_lossy(&r.body).into_owned()))
@@ -119,7 +98,7 @@ async fn a_first_sync_serves_each_reseller_once_its_part_is_listed_within_its_bu
         })?;
         let r = search(gw, &last, Some("cust-g39"))?;
         assert_eq!(
-            (r.status, code(&r).as_str()),
+            (r.status, r.code().as_str()),
             (503, "TG.5005"),
             "{:?}",
             r.json()
@@ -139,7 +118,7 @@ async fn a_first_sync_serves_each_reseller_once_its_part_is_listed_within_its_bu
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
         let r = search(&a, &res1, None)?;
         if r.status != 200 {
-            refused.push((r.status, code(&r)));
+            refused.push((r.status, r.code()));
         }
     }
     assert!(refused.is_empty(), "refused during the sync: {refused:?}");

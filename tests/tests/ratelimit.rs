@@ -30,13 +30,6 @@ fn statuses(gw: &Gateway, c: &Cred, n: usize) -> Result<Vec<HttpResponse>, Strin
     (0..n).map(|_| get(gw, c)).collect()
 }
 
-fn code(r: &HttpResponse) -> String {
-    r.json()["error_code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_caller_over_its_limit_gets_429_with_retry_after_and_ratelimit_headers() -> R {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -66,7 +59,7 @@ burst = 1000
     assert_eq!(out[4].header("ratelimit-limit"), Some("5"));
     assert_eq!(out[4].header("ratelimit-remaining"), Some("0"));
     let refused = &out[5];
-    assert_eq!(code(refused), "TG.6001", "{:?}", refused.json());
+    assert_eq!(refused.code(), "TG.6001", "{:?}", refused.json());
     assert_eq!(
         refused.header("retry-after"),
         Some("12"),
@@ -135,7 +128,7 @@ routes = { list_partner_coupons_record = { rate = "3/m", burst = 3 } }
         [200, 200, 200, 429],
         "3 per minute for the API, whoever calls"
     );
-    assert_eq!(code(&out[3]), "TG.6002", "{:?}", out[3].json());
+    assert_eq!(out[3].code(), "TG.6002", "{:?}", out[3].json());
     let m = tiergate_tests::harness::http(gw.admin, "GET", "/metrics", &[], b"")?;
     let text = String::from_utf8_lossy(&m.body);
     assert!(text.contains(r#"outcome="shadow_refused""#), "{text}");
@@ -406,7 +399,7 @@ rate = "5/s"
                 let mut codes = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                     match signer.send("GET", RECORDS, "limit=10&offset=0", b"") {
-                        Ok(r) => codes.push((r.status, code(&r))),
+                        Ok(r) => codes.push((r.status, r.code())),
                         Err(e) => codes.push((0, e)),
                     }
                 }
@@ -423,7 +416,7 @@ rate = "5/s"
     let mut fair = Vec::new();
     for _ in 0..6 {
         let r = signer.send("GET", RECORDS, "limit=10&offset=0", b"")?;
-        fair.push((r.status, code(&r)));
+        fair.push((r.status, r.code()));
         std::thread::sleep(Duration::from_millis(600)); // its calling pace, not a wait for sync
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -4,7 +4,7 @@
 //! with `TG.6002` and `Retry-After`; the vendor never has to refuse.
 
 use std::time::{Duration, Instant};
-use tiergate_tests::harness::{Cred, Gateway, HttpResponse, Signer, fixture, redis, start_sim};
+use tiergate_tests::harness::{Cred, Gateway, Signer, fixture, redis, start_sim};
 use tiergate_tests::sim::Faults;
 
 type R = Result<(), String>;
@@ -24,13 +24,6 @@ struct Sent {
     done: Instant,
     /// From sending to the whole answer.
     took: Duration,
-}
-
-fn code(r: &HttpResponse) -> String {
-    r.json()["error_code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// `per_second` calls a second for `secs` seconds (open loop: each on its own thread, at its
@@ -62,7 +55,7 @@ fn flood(
                     Ok(r) => Sent {
                         partner: c.partner.clone(),
                         status: r.status,
-                        code: code(&r),
+                        code: r.code(),
                         retry_after: r.header("retry-after").map(str::to_owned),
                         done: Instant::now(),
                         took,
@@ -291,7 +284,7 @@ async fn a_vendor_429_on_a_read_is_tried_again_and_on_a_money_call_answered_tg_6
     });
     let r = signer.send("GET", LIST, "limit=10&offset=1", b"")?;
     assert_eq!(
-        (r.status, code(&r).as_str()),
+        (r.status, r.code().as_str()),
         (429, "TG.6002"),
         "{:?}",
         r.json()
@@ -315,7 +308,7 @@ async fn a_vendor_429_on_a_read_is_tried_again_and_on_a_money_call_answered_tg_6
     let adjust = "/v2/accounts/partner-accounts/adjust-amount";
     let r = signer.send("POST", adjust, "", body)?;
     assert_eq!(
-        (r.status, code(&r).as_str()),
+        (r.status, r.code().as_str()),
         (429, "TG.6002"),
         "{:?}",
         r.json()
@@ -403,7 +396,7 @@ async fn a_call_never_waits_past_its_signatures_validity() -> R {
         10,
         now() - time::Duration::minutes(15) + time::Duration::seconds(2),
     )?;
-    assert_eq!((stale.status, code(&stale).as_str()), (429, "TG.6002"));
+    assert_eq!((stale.status, stale.code().as_str()), (429, "TG.6002"));
     assert!(stale.header("retry-after").is_some());
     // Signed now, the same call waits for its turn and goes.
     let fresh = get(11, now())?;
