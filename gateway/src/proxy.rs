@@ -337,6 +337,6 @@ impl ProxyHttp for Gateway {
         let written = session.response_written().map_or(0, |r| r.status.as_u16());
         money::settle(&self.audit, &self.reconcile, ctx, session, written).await;
         idempotency::remember(self.audit.store(), ctx, written).await;
-        log::request(&self.metrics, ctx, written, &log::Seen::of(session));
+        log::request(&self.metrics, ctx, written, session);
     }
 }

@@ -5,30 +5,10 @@ use crate::metrics::Metrics;
 use pingora::proxy::Session;
 use tiergate_policy::Permit;
 
-/// What the request looked like from outside: its method, path and client address.
-pub struct Seen {
-    method: String,
-    path: String,
-    client: String,
-}
-
-impl Seen {
-    /// Read off the session.
-    pub fn of(session: &Session) -> Seen {
-        let req = session.req_header();
-        Seen {
-            method: req.method.as_str().to_owned(),
-            path: req.uri.path().to_owned(),
-            client: session
-                .client_addr()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        }
-    }
-}
-
-/// Records the request: `written` is the status of the answer that went out (0: none).
-pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16, seen: &Seen) {
+/// Records the request: `written` is the status of the answer that went out (0: none); its
+/// method, path and client address as the session holds them.
+pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16, session: &Session) {
+    let req = session.req_header();
     let route = ctx.route.map_or("unknown", |r| r.operation);
     let principal = ctx.credential.as_ref().map(|c| &c.principal);
     let tier = principal.map_or("unauthenticated", |p| p.tier.as_str());
@@ -61,9 +41,9 @@ pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16, seen: &Seen) {
     };
     tracing::info!(
         request_id = %ctx.request_id,
-        method = seen.method,
-        path = seen.path,
-        client = seen.client,
+        method = req.method.as_str(),
+        path = req.uri.path(),
+        client = session.client_addr().map(tracing::field::display),
         trace_id = trace.map(|t| t.trace_id.as_str()),
         span_id = trace.map(|t| t.span.as_str()),
         parent_span_id = trace.and_then(|t| t.parent.as_deref()),

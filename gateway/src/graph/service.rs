@@ -67,6 +67,10 @@ pub fn holder_name() -> String {
 /// be behind ours, and its filters are to the second. What it finds again is harmless.
 const OVERLAP: time::Duration = time::Duration::seconds(60);
 
+/// The kinds of sync, as metrics and logs name them.
+const FULL: &str = "full";
+const INCREMENTAL: &str = "incremental";
+
 /// A first sync's progress, put into the live graph as it goes (owner by owner), and into
 /// the store for the other gateways: each part's rows first, then how many are listed.
 struct First<'a> {
@@ -162,20 +166,11 @@ impl SyncService {
                 if let Err(e) = self.store.graph().replace(merged.edges().collect()).await {
                     tracing::warn!(error = %e, "could not store the synced graph");
                 }
-                self.mark(began, true).await;
                 tracing::info!(?sizes, took = ?t0.elapsed(), "relationship graph synced in full");
-                self.metrics.graph_synced("full", "ok", &self.graph.sizes());
-                self.metrics
-                    .graph_sync
-                    .succeeded("full", unix(began), t0.elapsed());
+                self.succeeded(FULL, began, t0.elapsed()).await;
                 Some(began)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "full relationship graph sync failed");
-                self.metrics
-                    .graph_synced("full", "error", &self.graph.sizes());
-                None
-            }
+            Err(e) => self.failed(FULL, &e),
         }
     }
 
@@ -198,35 +193,36 @@ impl SyncService {
                 if let Err(e) = self.names.graph().add_names(synced.names).await {
                     tracing::warn!(error = %e, "could not store the customers' names");
                 }
-                self.mark(began, false).await;
                 tracing::info!(since, found, took = ?t0.elapsed(), "relationship graph synced incrementally");
-                self.metrics
-                    .graph_synced("incremental", "ok", &self.graph.sizes());
-                self.metrics
-                    .graph_sync
-                    .succeeded("incremental", unix(began), t0.elapsed());
+                self.succeeded(INCREMENTAL, began, t0.elapsed()).await;
                 Some(began)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "incremental relationship graph sync failed");
-                self.metrics
-                    .graph_synced("incremental", "error", &self.graph.sizes());
-                None
-            }
+            Err(e) => self.failed(INCREMENTAL, &e),
         }
     }
 }
 
 impl SyncService {
-    /// Records a sync that began at `began` where a gateway taking over finds it: the next
-    /// incremental sync lists from a little before, and a full one's start.
-    async fn mark(&self, began: OffsetDateTime, full: bool) {
+    /// A sync of `kind` that began at `began` succeeded after `took`: where it stands is
+    /// recorded where a gateway taking over finds it (the next incremental sync lists from a
+    /// little before it began; a full one's start), and it is counted.
+    async fn succeeded(&self, kind: &'static str, began: OffsetDateTime, took: Duration) {
         let since = sync::vendor_time(began - OVERLAP);
-        let full_at =
-            full.then(|| i64::try_from(began.unix_timestamp_nanos() / 1_000_000).unwrap_or(0));
+        let full_at = (kind == FULL).then(|| crate::store::unix_ms(began));
         if let Err(e) = self.store.graph().synced(full_at, since).await {
             tracing::warn!(error = %e, "could not record the graph sync's place");
         }
+        self.metrics.graph_synced(kind, "ok", &self.graph.sizes());
+        let unix = (began.unix_timestamp_nanos() as f64) / 1e9;
+        self.metrics.graph_sync.succeeded(kind, unix, took);
+    }
+
+    /// A sync of `kind` failed: logged and counted.
+    fn failed(&self, kind: &'static str, e: &crate::upstream::CallError) -> Option<OffsetDateTime> {
+        tracing::warn!(error = %e, kind, "relationship graph sync failed");
+        self.metrics
+            .graph_synced(kind, "error", &self.graph.sizes());
+        None
     }
 
     /// One sync, full when one is due (none yet, asked for by hand, or the last is older than
@@ -244,10 +240,6 @@ impl SyncService {
             self.leading(self.incremental(&state.since)).await.flatten()
         }
     }
-}
-
-fn unix(t: OffsetDateTime) -> f64 {
-    (t.unix_timestamp_nanos() as f64) / 1e9
 }
 
 impl SyncService {
