@@ -2,6 +2,9 @@
 //! quota and voucher. Decisions read it through [`Relationships`], so the gateway can layer
 //! a synced snapshot and identifiers learned since.
 
+mod idmap;
+
+use idmap::IdMap;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -62,78 +65,17 @@ pub enum Edge {
     },
 }
 
-/// An identifier as a map key: up to 32 bytes inline (the vendor's ids are 32 hex digits or
-/// shorter), so a lookup compares it where the table holds it instead of following a pointer
-/// to the heap (on a graph no cache holds, that is a memory miss per identifier); longer ones
-/// on the heap. Hashed and compared as its bytes: maps are asked with `id.as_bytes()`.
-#[derive(Clone)]
-enum Id {
-    Inline { len: u8, bytes: [u8; 32] },
-    Heap(Box<[u8]>),
-}
-
-impl Id {
-    fn new(s: &str) -> Id {
-        match u8::try_from(s.len()) {
-            Ok(len) if s.len() <= 32 => {
-                let mut bytes = [0u8; 32];
-                bytes[..s.len()].copy_from_slice(s.as_bytes());
-                Id::Inline { len, bytes }
-            }
-            _ => Id::Heap(s.as_bytes().into()),
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Id::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Id::Heap(b) => b,
-        }
-    }
-}
-
-impl std::hash::Hash for Id {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.bytes().hash(h);
-    }
-}
-
-impl PartialEq for Id {
-    fn eq(&self, other: &Self) -> bool {
-        self.bytes() == other.bytes()
-    }
-}
-
-impl Eq for Id {}
-
-impl std::borrow::Borrow<[u8]> for Id {
-    fn borrow(&self) -> &[u8] {
-        self.bytes()
-    }
-}
-
-impl std::fmt::Display for Id {
-    /// Always whole UTF-8: copied from a `str`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from_utf8_lossy(self.bytes()))
-    }
-}
-
-impl std::fmt::Debug for Id {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", String::from_utf8_lossy(self.bytes()))
-    }
-}
-
 /// An in-memory graph. Owners are interned (a customer, quota or voucher holds its owner's
 /// index): each owner's name is held once, not once per customer (at 500,000 customers, a
 /// fifth of the graph's memory), and the few thousand names stay hot in cache.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     resellers: FxHashMap<String, String>,
-    customers: FxHashMap<Id, (u32, bool)>,
-    quotas: FxHashMap<Id, u32>,
-    coupons: FxHashMap<Id, u32>,
+    /// The owner's index shifted left once, resale in the lowest bit: an entry of 40 bytes
+    /// where a pair would pad it to 44.
+    customers: IdMap<u32>,
+    quotas: IdMap<u32>,
+    coupons: IdMap<u32>,
     owners: Vec<String>,
     owner_ids: FxHashMap<String, u32>,
 }
@@ -141,19 +83,17 @@ pub struct Graph {
 impl PartialEq for Graph {
     /// The same relationships, however their owners were interned.
     fn eq(&self, other: &Self) -> bool {
-        let same = |a: &FxHashMap<Id, u32>, b: &FxHashMap<Id, u32>| {
+        let same = |a: &IdMap<u32>, b: &IdMap<u32>, shift: u32| {
             a.len() == b.len()
-                && a.iter()
-                    .all(|(id, o)| b.get(id).map(|x| other.owner(*x)) == Some(self.owner(*o)))
+                && a.iter().all(|(id, o)| {
+                    b.get(&id).map(|x| (other.owner(*x >> shift), *x & shift))
+                        == Some((self.owner(*o >> shift), *o & shift))
+                })
         };
         self.resellers == other.resellers
-            && self.customers.len() == other.customers.len()
-            && self.customers.iter().all(|(id, (o, r))| {
-                other.customers.get(id).map(|(x, y)| (other.owner(*x), *y))
-                    == Some((self.owner(*o), *r))
-            })
-            && same(&self.quotas, &other.quotas)
-            && same(&self.coupons, &other.coupons)
+            && same(&self.customers, &other.customers, 1)
+            && same(&self.quotas, &other.quotas, 0)
+            && same(&self.coupons, &other.coupons, 0)
     }
 }
 
@@ -169,8 +109,9 @@ impl Graph {
         if let Some(i) = self.owner_ids.get(&owner) {
             return *i;
         }
-        // More than 4 billion distinct owners cannot be: a distributor has thousands.
-        let i = u32::try_from(self.owners.len()).unwrap_or(u32::MAX);
+        // More than 2 billion distinct owners cannot be (a distributor has thousands); the
+        // customers' map keeps the top bit for resale.
+        let i = u32::try_from(self.owners.len()).unwrap_or(u32::MAX) & (u32::MAX >> 1);
         self.owners.push(owner.clone());
         self.owner_ids.insert(owner, i);
         i
@@ -188,15 +129,15 @@ impl Graph {
             }
             Edge::Customer { id, owner, resale } => {
                 let o = self.intern(owner);
-                self.customers.insert(Id::new(&id), (o, resale));
+                self.customers.insert(&id, o << 1 | u32::from(resale));
             }
             Edge::Quota { id, owner } => {
                 let o = self.intern(owner);
-                self.quotas.insert(Id::new(&id), o);
+                self.quotas.insert(&id, o);
             }
             Edge::Coupon { id, owner } => {
                 let o = self.intern(owner);
-                self.coupons.insert(Id::new(&id), o);
+                self.coupons.insert(&id, o);
             }
         }
     }
@@ -207,20 +148,17 @@ impl Graph {
             id: id.clone(),
             distributor: d.clone(),
         });
-        let c = self
-            .customers
-            .iter()
-            .map(|(id, (o, resale))| Edge::Customer {
-                id: id.to_string(),
-                owner: self.owner(*o).to_owned(),
-                resale: *resale,
-            });
+        let c = self.customers.iter().map(|(id, o)| Edge::Customer {
+            id,
+            owner: self.owner(*o >> 1).to_owned(),
+            resale: *o & 1 == 1,
+        });
         let q = self.quotas.iter().map(|(id, o)| Edge::Quota {
-            id: id.to_string(),
+            id,
             owner: self.owner(*o).to_owned(),
         });
         let k = self.coupons.iter().map(|(id, o)| Edge::Coupon {
-            id: id.to_string(),
+            id,
             owner: self.owner(*o).to_owned(),
         });
         r.chain(c).chain(q).chain(k)
@@ -255,18 +193,16 @@ impl Relationships for Graph {
         self.resellers.get(reseller).map(String::as_str)
     }
     fn customer(&self, id: &str) -> Option<CustomerRef<'_>> {
-        self.customers
-            .get(id.as_bytes())
-            .map(|(owner, resale)| CustomerRef {
-                owner: self.owner(*owner),
-                resale: *resale,
-            })
+        self.customers.get(id).map(|o| CustomerRef {
+            owner: self.owner(*o >> 1),
+            resale: *o & 1 == 1,
+        })
     }
     fn quota_owner(&self, id: &str) -> Option<&str> {
-        self.quotas.get(id.as_bytes()).map(|o| self.owner(*o))
+        self.quotas.get(id).map(|o| self.owner(*o))
     }
     fn coupon_owner(&self, id: &str) -> Option<&str> {
-        self.coupons.get(id.as_bytes()).map(|o| self.owner(*o))
+        self.coupons.get(id).map(|o| self.owner(*o))
     }
 }
 
