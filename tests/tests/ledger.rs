@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tiergate_tests::harness::{Cred, Db, Gateway, call, fixture, sdk, sdk1, start_sim};
+use tiergate_tests::harness::{Cred, Db, Gateway, call, eventually, fixture, sdk, sdk1, start_sim};
 use tiergate_tests::ledger::{dec, grant, settled, slices, staff, vendor_issued};
 use tiergate_tests::sim::Faults;
 
@@ -207,6 +207,28 @@ async fn vouchers_draw_on_the_callers_slice_and_settle_as_the_vendor_did() -> R 
         refused.contains("TG.3002") && refused.contains("TG.3004"),
         "{refused}"
     );
+
+    // The same in the metrics: holds made, holds refused by the ledger's code, every write
+    // to the chain counted, and no hold left once everything settled.
+    let reserved = r#"tiergate_ledger_reservations_total{outcome="reserved"}"#;
+    assert!(gw.metric_sum(reserved)? >= 3.0);
+    for code in ["TG.3002", "TG.3004"] {
+        let refused = format!(r#"tiergate_ledger_refusals_total{{code="{code}"}}"#);
+        assert!(gw.metric_sum(&refused)? >= 1.0, "{code}");
+    }
+    assert!(gw.metric_sum(r#"tiergate_audit_appends_total{outcome="ok"}"#)? >= 10.0);
+    assert_eq!(
+        gw.metric_sum(r#"tiergate_audit_appends_total{outcome="failed"}"#)?,
+        0.0
+    );
+    assert!(gw.metric_sum("tiergate_audit_append_duration_seconds_count")? >= 10.0);
+    // The chain's length as of the last record written alone; its verification ran at start.
+    assert!(gw.metric_sum("tiergate_audit_chain_length ")? >= 10.0);
+    eventually(
+        Duration::from_secs(10),
+        "the chain verified at start",
+        || Ok(gw.metric_sum("tiergate_audit_chain_intact ")? == 1.0),
+    )?;
     Ok(())
 }
 

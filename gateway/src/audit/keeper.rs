@@ -9,10 +9,13 @@ use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often counted refusals are written as summaries.
 const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+/// How often the whole chain is verified (also once at start), so a broken chain raises its
+/// alert without anyone asking. It reads the whole chain: hourly keeps that cost small.
+const VERIFY_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs the audit log's periodic work.
 #[derive(Clone)]
@@ -78,8 +81,41 @@ impl Keeper {
 
     /// Signs a checkpoint of the current head.
     pub async fn checkpoint(&self) {
-        if let Err(e) = self.audit.checkpoint().await {
+        self.checkpoint_round(&mut None).await;
+    }
+
+    /// Signs a checkpoint of the current head; `uncovered` is since when the head has been
+    /// past the last checkpoint (kept between rounds), for the metric an alert watches.
+    async fn checkpoint_round(&self, uncovered: &mut Option<Instant>) {
+        let done = self.audit.checkpoint().await;
+        if let Err(e) = &done {
             tracing::error!(error = %e, "audit checkpoint failed");
+        }
+        let Some(m) = self.audit.metrics() else {
+            return;
+        };
+        // A failed round leaves the head uncovered: since the first failure in a row (the
+        // records it leaves are at most a round older).
+        let since = match &done {
+            Ok(_) => None,
+            Err(_) => Some(*uncovered.get_or_insert_with(Instant::now)),
+        };
+        *uncovered = since;
+        let age = since.map_or(0.0, |t| {
+            t.elapsed().as_secs_f64() + self.interval.as_secs_f64()
+        });
+        m.audit
+            .checkpointed(done.is_ok(), matches!(done, Ok(Some(_))), age);
+    }
+
+    /// Verifies the whole chain (the result is in the metrics; a broken chain is logged).
+    async fn verify(&self) {
+        match self.audit.verify().await {
+            Ok(r) if !r.intact() => {
+                tracing::error!(first_broken = ?r.broken.first(), "audit chain verification: broken")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "audit chain verification could not run"),
         }
     }
 }
@@ -93,11 +129,14 @@ impl BackgroundService for Keeper {
             tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
         let mut minutes =
             tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
+        let mut verifications = tokio::time::interval(VERIFY_EVERY);
+        let mut uncovered = None;
         loop {
             tokio::select! {
                 // Often (default every second): a signed checkpoint whenever the head moved, so
                 // records past the last checkpoint are at most that old.
-                _ = checkpoints.tick() => self.checkpoint().await,
+                _ = checkpoints.tick() => self.checkpoint_round(&mut uncovered).await,
+                _ = verifications.tick() => self.verify().await,
                 _ = minutes.tick() => {
                     self.flush_counts().await;
                     self.settle().await;

@@ -11,10 +11,12 @@ pub mod tally;
 use crate::chain::record::{Entry, Kind};
 use crate::chain::sign::{Signer, checkpoint_message};
 use crate::chain::verify::{self, Checkpoint, Report};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// An audit failure.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub struct Audit {
     signer: Arc<Signer>,
     checkpoint_log: Option<PathBuf>,
     tally: Arc<tally::Tally>,
+    /// The gateway's metrics (none for a command line).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Audit {
@@ -50,6 +54,27 @@ impl Audit {
             signer: Arc::new(signer),
             checkpoint_log,
             tally: Arc::default(),
+            metrics: None,
+        }
+    }
+
+    /// Counts its writes, checkpoints and verifications in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The gateway's metrics, where it has them: for what is counted beside a record
+    /// (reservations, sign-ins).
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_deref()
+    }
+
+    /// Counts one write to the chain that began at `started`.
+    pub fn appended<T, E>(&self, started: Instant, result: &Result<T, E>) {
+        if let Some(m) = &self.metrics {
+            m.audit
+                .appended(result.is_ok(), started.elapsed().as_secs_f64());
         }
     }
 
@@ -86,21 +111,31 @@ impl Audit {
         if entries.is_empty() {
             return Ok(());
         }
-        self.store
+        let started = Instant::now();
+        let written = self
+            .store
             .audit()
             .append(entries, self.signer.clone())
-            .await?;
+            .await;
+        self.appended(started, &written);
+        written?;
         Ok(())
     }
 
     /// Appends one entry durably; returns its sequence number.
     pub async fn append(&self, entry: Entry) -> Result<i64, AuditError> {
-        let seqs = self
+        let started = Instant::now();
+        let written = self
             .store
             .audit()
             .append(vec![entry], self.signer.clone())
-            .await?;
-        Ok(seqs.first().copied().unwrap_or_default())
+            .await;
+        self.appended(started, &written);
+        let seq = written?.first().copied().unwrap_or_default();
+        if let Some(m) = &self.metrics {
+            m.audit.head(seq);
+        }
+        Ok(seq)
     }
 
     /// Signs the current head, if it moved since the last checkpoint.
@@ -108,6 +143,9 @@ impl Audit {
         let Some((seq, head)) = self.store.audit().head().await? else {
             return Ok(None);
         };
+        if let Some(m) = &self.metrics {
+            m.audit.head(seq);
+        }
         // Cheap when nothing moved: the keeper asks every `checkpoint_interval` (1 s).
         if self.store.audit().last_checkpoint().await? >= Some(seq) {
             return Ok(None);
@@ -142,7 +180,11 @@ impl Audit {
     /// Verifies the whole chain against the database's and the log file's checkpoints.
     pub async fn verify(&self) -> Result<Report, AuditError> {
         let log = self.checkpoint_log.as_deref();
-        verify_store(&self.store, log, &self.public_key()).await
+        let report = verify_store(&self.store, log, &self.public_key()).await;
+        if let Some(m) = &self.metrics {
+            m.audit.verified(report.as_ref().ok().map(Report::intact));
+        }
+        report
     }
 
     /// Verifies the chain and records the run: who ran it, intact or the first broken record

@@ -108,6 +108,9 @@ pub async fn sign_in(c: &Console, session: &mut ServerSession) -> Response<Vec<u
         detail: json!({"source": source, "why": why}),
         ..Entry::default()
     };
+    if let Some(m) = c.audit.metrics() {
+        m.sign_ins.counted("console", outcome.is_ok());
+    }
     match outcome {
         Err(why) => {
             door.failed("console_sign_in");

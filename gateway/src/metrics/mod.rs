@@ -1,8 +1,11 @@
 //! Prometheus metrics, served on the admin listener; [`hour`] keeps the last hour of them for
 //! the overview.
 
+pub mod audit;
 pub mod graph_sync;
 pub mod hour;
+pub mod ledger;
+pub mod sign_in;
 pub mod vendor;
 
 use prometheus::{
@@ -26,6 +29,12 @@ pub struct Metrics {
     pub graph_sync: graph_sync::GraphSync,
     /// The vendor's answers and time, and idempotent replays.
     pub vendor: vendor::Vendor,
+    /// The audit log's writes, chain, checkpoints and verification.
+    pub audit: audit::AuditMetrics,
+    /// Reservations and holds.
+    pub ledger: ledger::LedgerMetrics,
+    /// Sign-ins.
+    pub sign_ins: sign_in::SignIns,
     tls_handshakes: IntCounterVec,
     tls_failures: IntCounterVec,
     tls_reloads: IntCounterVec,
@@ -131,6 +140,9 @@ impl Metrics {
         registry.register(Box::new(graph_syncs.clone()))?;
         let graph_sync = graph_sync::GraphSync::new(&registry)?;
         let vendor = vendor::Vendor::new(&registry)?;
+        let audit = audit::AuditMetrics::new(&registry)?;
+        let ledger = ledger::LedgerMetrics::new(&registry)?;
+        let sign_ins = sign_in::SignIns::new(&registry)?;
         build_info(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
@@ -149,6 +161,9 @@ impl Metrics {
             graph_syncer,
             graph_sync,
             vendor,
+            audit,
+            ledger,
+            sign_ins,
             tls_handshakes,
             tls_failures,
             tls_reloads,

@@ -137,7 +137,7 @@ impl Shared {
         };
         let graph = Arc::new(graph);
         let log = Some(config.audit.checkpoint_log.clone());
-        let audit = Audit::new(r.audit_store, r.signer, log);
+        let audit = Audit::new(r.audit_store, r.signer, log).with_metrics(r.metrics.clone());
         let credentials = Credentials::new(r.store.clone(), config).map_err(|e| e.to_string())?;
         credentials
             .register(r.metrics.registry())
@@ -270,6 +270,11 @@ fn background(
         interval: std::time::Duration::from_secs(60),
     };
     server.add_service(background_service("ledger reconciliation", reconciliation));
+    let holds = crate::ledger::holds::Holds {
+        store: s.audit.store().clone(),
+        metrics: s.metrics.clone(),
+    };
+    server.add_service(background_service("ledger holds", holds));
     if config.ratelimit.redis.is_some() {
         let beat = Heartbeat(s.limiter.clone());
         server.add_service(background_service("rate limit heartbeat", beat));

@@ -241,6 +241,9 @@ impl Sso {
             detail,
             ..Entry::default()
         };
+        if let (Some(m), "sign_in") = (self.parts.audit.metrics(), operation) {
+            m.sign_ins.counted("saml", outcome == "ok");
+        }
         if let Err(e) = self.parts.audit.append(entry).await {
             tracing::error!(error = %e, operation, "could not audit an identity event");
         }

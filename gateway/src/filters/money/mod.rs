@@ -18,6 +18,7 @@ use crate::store::funds::FundReserved;
 use crate::store::ledger::requests::Reserved;
 use pingora::proxy::Session;
 use records::Caller;
+use std::time::Instant;
 use tiergate_policy::Permit;
 use tokio::sync::Notify;
 
@@ -50,15 +51,19 @@ pub async fn reserve(
         tracing::error!(error = %e, "audit store refused an intent: call refused");
         Rejection::AuditUnavailable
     };
+    let started = Instant::now();
     if route.operation == voucher::ISSUE {
         // The reservation and the intent commit together, or neither does.
         let ask = voucher::ask(credential, permit, &forward.body, caller.request_id)?;
-        return match store.ledger().reserve(ask, intent, signer).await {
+        let held = store.ledger().reserve(ask, intent, signer).await;
+        audit.appended(started, &held);
+        let money = match held {
             Ok(Reserved::Held(h)) => Ok(Money::Voucher(h)),
             Ok(Reserved::Undelegated) => Ok(Money::Audited),
             Ok(Reserved::Refused(r)) => Err(Rejection::Delegation(r)),
             Err(e) => Err(unavailable(e)),
         };
+        return counted(audit, money);
     }
     if let Some(f) = funds::fund_ask(credential, route.operation, &forward.body)? {
         let id = caller.request_id.to_owned();
@@ -66,18 +71,35 @@ pub async fn reserve(
             .funds()
             .reserve(f.grantees, id, f.direction, f.amount, intent, signer)
             .await;
-        return match held {
+        audit.appended(started, &held);
+        let money = match held {
             Ok(FundReserved::Held(g)) => Ok(Money::Funds(g)),
             Ok(FundReserved::Uncapped) => Ok(Money::Audited),
             Ok(FundReserved::Refused(r)) => Err(Rejection::FundCap(r)),
             Err(e) => Err(unavailable(e)),
         };
+        return counted(audit, money);
     }
     audit.append(intent).await.map_err(|e| {
         tracing::error!(error = %e, "audit store refused an intent: call refused");
         Rejection::AuditUnavailable
     })?;
     Ok(Money::Audited)
+}
+
+/// Counts what the ledger decided: a hold made, or refused with its code (an audit store
+/// that could not take the intent is counted as a failed write, not as the ledger's refusal).
+fn counted(audit: &Audit, money: Result<Money, Rejection>) -> Result<Money, Rejection> {
+    if let Some(m) = audit.metrics() {
+        match &money {
+            Ok(Money::Voucher(_) | Money::Funds(_)) => m.ledger.reserved(),
+            Err(r @ (Rejection::Delegation(_) | Rejection::FundCap(_))) => {
+                m.ledger.refused(r.answer().code);
+            }
+            _ => {}
+        }
+    }
+    money
 }
 
 /// A money-moving call Tiergate refused before its intent was written: intent and outcome
@@ -136,6 +158,7 @@ pub async fn settle(
     let latency = ctx.started.elapsed().as_secs_f64() * 1000.0;
     let outcome = records::outcome(&caller, permit, status, answer, latency);
     let (store, signer) = (audit.store(), audit.signer());
+    let started = Instant::now();
     let written = match money {
         Money::Untouched => return,
         Money::Funds(grantees) => {
@@ -143,12 +166,14 @@ pub async fn settle(
             let id = ctx.request_id.clone();
             let funds = store.funds();
             let settled = funds.settle(grantees, id, moved, outcome, signer).await;
+            audit.appended(started, &settled);
             settled.map_err(|e| e.to_string())
         }
         Money::Voucher(hold) => {
             let settle = voucher::settlement(status, ctx.sent, answer);
             let ledger = store.ledger();
             let settled = ledger.settle(hold, settle, outcome, signer).await;
+            audit.appended(started, &settled);
             settled.map_err(|e| e.to_string())
         }
         Money::Audited => audit

@@ -22,11 +22,12 @@ use batch::{Batcher, Done, Op};
 use reconcile::{Open, Pending, Records, Report};
 use requests::{Author, Change, Hold, Reserved, Settle, VoucherAsk};
 use rows::Tree;
+use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tiergate_policy::ledger::{GrantError, Ledger};
+use tiergate_policy::ledger::{GrantError, Ledger, Reservation};
 
 /// The ledger tables.
 pub struct LedgerStore<'a> {
@@ -115,6 +116,29 @@ impl LedgerStore<'_> {
                 .execute(&pool)
                 .await?;
                 Ok(done.rows_affected() > 0)
+            })
+            .await
+    }
+
+    /// The voucher reservations held now: how many, their total face value and when the
+    /// oldest was made (Unix ms), for the metrics.
+    pub async fn holds(&self) -> Result<(usize, Decimal, Option<i64>), StoreError> {
+        self.db
+            .run(move |pool| async move {
+                let rows = sqlx::query("SELECT reservation, created_at FROM ledger_reservations")
+                    .fetch_all(&pool)
+                    .await?;
+                let mut total = Decimal::ZERO;
+                let mut oldest: Option<i64> = None;
+                for r in &rows {
+                    let json: String = r.try_get("reservation")?;
+                    let held: Reservation = serde_json::from_str(&json)
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                    total += held.amount();
+                    let at: i64 = r.try_get("created_at")?;
+                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
+                }
+                Ok((rows.len(), total, oldest))
             })
             .await
     }
