@@ -104,6 +104,13 @@ async fn an_auditor_searches_exports_and_verifies_the_log_in_the_console() -> R 
         text.contains("refused") && text.contains("signed_in"),
         "{text}"
     );
+    // And counted: two refused, one in.
+    let signed = |outcome: &str| {
+        gw.metric_sum(&format!(
+            r#"tiergate_sign_ins_total{{kind="console",outcome="{outcome}"}}"#
+        ))
+    };
+    assert_eq!((signed("refused")?, signed("ok")?), (2.0, 1.0));
     assert_eq!(
         page.header("content-security-policy")
             .map(|c| c.contains("default-src 'none'")),
