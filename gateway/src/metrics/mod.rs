@@ -2,6 +2,8 @@
 //! the overview.
 
 pub mod audit;
+#[cfg(test)]
+mod documented;
 pub mod graph_sync;
 pub mod hour;
 pub mod ledger;
