@@ -15,9 +15,14 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
+# The samples keep their state in .tiergate-dev (scripts/dev.sh makes it too): check-config
+# refuses a configuration whose files would go into a missing folder.
+mkdir -p .tiergate-dev
 ./target/debug/tiergate check-config examples/dev.toml examples/tls.toml
 # The production sample as installed (its certificates beside it, here the test ones), with
-# its secrets from the environment; check-config also tries the keys it is given.
+# its secrets from the environment; check-config also tries the keys it is given. Its state
+# folder (/var/lib/tiergate) is not on a build machine: the environment moves the checkpoint
+# log, as a container would.
 prod=$(mktemp -d)
 cp examples/production.toml "$prod/tiergate.toml"
 mkdir "$prod/tls"
@@ -25,6 +30,7 @@ cp tests/fixtures/tls/rsa.pem "$prod/tls/gateway.pem"
 cp tests/fixtures/tls/rsa.key "$prod/tls/gateway.key"
 TIERGATE_AUDIT_KEY=MFECAQEwBQYDK2VwBCIEIDmdT4ji0OB2Kwxco+mLltCzxzi2onc04xySgnKE/IU4gSEAbDr8vyJYutrvwbHFMeyyE9cQXrVrocCsWb5EZ4wCrK4= TIERGATE_DISTRIBUTOR_SK=sample TIERGATE_MASTER_KEY=c2FtcGxlLW1hc3Rlci1rZXktMzItYnl0ZXMtbG9uZyE= \
   TIERGATE_DATABASE_URL=postgres://tiergate:sample@db.internal:5432/tiergate \
+  TIERGATE__AUDIT__CHECKPOINT_LOG="$prod/audit-checkpoints.jsonl" \
   ./target/debug/tiergate check-config "$prod/tiergate.toml"
 rm -rf "$prod"
 log=$(mktemp)

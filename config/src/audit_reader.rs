@@ -71,7 +71,12 @@ impl AuditReader {
             .map_err(|e| ConfigErrors::one("", format!("cannot read {}: {e}", path.display())))?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
         let base = dir.unwrap_or(Path::new("."));
-        Self::parse(&text, base, &|name| std::env::var(name).ok())
+        Self::parse_with(
+            &text,
+            base,
+            &|name| std::env::var(name).ok(),
+            std::env::vars(),
+        )
     }
 
     /// Parses one; `env` reads environment variables (secret sources).
@@ -80,7 +85,17 @@ impl AuditReader {
         base: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<AuditReader, ConfigErrors> {
-        let f: File = toml::from_str(text).map_err(|e| ConfigErrors::one("", e.message()))?;
+        Self::parse_with(text, base, env, [])
+    }
+
+    /// Parses one with the overrides among `vars` (`TIERGATE__AUDIT__STORAGE`, [`crate::env`]).
+    pub fn parse_with(
+        text: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<AuditReader, ConfigErrors> {
+        let (f, _): (File, _) = crate::env::parse(text, vars)?;
         let mut errors = Vec::new();
         let mut push = |path: &str, message: String| {
             errors.push(ConfigError {

@@ -285,6 +285,7 @@ pub fn convert(
             },
             tokens,
             sso,
+            from_env: Vec::new(),
         }),
         _ => Err(ConfigErrors(e.0)),
     }

@@ -9,8 +9,10 @@
 pub mod audit_reader;
 mod convert;
 mod duration;
+pub mod env;
 mod errors;
 mod file;
+mod places;
 pub mod ratelimit;
 mod secret;
 pub mod sso;
@@ -70,6 +72,8 @@ pub struct Config {
     pub tokens: Option<tokens::TokenSettings>,
     /// The identity broker (absent: SSO off).
     pub sso: Option<sso::SsoSettings>,
+    /// The keys the environment set (`TIERGATE__...`, [`env`]), dotted.
+    pub from_env: Vec<String>,
 }
 
 /// The audit log's settings.
@@ -224,19 +228,23 @@ impl Config {
         Self::parse(&text, &base)
     }
 
-    /// Parses configuration text; relative paths are resolved against `base`.
+    /// Parses configuration text with the process environment's overrides ([`env`]);
+    /// relative paths are resolved against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigErrors> {
-        let raw: file::File = toml::from_str(text).map_err(|e| {
-            let span = e.span().map(|s| line_of(text, s.start));
-            let at = span.map(|l| format!(" (line {l})")).unwrap_or_default();
-            ConfigErrors::one("", format!("{}{at}", e.message()))
-        })?;
-        convert::convert(raw, base, &|name| std::env::var(name).ok())
+        Self::parse_with(text, base, std::env::vars())
     }
-}
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    /// Parses configuration text with the overrides among `vars`.
+    pub fn parse_with(
+        text: &str,
+        base: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let (raw, from_env): (file::File, _) = env::parse(text, vars)?;
+        let mut config = convert::convert(raw, base, &|name| std::env::var(name).ok())?;
+        config.from_env = from_env;
+        Ok(config)
+    }
 }
 
 #[cfg(test)]

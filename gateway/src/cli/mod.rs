@@ -244,7 +244,12 @@ fn check(files: &[PathBuf]) -> Result<(), String> {
             // The keys it gives must be usable too (a key the file reads but nothing can
             // sign with would only fail at start).
             Ok(config) => match crate::serve::key_problems(&config).as_slice() {
-                [] => println!("{}: ok", f.display()),
+                [] if config.from_env.is_empty() => println!("{}: ok", f.display()),
+                [] => println!(
+                    "{}: ok (from the environment: {})",
+                    f.display(),
+                    config.from_env.join(", ")
+                ),
                 problems => {
                     failed += 1;
                     for p in problems {

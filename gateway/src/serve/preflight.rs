@@ -66,6 +66,7 @@ pub(super) fn check(config: &Config, rt: &Runtime) -> Result<Checked, String> {
         .and_then(|s| p.take(bind("sso.listen", s.listen)));
     let upstream = p.take(crate::upstream::resolve(&config.upstream));
     let Keys { signer, tokens } = keys(config, &mut p);
+    p.0.extend(place_problems(config));
     let metrics = p.take(Metrics::new().map_err(|e| format!("metrics: {e}")));
     let limiter = metrics.as_ref().and_then(|m| {
         p.take(
@@ -153,13 +154,22 @@ fn keys(config: &Config, p: &mut Problems) -> Keys {
     Keys { signer, tokens }
 }
 
-/// What is wrong with the keys a configuration gives, each with its setting: `tiergate
-/// check-config` reports these too, so a key that cannot be used fails the check, not the
-/// start.
+/// What is wrong with the keys a configuration gives and the places its files go, each with
+/// its setting: `tiergate check-config` reports these too, so a key that cannot be used or a
+/// missing folder fails the check, not the start.
 pub(crate) fn key_problems(config: &Config) -> Vec<String> {
     let mut p = Problems::default();
     keys(config, &mut p);
+    p.0.extend(place_problems(config));
     p.0
+}
+
+/// Folders missing for the files it writes, each with its setting.
+fn place_problems(config: &Config) -> impl Iterator<Item = String> {
+    config
+        .place_problems()
+        .into_iter()
+        .map(|e| format!("{}: {}", e.path, e.message))
 }
 
 /// The token issuer `[tokens]` describes.
