@@ -118,6 +118,7 @@ pub fn convert(
     let clock_skew = e.take("clock_skew", positive(&f.clock_skew));
     let rules = rules(&f.policy, &mut e);
     let sync_interval = graph(&f.graph, &mut e);
+    let telemetry = telemetry(&f.telemetry, &mut e);
     let tls = tls(&f.tls, base, &mut e);
     let audit_key = e.take("audit.signing_key", secret(&f.audit.signing_key, base, env));
     // The audit database is the main one (with its owner) unless `audit.storage` names
@@ -285,6 +286,7 @@ pub fn convert(
             },
             tokens,
             sso,
+            telemetry,
             from_env: Vec::new(),
         }),
         _ => Err(ConfigErrors(e.0)),
@@ -445,6 +447,21 @@ fn tls(t: &crate::file::TlsSection, base: &Path, e: &mut Errors) -> Option<crate
         certificates,
         reload_interval: reload_interval?,
     })
+}
+
+fn telemetry(f: &crate::file::TelemetrySection, e: &mut Errors) -> crate::Telemetry {
+    let Some(url) = &f.otlp_endpoint else {
+        return crate::Telemetry::default();
+    };
+    let otlp = e
+        .take("telemetry.otlp_endpoint", upstream_url(url))
+        .map(|(host, port, tls)| crate::Otlp {
+            host,
+            port,
+            tls,
+            service_name: f.service_name.clone(),
+        });
+    crate::Telemetry { otlp }
 }
 
 fn graph(f: &crate::file::GraphSection, e: &mut Errors) -> Option<crate::GraphSettings> {

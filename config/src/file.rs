@@ -33,6 +33,8 @@ pub struct File {
     #[serde(default)]
     pub graph: GraphSection,
     #[serde(default)]
+    pub telemetry: TelemetrySection,
+    #[serde(default)]
     pub ratelimit: crate::ratelimit::Section,
     #[serde(default)]
     pub tokens: Option<crate::tokens::Section>,
@@ -163,6 +165,27 @@ pub struct GrantSection {
     pub allow: Vec<String>,
     #[serde(default)]
     pub deny: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySection {
+    pub otlp_endpoint: Option<String>,
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+}
+
+impl Default for TelemetrySection {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: default_service_name(),
+        }
+    }
+}
+
+fn default_service_name() -> String {
+    "tiergate".into()
 }
 
 #[derive(Deserialize)]

@@ -74,6 +74,29 @@ pub struct Config {
     pub sso: Option<sso::SsoSettings>,
     /// The keys the environment set (`TIERGATE__...`, [`env`]), dotted.
     pub from_env: Vec<String>,
+    /// Where request spans go (none: nowhere).
+    pub telemetry: Telemetry,
+}
+
+/// Trace export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Telemetry {
+    /// An OpenTelemetry collector's OTLP/HTTP endpoint: spans are posted to its
+    /// `/v1/traces` (none: no export).
+    pub otlp: Option<Otlp>,
+}
+
+/// An OTLP/HTTP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Otlp {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// HTTPS.
+    pub tls: bool,
+    /// `service.name` of the spans.
+    pub service_name: String,
 }
 
 /// The audit log's settings.

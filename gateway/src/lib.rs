@@ -30,6 +30,7 @@ pub mod guard;
 pub mod ledger;
 pub mod limiter;
 pub mod metrics;
+pub mod otlp;
 pub mod proxy;
 pub mod reads;
 pub mod rejection;

@@ -64,6 +64,8 @@ pub struct Gateway {
     pub lookup: Arc<Lookup>,
     /// The vendor, for calls whose answers Tiergate checks before returning them.
     pub direct: Arc<UpstreamClient>,
+    /// Where request spans go (none: no OTLP endpoint).
+    pub spans: Option<crate::otlp::Exporter>,
 }
 
 /// What the stages before forwarding decided, when they did not refuse.
@@ -338,5 +340,8 @@ impl ProxyHttp for Gateway {
         money::settle(&self.audit, &self.reconcile, ctx, session, written).await;
         idempotency::remember(self.audit.store(), ctx, written).await;
         log::request(&self.metrics, ctx, written, session);
+        if let Some(spans) = &self.spans {
+            spans.export(log::spans(ctx, written, session));
+        }
     }
 }

@@ -124,6 +124,7 @@ fn gateway(cfg: &Config, store: Store, graph: LiveGraph) -> Result<Under, String
         limiter: Arc::new(Limiter::new(cfg.ratelimit.clone(), metrics.registry())?),
         lookup: Arc::new(lookup),
         direct: Arc::new(direct),
+        spans: None,
     };
     Ok(Under { gw, metrics })
 }

@@ -63,3 +63,50 @@ pub fn request(metrics: &Metrics, ctx: &Ctx, written: u16, session: &Session) {
         "request"
     );
 }
+
+/// The request's spans for the OTLP endpoint, with the request log's fields as attributes.
+pub fn spans(ctx: &Ctx, written: u16, session: &Session) -> Vec<crate::otlp::span::Span> {
+    use crate::otlp::span::Attr;
+    let Some(trace) = ctx.trace.as_ref() else {
+        return Vec::new();
+    };
+    let req = session.req_header();
+    let text = |s: &str| Attr::Str(s.to_owned());
+    let mut attributes = vec![
+        ("http.request.method", text(req.method.as_str())),
+        ("url.path", text(req.uri.path())),
+        ("http.response.status_code", Attr::Int(i64::from(written))),
+        ("tiergate.request_id", text(&ctx.request_id)),
+        (
+            "tiergate.route",
+            text(ctx.route.map_or("unknown", |r| r.operation)),
+        ),
+    ];
+    if let Some(a) = session.client_addr() {
+        attributes.push(("client.address", Attr::Str(a.to_string())));
+    }
+    if let Some(p) = ctx.credential.as_ref().map(|c| &c.principal) {
+        attributes.push(("tiergate.partner", text(&p.partner_id)));
+        attributes.push(("tiergate.tier", text(p.tier.as_str())));
+    }
+    if let Some((status, _)) = ctx.upstream_answer {
+        attributes.push(("tiergate.upstream_status", Attr::Int(i64::from(status))));
+    }
+    let error = match (&ctx.refused, ctx.upstream_answer) {
+        (Some(r), _) => Some(r.code.to_owned()),
+        (None, Some((status, _))) if !(200..300).contains(&status) => {
+            Some(format!("the vendor answered {status}"))
+        }
+        _ => None,
+    };
+    let vendor = ctx
+        .upstream_sent
+        .zip(ctx.upstream_answer.map(|(_, took)| took));
+    crate::otlp::spans::of(crate::otlp::spans::Finished {
+        trace,
+        started: ctx.started,
+        vendor,
+        attributes,
+        error,
+    })
+}

@@ -133,6 +133,7 @@ fn gateway(config: &Config, s: &Shared) -> Gateway {
             config.distributor.partner_id.clone(),
         )),
         direct: Arc::new(UpstreamClient::new(config.upstream.clone(), s.upstream)),
+        spans: s.spans.clone(),
     }
 }
 

@@ -118,6 +118,10 @@ struct Shared {
     distributor_key: UpstreamKey,
     /// Wakes the ledger's reconciliation (a reclaim to credit).
     reconcile: Arc<tokio::sync::Notify>,
+    /// Where request spans go, when an OTLP endpoint is configured.
+    spans: Option<crate::otlp::Exporter>,
+    /// The service posting them (taken once, by [`background`]).
+    span_service: std::sync::Mutex<Option<crate::otlp::Service>>,
 }
 
 impl Shared {
@@ -144,6 +148,13 @@ impl Shared {
             .map_err(|e| format!("metrics: {e}"))?;
         let guard = Guard::new(config.ratelimit.unauthenticated, r.metrics.registry())
             .map_err(|e| format!("metrics: {e}"))?;
+        let (spans, span_service) = match &config.telemetry.otlp {
+            Some(o) => {
+                let (e, service) = crate::otlp::start(o, r.metrics.registry())?;
+                (Some(e), Some(service))
+            }
+            None => (None, None),
+        };
         Ok(Self {
             guard: Arc::new(guard),
             listen: r.listen,
@@ -159,6 +170,8 @@ impl Shared {
             credentials: Arc::new(credentials),
             distributor_key: UpstreamKey::from(&config.distributor),
             reconcile: Arc::new(tokio::sync::Notify::new()),
+            spans,
+            span_service: std::sync::Mutex::new(span_service),
         })
     }
 
@@ -292,6 +305,10 @@ fn background(
     server.add_service(background_service("audit", keeper.clone()));
     if let Some(reload) = reload {
         server.add_service(background_service("certificate reload", reload));
+    }
+    let spans = s.span_service.lock().ok().and_then(|mut x| x.take());
+    if let Some(spans) = spans {
+        server.add_service(background_service("span export", spans));
     }
     keeper
 }
