@@ -142,14 +142,7 @@ impl UpstreamClient {
         query: &str,
         body: Bytes,
     ) -> Result<(u16, Bytes), CallError> {
-        let t = |e: Box<pingora::Error>| CallError::Transport(e.to_string());
         let not_sent = |e: Box<pingora::Error>| CallError::NotSent(e.to_string());
-        let peer = self.peer();
-        let (mut session, _) = self
-            .connector
-            .get_http_session(&peer)
-            .await
-            .map_err(not_sent)?;
         let mut req = RequestHeader::build(method, path.as_bytes(), None).map_err(not_sent)?;
         req.insert_header("content-type", "application/json")
             .map_err(not_sent)?;
@@ -157,23 +150,62 @@ impl UpstreamClient {
         let now = time::OffsetDateTime::now_utc();
         key.sign(&mut req, &self.upstream, &request_id, query, &body, now)
             .map_err(not_sent)?;
-        session
-            .write_request_header(Box::new(req))
+        round_trip(&self.connector, &self.peer(), req, body)
             .await
-            .map_err(t)?;
-        if !body.is_empty() {
-            session.write_request_body(body, true).await.map_err(t)?;
-        }
-        session.finish_request_body().await.map_err(t)?;
-        session.read_response_header().await.map_err(t)?;
-        let status = session.response_header().map_or(0, |h| h.status.as_u16());
-        let mut out = BytesMut::new();
-        while let Some(chunk) = session.read_response_body().await.map_err(t)? {
-            out.extend_from_slice(&chunk);
-        }
-        self.connector
-            .release_http_session(session, &peer, None)
-            .await;
-        Ok((status, out.freeze()))
+            .map_err(|e| match e {
+                Trip::NotSent(e) => CallError::NotSent(e.to_string()),
+                Trip::Transport(e) => CallError::Transport(e.to_string()),
+            })
     }
+}
+
+/// Where a [`round_trip`] failed.
+pub enum Trip {
+    /// Before anything was sent (no connection).
+    NotSent(Box<pingora::Error>),
+    /// Once the request may have been sent.
+    Transport(Box<pingora::Error>),
+}
+
+/// Sends `req` and `body` on a session of `connector` to `peer` and reads the whole answer:
+/// its status and body. The session goes back to the pool for the next call.
+pub async fn round_trip(
+    connector: &Connector,
+    peer: &HttpPeer,
+    req: RequestHeader,
+    body: Bytes,
+) -> Result<(u16, Bytes), Trip> {
+    let (mut session, _) = connector
+        .get_http_session(peer)
+        .await
+        .map_err(Trip::NotSent)?;
+    session
+        .write_request_header(Box::new(req))
+        .await
+        .map_err(Trip::Transport)?;
+    if !body.is_empty() {
+        session
+            .write_request_body(body, true)
+            .await
+            .map_err(Trip::Transport)?;
+    }
+    session
+        .finish_request_body()
+        .await
+        .map_err(Trip::Transport)?;
+    session
+        .read_response_header()
+        .await
+        .map_err(Trip::Transport)?;
+    let status = session.response_header().map_or(0, |h| h.status.as_u16());
+    let mut out = BytesMut::new();
+    while let Some(chunk) = session
+        .read_response_body()
+        .await
+        .map_err(Trip::Transport)?
+    {
+        out.extend_from_slice(&chunk);
+    }
+    connector.release_http_session(session, peer, None).await;
+    Ok((status, out.freeze()))
 }

@@ -7,8 +7,9 @@
 pub mod span;
 pub mod spans;
 
+use crate::upstream::{Trip, round_trip};
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::server::ShutdownWatch;
@@ -98,7 +99,6 @@ impl Service {
         peer.options.read_timeout = Some(TIMEOUT);
         peer.options.write_timeout = Some(TIMEOUT);
         let err = |e: Box<pingora::Error>| e.to_string();
-        let (mut session, _) = self.connector.get_http_session(&peer).await.map_err(err)?;
         let mut req = RequestHeader::build("POST", b"/v1/traces", None).map_err(err)?;
         let host = if [80, 443].contains(&e.port) {
             e.host.clone()
@@ -110,21 +110,11 @@ impl Service {
             .map_err(err)?;
         req.insert_header("content-length", body.len().to_string())
             .map_err(err)?;
-        session
-            .write_request_header(Box::new(req))
+        let (status, _) = round_trip(&self.connector, &peer, req, body)
             .await
-            .map_err(err)?;
-        session.write_request_body(body, true).await.map_err(err)?;
-        session.finish_request_body().await.map_err(err)?;
-        session.read_response_header().await.map_err(err)?;
-        let status = session.response_header().map_or(0, |h| h.status.as_u16());
-        let mut out = BytesMut::new();
-        while let Some(chunk) = session.read_response_body().await.map_err(err)? {
-            out.extend_from_slice(&chunk);
-        }
-        self.connector
-            .release_http_session(session, &peer, None)
-            .await;
+            .map_err(|t| match t {
+                Trip::NotSent(e) | Trip::Transport(e) => e.to_string(),
+            })?;
         Ok(status)
     }
 
