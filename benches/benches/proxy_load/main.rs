@@ -1,14 +1,18 @@
 //! The side-by-side load benchmark: the same request mix, on loopback, against the static
-//! upstream directly, a bare Pingora proxy, nginx `proxy_pass` and Tiergate's full pipeline
-//! (AK/SK, tier policy and scoping, the Redis-backed limiter leased and strict, re-signing;
-//! reads, then voucher issues with the ledger and audit on PostgreSQL). For each: requests/s
-//! at saturation (closed loop), latency at half the bare proxy's saturation rate (open loop,
-//! counted from each request's intended send time), CPU per request. Every server under test
+//! upstream directly, a bare Pingora proxy, nginx `proxy_pass`, the peer a distributor would
+//! hand-build (nginx + njs verifying the signature, `limit_req` per access key, re-signing; see
+//! `peer.rs`) and Tiergate's full pipeline (AK/SK, tier policy and scoping, the Redis-backed
+//! limiter leased and strict, re-signing; reads, then voucher issues with the ledger and audit
+//! on PostgreSQL). For each: requests/s at saturation (closed loop), latency at half the bare
+//! proxy's saturation rate (open loop, counted from each request's intended send time) and at
+//! half the target's own, CPU per request. Every server under test
 //! runs on core 1 with one worker; the driver and the upstream share core 0. Start it with
 //! `benches/load.sh`, which installs what it needs and builds the release binaries first.
+//! `--check-peer` runs only the nginx + njs peer's correctness check ([`peer::check`]).
 #![allow(missing_docs)]
 
 mod drive;
+mod peer;
 mod report;
 mod targets;
 mod tiergate;
@@ -87,14 +91,48 @@ fn measure(
     })
 }
 
-/// Which optional parts to run: all, or those named on the command line (`nginx`, `leased`,
-/// `writes`, `strict`); the upstream and the bare proxy, the references, always run.
+/// Which optional parts to run: all, or those named on the command line (`nginx`, `njs`,
+/// `leased`, `attack`, `writes`, `strict`); the upstream and the bare proxy, the references,
+/// always run.
 fn wanted(part: &str) -> bool {
     let named: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     named.is_empty() || named.iter().any(|n| n == part)
+}
+
+/// The nginx + njs peer with the reseller's credential of `gw`: checked in front of a capturing
+/// upstream (the bench stops if it does not verify, refuse and re-sign), then measured in front
+/// of the static upstream with the read mix signed for it.
+fn njs_peer(
+    gw: &tiergate::Tiergate,
+    upstream: SocketAddr,
+    dir: &Path,
+    rate: f64,
+) -> Result<Measured> {
+    for line in peer::check(SERVER_CPUS, gw.cred(), &dir.join("peer-check"))? {
+        eprintln!("{}: {line}", peer::NAME);
+    }
+    let p = peer::start(SERVER_CPUS, upstream, gw.cred(), &dir.join("peer"))?;
+    peer::answers(p.addr, gw.cred())?;
+    // Signed now, as the measured runs start: the peer keeps the vendor's 15 minutes.
+    let reads = gw.reads_for(p.addr, dir.join("reads-peer.json"))?;
+    measure(peer::NAME, p.addr, &reads, &[p.child.id()], Some(rate))
+}
+
+/// `--check-peer`: only the peer's check, with a credential from a gateway of its own.
+fn check_peer() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let upstream = targets::upstream(drive::CLIENT_CPUS)?;
+    let gw = tiergate::Tiergate::start(&rt, upstream.addr, "local", SERVER_CPUS)?;
+    let checked = peer::check(SERVER_CPUS, gw.cred(), &dir.path().join("peer-check"));
+    gw.stop(&rt);
+    for line in checked? {
+        println!("{}: {line}", peer::NAME);
+    }
+    Ok(())
 }
 
 /// Junk connections an attacker keeps busy.
@@ -198,6 +236,9 @@ fn bench() -> Result<()> {
             Some(rate),
         )?);
     }
+    if wanted("njs") {
+        rows.push(njs_peer(&leased, upstream.addr, dir.path(), rate)?);
+    }
     let pids = [leased.gw.pid()];
     if wanted("leased") {
         let name = "Tiergate reads, limiter leased";
@@ -242,7 +283,12 @@ fn bench() -> Result<()> {
 }
 
 fn main() {
-    if let Err(e) = bench() {
+    let run = if std::env::args().any(|a| a == "--check-peer") {
+        check_peer()
+    } else {
+        bench()
+    };
+    if let Err(e) = run {
         eprintln!("proxy_load: {e}");
         std::process::exit(1);
     }

@@ -1,4 +1,5 @@
-//! The processes under test: the static upstream, the bare Pingora proxy, nginx, each started
+//! The processes under test: the static upstream, the bare Pingora proxy, nginx (the hand-built
+//! peer, nginx + njs, in `peer.rs`, starts through [`start_nginx`] too), each started
 //! pinned to its cores, and a way to read what they cost.
 
 use std::io::{BufRead, BufReader};
@@ -97,13 +98,19 @@ fn nginx_binary() -> Result<&'static Path> {
         .ok_or_else(|| "nginx is missing: run benches/load.sh (it installs Debian's nginx)".into())
 }
 
-/// nginx with one worker on `cpus`, `proxy_pass` to `upstream` over kept-alive connections,
-/// no access log (neither proxy it is compared with writes one per request to disk).
-pub fn nginx(cpus: &str, upstream: SocketAddr, dir: &Path) -> Result<Proc> {
-    let addr = free_addr()?;
+/// Starts nginx with one worker on `cpus`, its pid, log and temp files in `dir`, no access
+/// log (none of the proxies it is compared with writes one per request to disk). `main` is
+/// added to the main context (modules), `http` to the `http` block (upstreams, servers).
+pub fn start_nginx(
+    cpus: &str,
+    dir: &Path,
+    addr: SocketAddr,
+    main: &str,
+    http: &str,
+) -> Result<Proc> {
     let d = dir.display();
     let conf = format!(
-        r#"worker_processes 1;
+        r#"{main}worker_processes 1;
 daemon off;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
@@ -115,17 +122,7 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    upstream partner {{ server {upstream}; keepalive 64; }}
-    server {{
-        listen {addr};
-        location / {{
-            proxy_pass http://partner;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering on;
-        }}
-    }}
-}}
+{http}}}
 "#
     );
     let path = dir.join("nginx.conf");
@@ -137,7 +134,35 @@ http {{
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("nginx: {e}"))?;
-    let proc = Proc { child, addr };
-    wait_listening(addr, "nginx")?;
+    let mut proc = Proc { child, addr };
+    // A configuration nginx refuses ends the process at once: say why, not "did not listen".
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).is_err() {
+        let exited = proc.child.try_wait().map_err(|e| e.to_string())?.is_some();
+        if exited || Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            return Err(format!("nginx did not listen on {addr}: {log}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     Ok(proc)
+}
+
+/// nginx `proxy_pass` to `upstream` over kept-alive connections.
+pub fn nginx(cpus: &str, upstream: SocketAddr, dir: &Path) -> Result<Proc> {
+    let addr = free_addr()?;
+    let http = format!(
+        r#"    upstream partner {{ server {upstream}; keepalive 64; }}
+    server {{
+        listen {addr};
+        location / {{
+            proxy_pass http://partner;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering on;
+        }}
+    }}
+"#
+    );
+    start_nginx(cpus, dir, addr, "", &http)
 }

@@ -132,6 +132,13 @@ impl Tiergate {
     /// The read mix: a customer list scoped by one customer id, the reseller's vouchers and
     /// its balances (each scoped to the reseller by Tiergate).
     pub fn reads(&self, dir: &Path) -> Result<PathBuf> {
+        let path = dir.join(format!("reads-{}.json", self.mode));
+        self.reads_for(self.gw.addr, path)
+    }
+
+    /// The same read mix with the same credential, signed now for `host`: another target
+    /// that verifies the signature (the nginx + njs peer).
+    pub fn reads_for(&self, host: SocketAddr, path: PathBuf) -> Result<PathBuf> {
         let list = json!({"customer_id": "bc-3", "offset": 0, "limit": 10}).to_string();
         let requests = [
             ("POST", "/v2/partners/sub-customers/query", "", list),
@@ -143,8 +150,12 @@ impl Tiergate {
                 String::new(),
             ),
         ];
-        let path = dir.join(format!("reads-{}.json", self.mode));
-        write_requests(path, self.gw.addr, &self.cred, &requests)
+        write_requests(path, host, &self.cred, &requests)
+    }
+
+    /// The reseller's credential the request files are signed with.
+    pub fn cred(&self) -> &Cred {
+        &self.cred
     }
 
     /// Junk an attacker sends: well-formed access keys nobody was issued, signed with a
